@@ -1,0 +1,32 @@
+"""thingmodel: declare a device's services once, keep them in sync with the cloud's shadow."""
+
+from .command import command
+from .core import DeviceCore, DeviceError
+from .errors import (
+    CodecError,
+    DefinitionError,
+    InvalidValue,
+    ModelError,
+    NotAttached,
+    ThingModelError,
+    ValidationError,
+)
+from .property import Property
+from .service import Service
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CodecError",
+    "DefinitionError",
+    "DeviceCore",
+    "DeviceError",
+    "InvalidValue",
+    "ModelError",
+    "NotAttached",
+    "Property",
+    "Service",
+    "ThingModelError",
+    "ValidationError",
+    "command",
+]

@@ -1,0 +1,222 @@
+"""``ShadowCloud``: the platform side of a device shadow, without I/O.
+
+It keeps per-device, per-service shadows (desired, reported, version) in a store, pushes desired
+values to devices, answers the devices' shadow requests, sends commands and property reads, and
+records every answer by request id. The live local cloud wraps it with a transport and waiting;
+the fake cloud with an in-memory broker.
+
+Push rules (as IoTDA): a desire is pushed at once as one write request; when a device reports and
+the shadow still desires a value it does not hold, that value is pushed once more. A value is
+never pushed twice in a row for the same device (so a device that clamps or refuses a value
+cannot cause a loop), and a refused write is taken out of ``desired`` again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from .. import events as ev
+from ..codecs import PlatformCodec
+from ..errors import CodecError, InvalidValue
+from ..ids import validate_id
+from .store import MemoryStore, ShadowStore
+
+log = logging.getLogger("thingmodel.cloud")
+
+_ABSENT = object()
+Result = ev.DesiredAcked | ev.CommandAnswered | ev.ReadAnswered | ev.DeviceMalformed
+
+
+@attrs.define
+class _Pending:
+    kind: str
+    device_id: str
+    previous: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+class ShadowCloud:
+    """Shadows + the platform half of a codec. ``publish`` receives every outgoing message."""
+
+    def __init__(
+        self,
+        codec: PlatformCodec,
+        publish: Callable[[ev.Outgoing], None],
+        store: ShadowStore | None = None,
+        *,
+        on_result: Callable[[str, Result], None] | None = None,
+        on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
+    ) -> None:
+        self.codec = codec
+        self.publish = publish
+        self.store: ShadowStore = store if store is not None else MemoryStore()
+        self.on_result = on_result
+        self.on_uplink = on_uplink
+        self.results: dict[str, Result] = {}
+        self.problems: deque[ev.DeviceMalformed] = deque(maxlen=1000)
+        self._pending: dict[str, _Pending] = {}
+        self._pushed: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.RLock()
+
+    # -- application side ----------------------------------------------------------------------
+    def shadow(self, device_id: str) -> dict[str, ev.ShadowState]:
+        return self.store.load(device_id)
+
+    def desire(self, device_id: str, services: Mapping[str, Mapping[str, Any]]) -> str:
+        """Store desired values and push them as one write request; return its request id."""
+        validate_id("device_id", device_id)
+        if not services:
+            raise InvalidValue("a desire names no service")
+        for sid, props in services.items():
+            validate_id("service_id", sid)
+            if not isinstance(props, Mapping) or not props:
+                raise InvalidValue(f"desire for {sid!r} names no property")
+        rid = _request_id()
+        with self._lock:
+            shadows = self.store.load(device_id)
+            pending = _Pending("desired", device_id)
+            for sid, props in services.items():
+                state = shadows.get(sid, ev.ShadowState())
+                pending.previous[sid] = {k: state.desired.get(k, _ABSENT) for k in props}
+                self.store.save(
+                    device_id,
+                    sid,
+                    attrs.evolve(state, desired={**state.desired, **props}, version=state.version + 1),
+                )
+                for key, value in props.items():
+                    self._pushed[(device_id, sid, key)] = value
+            self._pending[rid] = pending
+            self._send(ev.PushDesired(device_id, rid, {s: dict(p) for s, p in services.items()}))
+        return rid
+
+    def command(
+        self, device_id: str, service_id: str | None, name: str, params: Mapping[str, Any] | None = None
+    ) -> str:
+        validate_id("device_id", device_id)
+        rid = _request_id()
+        with self._lock:
+            self._pending[rid] = _Pending("command", device_id)
+            self._send(ev.SendCommand(device_id, rid, service_id, name, dict(params or {})))
+        return rid
+
+    def read(self, device_id: str, service_id: str | None = None) -> str:
+        validate_id("device_id", device_id)
+        rid = _request_id()
+        with self._lock:
+            self._pending[rid] = _Pending("read", device_id)
+            self._send(ev.AskRead(device_id, rid, service_id))
+        return rid
+
+    def result(self, request_id: str) -> Result | None:
+        """The answer to a request, once it has come (None until then)."""
+        with self._lock:
+            return self.results.get(request_id)
+
+    # -- device side ---------------------------------------------------------------------------
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Handle one uplink; bad input is logged and recorded, never raised."""
+        for event in self.codec.decode(topic, payload):
+            try:
+                self._handle(event)
+            except Exception:  # a bug here must not stop the cloud
+                log.exception("handling %r failed", event)
+
+    def _handle(self, event: ev.PlatformEvent) -> None:
+        with self._lock:
+            if isinstance(event, ev.Reported):
+                self._reported(event)
+            elif isinstance(event, ev.ShadowRequested):
+                self._shadow_requested(event)
+            elif isinstance(event, (ev.DesiredAcked, ev.CommandAnswered, ev.ReadAnswered)):
+                self._answered(event.request_id, event)
+            elif isinstance(event, ev.DeviceMalformed):
+                log.warning(
+                    "bad message from device %s on %s: %s", event.device_id, event.topic, event.reason
+                )
+                self.problems.append(event)
+                if event.request_id is not None and event.request_id in self._pending:
+                    self._answered(event.request_id, event)
+            if self.on_uplink is not None:
+                self.on_uplink(event)
+
+    def _reported(self, event: ev.Reported) -> None:
+        shadows = self.store.load(event.device_id)
+        push: dict[str, dict[str, Any]] = {}
+        for sid, props in event.services.items():
+            state = shadows.get(sid, ev.ShadowState())
+            reported = {**state.reported, **props}
+            self.store.save(
+                event.device_id, sid, attrs.evolve(state, reported=reported, version=state.version + 1)
+            )
+            for key, value in state.desired.items():
+                if (
+                    reported.get(key, _ABSENT) != value
+                    and self._pushed.get((event.device_id, sid, key), _ABSENT) != value
+                ):
+                    push.setdefault(sid, {})[key] = value
+        if push:
+            rid = _request_id()
+            pending = _Pending("desired", event.device_id)
+            for sid, props in push.items():
+                pending.previous[sid] = {k: _ABSENT for k in props}
+                for key, value in props.items():
+                    self._pushed[(event.device_id, sid, key)] = value
+            self._pending[rid] = pending
+            self._send(ev.PushDesired(event.device_id, rid, push))
+
+    def _shadow_requested(self, event: ev.ShadowRequested) -> None:
+        # A device asks after each (re)connect: from now on it holds what the answer says.
+        for pushed in [k for k in self._pushed if k[0] == event.device_id]:
+            del self._pushed[pushed]
+        shadows = self.store.load(event.device_id)
+        if event.service_id:
+            shadows = {event.service_id: shadows.get(event.service_id, ev.ShadowState())}
+        for sid, state in shadows.items():
+            for key, value in state.desired.items():
+                self._pushed[(event.device_id, sid, key)] = value
+        self._send(ev.AnswerShadow(event.device_id, event.request_id, shadows))
+
+    def _answered(self, rid: str, event: Result) -> None:
+        pending = self._pending.pop(rid, None)
+        if pending is None:
+            log.warning("answer to unknown request %s from %s", rid, event.device_id)
+            return
+        if isinstance(event, (ev.DesiredAcked, ev.DeviceMalformed)) and pending.kind == "desired":
+            refused = not event.ok if isinstance(event, ev.DesiredAcked) else True
+            if refused:
+                self._revert(pending)
+        self.results[rid] = event
+        if self.on_result is not None:
+            self.on_result(rid, event)
+
+    def _revert(self, pending: _Pending) -> None:
+        shadows = self.store.load(pending.device_id)
+        for sid, previous in pending.previous.items():
+            state = shadows.get(sid, ev.ShadowState())
+            desired = dict(state.desired)
+            for key, old in previous.items():
+                if old is _ABSENT:
+                    desired.pop(key, None)
+                else:
+                    desired[key] = old
+            self.store.save(
+                pending.device_id, sid, attrs.evolve(state, desired=desired, version=state.version + 1)
+            )
+
+    def _send(self, action: ev.PlatformAction) -> None:
+        try:
+            messages = self.codec.encode(action)
+        except CodecError as exc:
+            raise InvalidValue(str(exc)) from None
+        for message in messages:
+            self.publish(message)
+
+
+def _request_id() -> str:
+    return uuid.uuid4().hex

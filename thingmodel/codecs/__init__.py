@@ -1,0 +1,52 @@
+"""Vendor codecs: one module per platform, each holding the device half and the platform half.
+
+A device codec turns downlink (topic, payload) pairs into device events and device actions into
+:class:`~thingmodel.events.Outgoing` publishes; a platform codec does the same for the other end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..events import DeviceAction, DeviceEvent, Outgoing, PlatformAction, PlatformEvent
+from .huawei import HuaweiDevice, HuaweiPlatform
+
+
+class DeviceCodec(Protocol):
+    vendor: str
+
+    def subscriptions(self) -> list[str]: ...
+
+    def decode(self, topic: str, payload: bytes) -> list[DeviceEvent]: ...
+
+    def encode(self, action: DeviceAction) -> list[Outgoing]: ...
+
+
+class PlatformCodec(Protocol):
+    vendor: str
+
+    def subscriptions(self) -> list[str]: ...
+
+    def decode(self, topic: str, payload: bytes) -> list[PlatformEvent]: ...
+
+    def encode(self, action: PlatformAction) -> list[Outgoing]: ...
+
+
+VENDORS = ("huawei",)
+
+
+def device_codec(vendor: str, *, device_id: str, **options: Any) -> DeviceCodec:
+    """The device half of ``vendor``'s protocol for one device."""
+    if vendor == "huawei":
+        return HuaweiDevice(device_id, **options)
+    raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
+
+
+def platform_codec(vendor: str, **options: Any) -> PlatformCodec:
+    """The platform half of ``vendor``'s protocol."""
+    if vendor == "huawei":
+        return HuaweiPlatform(**options)
+    raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
+
+
+__all__ = ["VENDORS", "DeviceCodec", "PlatformCodec", "device_codec", "platform_codec"]

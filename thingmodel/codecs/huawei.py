@@ -1,0 +1,386 @@
+"""Huawei IoTDA over MQTT: both ends of the protocol, sans-IO.
+
+:class:`HuaweiDevice` is the device half (what a device subscribes to, decodes and publishes);
+:class:`HuaweiPlatform` is the platform half, used by the local cloud and the fake cloud. Every
+topic lives under ``$oc/devices/{device_id}/sys/``; requests carry ``request_id={id}`` as their
+last topic level and the answer goes to ``.../response/request_id={id}``.
+
+Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .. import events as ev
+from ..errors import CodecError, InvalidValue
+from ..ids import validate_id
+from ._json import dumps, field, loads_object
+
+VENDOR = "huawei"
+#: IoTDA refuses MQTT messages over 1 MB.
+MAX_PAYLOAD = 1024 * 1024
+RESULT_OK = 0
+RESULT_FAILED = 1
+_REQUEST = "request_id="
+
+
+def client_id(device_id: str, timestamp: str, *, check_timestamp: bool = True) -> str:
+    """``{device_id}_0_{0|1}_{YYYYMMDDHH}``: 1 asks the platform to check the timestamp."""
+    validate_id("device_id", device_id)
+    return f"{device_id}_0_{1 if check_timestamp else 0}_{timestamp}"
+
+
+def password(secret: str, timestamp: str) -> str:
+    """HMAC-SHA256 of the device secret keyed by the timestamp, as lowercase hex."""
+    return hmac.new(timestamp.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def timestamp(now: float | None = None) -> str:
+    """The UTC ``YYYYMMDDHH`` stamp used in the client id and password."""
+    return time.strftime("%Y%m%d%H", time.gmtime(now))
+
+
+def _prefix(device_id: str) -> str:
+    return f"$oc/devices/{device_id}/sys/"
+
+
+def _split(topic: str) -> tuple[str, str, str | None] | None:
+    """``(device_id, path, request_id)`` for a topic under ``$oc/devices/+/sys/``."""
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != "$oc" or parts[1] != "devices" or parts[3] != "sys":
+        return None
+    rest = parts[4:]
+    request_id = None
+    if rest[-1].startswith(_REQUEST):
+        request_id = rest.pop()[len(_REQUEST) :]
+        if not request_id:
+            return None
+    return parts[2], "/".join(rest), request_id
+
+
+def _services_values(body: dict[str, Any], key: str = "properties") -> dict[str, dict[str, Any]]:
+    """``{"services": [{"service_id", key: {...}}]}`` as ``{service_id: {...}}``."""
+    items = field(body, "services", list)
+    out: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        where = f"services[{index}]."
+        if not isinstance(item, dict):
+            raise CodecError(f"services[{index}] must be an object")
+        sid = field(item, "service_id", str, where=where)
+        values = field(item, key, dict, where=where)
+        if sid in out:
+            raise CodecError(f"service {sid!r} appears twice in services")
+        out[sid] = values
+    return out
+
+
+def _services_list(services: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"service_id": sid, "properties": dict(values)} for sid, values in services.items()]
+
+
+def _errors_text(errors: Mapping[str, str]) -> str:
+    # One "name: reason" per line: readable in the console, parseable by our platform half.
+    return "\n".join(f"{name}: {reason}" for name, reason in errors.items())
+
+
+def _errors_from_text(text: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, reason = line.partition(": ")
+        if sep:
+            errors[name] = reason
+        elif line:
+            errors["result"] = line
+    return errors
+
+
+class HuaweiDevice:
+    """The device half: decodes downlinks into events, encodes actions into uplinks."""
+
+    vendor = VENDOR
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = validate_id("device_id", device_id)
+        self.prefix = _prefix(device_id)
+
+    def subscriptions(self) -> list[str]:
+        """Downlink filters, one per topic (IoTDA subscribes implicitly; generic brokers do not)."""
+        p = self.prefix
+        return [
+            f"{p}properties/set/+",
+            f"{p}properties/get/+",
+            f"{p}commands/+",
+            f"{p}shadow/get/response/+",
+            f"{p}messages/down",
+            f"{p}events/down",
+        ]
+
+    def decode(self, topic: str, payload: bytes) -> list[ev.DeviceEvent]:
+        parsed = _split(topic)
+        if parsed is None or parsed[0] != self.device_id:
+            return [ev.Malformed(topic, "not a downlink topic of this device")]
+        _, path, rid = parsed
+        kind = _DEVICE_KINDS.get(path)
+        if kind is None or (rid is None) != (kind in ("message", "event")):
+            return [ev.Malformed(topic, f"unknown downlink {path!r}", request_id=rid)]
+        if kind == "message":
+            return [ev.CloudMessage(payload)]
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            return self._decode(kind, rid, body)
+        except CodecError as exc:
+            return [ev.Malformed(topic, str(exc), kind=kind, request_id=rid)]
+
+    def _decode(self, kind: str, rid: str | None, body: dict[str, Any]) -> list[ev.DeviceEvent]:
+        assert rid is not None or kind == "event"
+        if kind == "desired":
+            return [ev.DesiredChange(rid, _services_values(body))]
+        if kind == "read":
+            return [ev.PropertyRead(rid, field(body, "service_id", str, required=False) or None)]  # type: ignore[arg-type]
+        if kind == "command":
+            return [
+                ev.CommandRequest(
+                    rid,  # type: ignore[arg-type]
+                    field(body, "service_id", str, required=False),
+                    field(body, "command_name", str),
+                    field(body, "paras", dict, required=False) or {},
+                )
+            ]
+        if kind == "shadow":
+            return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
+        items = field(body, "services", list)
+        out: list[ev.DeviceEvent] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise CodecError(f"services[{index}] must be an object")
+            where = f"services[{index}]."
+            out.append(
+                ev.CloudEvent(
+                    field(item, "service_id", str, where=where),
+                    field(item, "event_type", str, where=where),
+                    field(item, "paras", dict, required=False, where=where) or {},
+                )
+            )
+        return out
+
+    def encode(self, action: ev.DeviceAction) -> list[ev.Outgoing]:
+        p = self.prefix
+        if isinstance(action, ev.ReportProperties):
+            return [_out(f"{p}properties/report", {"services": _services_list(action.services)})]
+        if isinstance(action, ev.AckDesired):
+            body = (
+                {"result_code": RESULT_OK, "result_desc": "success"}
+                if action.ok
+                else {"result_code": RESULT_FAILED, "result_desc": _errors_text(action.errors)}
+            )
+            return [_out(f"{p}properties/set/response/{_REQUEST}{action.request_id}", body)]
+        if isinstance(action, ev.ReadResponse):
+            return [
+                _out(
+                    f"{p}properties/get/response/{_REQUEST}{action.request_id}",
+                    {"services": _services_list(action.services)},
+                )
+            ]
+        if isinstance(action, ev.CommandResponse):
+            return [
+                _out(
+                    f"{p}commands/response/{_REQUEST}{action.request_id}",
+                    {"result_code": action.code, "response_name": action.name, "paras": dict(action.paras)},
+                )
+            ]
+        if isinstance(action, ev.RequestShadow):
+            body = {"service_id": action.service_id} if action.service_id else {}
+            return [_out(f"{p}shadow/get/{_REQUEST}{action.request_id}", body)]
+        if isinstance(action, ev.SendMessage):
+            return [_checked(ev.Outgoing(f"{p}messages/up", action.payload))]
+        if isinstance(action, ev.EmitEvent):
+            return [
+                _out(
+                    f"{p}events/up",
+                    {
+                        "services": [
+                            {
+                                "service_id": action.service_id,
+                                "event_type": action.event_type,
+                                "paras": dict(action.paras),
+                            }
+                        ]
+                    },
+                )
+            ]
+        raise CodecError(f"huawei cannot encode {action!r}")
+
+
+_DEVICE_KINDS: dict[str, ev.RequestKind] = {
+    "properties/set": "desired",
+    "properties/get": "read",
+    "commands": "command",
+    "shadow/get/response": "shadow",
+    "messages/down": "message",
+    "events/down": "event",
+}
+_PLATFORM_KINDS: dict[str, ev.RequestKind] = {
+    "properties/report": "report",
+    "properties/set/response": "desired",
+    "properties/get/response": "read",
+    "commands/response": "command",
+    "shadow/get": "shadow",
+    "messages/up": "message",
+    "events/up": "event",
+}
+
+
+def _out(topic: str, body: Any) -> ev.Outgoing:
+    try:
+        payload = dumps(body)
+    except ValueError as exc:  # NaN or infinity cannot be JSON
+        raise CodecError(f"cannot encode a message for {topic}: {exc}") from None
+    return _checked(ev.Outgoing(topic, payload))
+
+
+def _checked(out: ev.Outgoing) -> ev.Outgoing:
+    if len(out.payload) > MAX_PAYLOAD:
+        raise CodecError(
+            f"message of {len(out.payload)} bytes for {out.topic} exceeds IoTDA's "
+            f"limit of {MAX_PAYLOAD} bytes"
+        )
+    return out
+
+
+def _shadow_from_wire(items: list[Any]) -> dict[str, ev.ShadowState]:
+    shadow: dict[str, ev.ShadowState] = {}
+    for index, item in enumerate(items):
+        where = f"shadow[{index}]."
+        if not isinstance(item, dict):
+            raise CodecError(f"shadow[{index}] must be an object")
+        sid = field(item, "service_id", str, where=where)
+        sections = {}
+        for section in ("desired", "reported"):
+            block = field(item, section, dict, required=False, where=where) or {}
+            sections[section] = (
+                field(block, "properties", dict, required=False, where=f"{where}{section}.") or {}
+            )
+        version = field(item, "version", int, required=False, where=where) or 0
+        shadow[sid] = ev.ShadowState(sections["desired"], sections["reported"], version)
+    return shadow
+
+
+def _shadow_to_wire(services: Mapping[str, ev.ShadowState]) -> list[dict[str, Any]]:
+    return [
+        {
+            "service_id": sid,
+            "desired": {"properties": dict(state.desired)},
+            "reported": {"properties": dict(state.reported)},
+            "version": state.version,
+        }
+        for sid, state in services.items()
+    ]
+
+
+class HuaweiPlatform:
+    """The platform half: decodes device uplinks, encodes platform requests."""
+
+    vendor = VENDOR
+
+    def subscriptions(self) -> list[str]:
+        p = "$oc/devices/+/sys/"
+        return [
+            f"{p}properties/report",
+            f"{p}properties/set/response/+",
+            f"{p}properties/get/response/+",
+            f"{p}commands/response/+",
+            f"{p}shadow/get/+",
+            f"{p}messages/up",
+            f"{p}events/up",
+        ]
+
+    def decode(self, topic: str, payload: bytes) -> list[ev.PlatformEvent]:
+        parsed = _split(topic)
+        if parsed is None:
+            return [ev.DeviceMalformed(None, topic, "not an IoTDA uplink topic")]
+        device_id, path, rid = parsed
+        try:
+            validate_id("device_id", device_id)
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc))]
+        kind = _PLATFORM_KINDS.get(path)
+        if kind is None or (rid is None) != (kind in ("report", "message", "event")):
+            return [ev.DeviceMalformed(device_id, topic, f"unknown uplink {path!r}", request_id=rid)]
+        if kind == "message":
+            return [ev.MessageUp(device_id, payload)]
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            return self._decode(kind, device_id, rid, body)
+        except CodecError as exc:
+            return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind, request_id=rid)]
+
+    def _decode(
+        self, kind: str, device_id: str, rid: str | None, body: dict[str, Any]
+    ) -> list[ev.PlatformEvent]:
+        if kind == "report":
+            return [ev.Reported(device_id, _services_values(body))]
+        if kind == "event":
+            out: list[ev.PlatformEvent] = []
+            for index, item in enumerate(field(body, "services", list)):
+                if not isinstance(item, dict):
+                    raise CodecError(f"services[{index}] must be an object")
+                where = f"services[{index}]."
+                out.append(
+                    ev.EventUp(
+                        device_id,
+                        field(item, "service_id", str, where=where),
+                        field(item, "event_type", str, where=where),
+                        field(item, "paras", dict, required=False, where=where) or {},
+                    )
+                )
+            return out
+        assert rid is not None
+        if kind == "desired":
+            code = field(body, "result_code", int, required=False) or RESULT_OK
+            desc = field(body, "result_desc", str, required=False) or ""
+            errors = _errors_from_text(desc) if code != RESULT_OK else {}
+            return [ev.DesiredAcked(device_id, rid, errors, code)]
+        if kind == "read":
+            return [ev.ReadAnswered(device_id, rid, _services_values(body))]
+        if kind == "command":
+            return [
+                ev.CommandAnswered(
+                    device_id,
+                    rid,
+                    field(body, "result_code", int, required=False) or RESULT_OK,
+                    field(body, "paras", dict, required=False) or {},
+                    field(body, "response_name", str, required=False) or "",
+                )
+            ]
+        return [ev.ShadowRequested(device_id, rid, field(body, "service_id", str, required=False) or None)]
+
+    def encode(self, action: ev.PlatformAction) -> list[ev.Outgoing]:
+        p = _prefix(validate_id("device_id", action.device_id))
+        if isinstance(action, ev.PushDesired):
+            return [
+                _out(
+                    f"{p}properties/set/{_REQUEST}{action.request_id}",
+                    {"services": _services_list(action.services)},
+                )
+            ]
+        if isinstance(action, ev.AskRead):
+            ask = {"service_id": action.service_id} if action.service_id else {}
+            return [_out(f"{p}properties/get/{_REQUEST}{action.request_id}", ask)]
+        if isinstance(action, ev.SendCommand):
+            body: dict[str, Any] = {"command_name": action.name, "paras": dict(action.params)}
+            if action.service_id:
+                body["service_id"] = action.service_id
+            return [_out(f"{p}commands/{_REQUEST}{action.request_id}", body)]
+        if isinstance(action, ev.AnswerShadow):
+            return [
+                _out(
+                    f"{p}shadow/get/response/{_REQUEST}{action.request_id}",
+                    {"object_device_id": action.device_id, "shadow": _shadow_to_wire(action.services)},
+                )
+            ]
+        raise CodecError(f"huawei cannot encode {action!r}")

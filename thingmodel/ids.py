@@ -1,0 +1,27 @@
+"""Validation of the ids that end up inside MQTT topics (device, product, service ids)."""
+
+from __future__ import annotations
+
+from .errors import InvalidValue
+
+MAX_ID_LENGTH = 128
+_FORBIDDEN = {
+    "/": "a slash",
+    "+": "an MQTT wildcard '+'",
+    "#": "an MQTT wildcard '#'",
+    "\0": "a NUL character",
+}
+
+
+def validate_id(kind: str, value: object, *, max_length: int = MAX_ID_LENGTH) -> str:
+    """Return ``value`` if it is safe inside a topic level, else raise InvalidValue naming why."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"{kind} must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidValue(f"{kind} must not be empty")
+    if len(value) > max_length:
+        raise InvalidValue(f"{kind} {value[:20]!r}... is {len(value)} characters long (max {max_length})")
+    for char, what in _FORBIDDEN.items():
+        if char in value:
+            raise InvalidValue(f"{kind} {value!r} contains {what}, which would break its MQTT topic")
+    return value
