@@ -1,8 +1,8 @@
 """pytest plugin (registered by installing thingmodel): the ``fake_cloud`` fixture.
 
-    def test_alarm(fake_cloud):
-        cloud = fake_cloud(SmokeDetector())
-        assert cloud.desire({"alarm": 1}).ok
+def test_alarm(fake_cloud):
+    cloud = fake_cloud(SmokeDetector())
+    assert cloud.desire({"alarm": 1}).ok
 """
 
 from __future__ import annotations

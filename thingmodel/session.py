@@ -18,7 +18,7 @@ log = logging.getLogger("thingmodel.session")
 
 
 class DeviceSession:
-    def __init__(self, core: DeviceCore, codec: DeviceCodec, publish: Callable[[Outgoing], None]) -> None:
+    def __init__(self, core: DeviceCore, codec: DeviceCodec, publish: Callable[[Outgoing], object]) -> None:
         self.core = core
         self.codec = codec
         self.publish = publish

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -58,7 +58,9 @@ class ShadowCloud:
         self.store: ShadowStore = store if store is not None else MemoryStore()
         self.on_result = on_result
         self.on_uplink = on_uplink
-        self.results: dict[str, Result] = {}
+        #: answers by request id (the oldest are forgotten past ``max_results``)
+        self.results: OrderedDict[str, Result] = OrderedDict()
+        self.max_results = 10_000
         self.problems: deque[ev.DeviceMalformed] = deque(maxlen=1000)
         self._pending: dict[str, _Pending] = {}
         self._pushed: dict[tuple[str, str, str], Any] = {}
@@ -117,6 +119,16 @@ class ShadowCloud:
         """The answer to a request, once it has come (None until then)."""
         with self._lock:
             return self.results.get(request_id)
+
+    def take_result(self, request_id: str) -> Result | None:
+        """Like :meth:`result`, and forget it."""
+        with self._lock:
+            return self.results.pop(request_id, None)
+
+    def forget(self, request_id: str) -> None:
+        """Stop waiting for an answer (it is dropped if it still comes)."""
+        with self._lock:
+            self._pending.pop(request_id, None)
 
     # -- device side ---------------------------------------------------------------------------
     def receive(self, topic: str, payload: bytes) -> None:
@@ -192,6 +204,8 @@ class ShadowCloud:
             if refused:
                 self._revert(pending)
         self.results[rid] = event
+        while len(self.results) > self.max_results:
+            self.results.popitem(last=False)
         if self.on_result is not None:
             self.on_result(rid, event)
 

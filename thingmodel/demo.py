@@ -1,0 +1,127 @@
+"""``thingmodel demo``: a smoke detector syncing with a local cloud, narrated on both sides."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from . import events as ev
+from .brokers import free_port
+from .cloud import LocalCloud
+from .demo_device import SmokeDetector  # the same file as examples/smoke_detector.py
+from .device import Device
+
+
+class _Narrator:
+    """Prints what happens, one line per step, tagged with the side it happens on."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+
+    def say(self, side: str, text: str) -> None:
+        with self.lock:
+            print(f"{time.monotonic() - self.start:6.2f}s  [{side:^6}]  {text}", file=self.out, flush=True)
+
+    def uplink(self, event: ev.PlatformEvent) -> None:
+        if isinstance(event, ev.Reported):
+            for sid, values in event.services.items():
+                self.say("cloud", f"report from {event.device_id}/{sid}: {_fmt(values)}")
+        elif isinstance(event, ev.DesiredAcked):
+            verdict = "applied" if event.ok else f"refused ({_reasons(event.errors)})"
+            self.say("cloud", f"write acknowledged by {event.device_id}: {verdict}")
+        elif isinstance(event, ev.CommandAnswered):
+            self.say(
+                "cloud", f"command response from {event.device_id}: code {event.code}, {_fmt(event.paras)}"
+            )
+        elif isinstance(event, ev.ShadowRequested):
+            self.say("cloud", f"{event.device_id} asked for its shadow (it does on every connect)")
+        elif isinstance(event, ev.DeviceMalformed):
+            self.say("cloud", f"bad message from {event.device_id}: {event.reason}")
+
+
+class _DeviceLog(logging.Handler):
+    def __init__(self, narrator: _Narrator) -> None:
+        super().__init__(logging.INFO)
+        self.narrator = narrator
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.narrator.say("device", record.getMessage())
+
+
+def _reasons(errors: Any) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in dict(errors).items())
+
+
+def _fmt(values: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in dict(values).items()) or "(nothing)"
+
+
+def run_demo(
+    *,
+    vendor: str = "huawei",
+    port: int | None = None,
+    forever: bool = False,
+    interval: float = 2.0,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the demo; return the process exit code."""
+    narrator = _Narrator(out)
+    device_log = logging.getLogger("smoke_detector")
+    handler = _DeviceLog(narrator)
+    device_log.addHandler(handler)
+    device_log.setLevel(logging.INFO)
+    device_log.propagate = False
+    cloud = LocalCloud(
+        vendor=vendor, port=port if port is not None else free_port(), on_uplink=narrator.uplink
+    )
+    try:
+        cloud.start()
+        narrator.say(
+            "cloud",
+            f"local cloud up: embedded MQTT broker on {cloud.url}, {vendor} protocol, shadows in memory",
+        )
+        detector = SmokeDetector(seed=1)
+        device = Device([detector], device_id="demo-smoke-1", vendor=vendor, broker=cloud.url)
+        with device:
+            narrator.say(
+                "device", f"demo-smoke-1 connected; {detector.service_id} reports every {interval:g} s"
+            )
+            detector.enable_auto_report(interval)
+            time.sleep(interval + 0.5)
+            narrator.say("app", "desire smokeDetector.alarm = 1")
+            outcome = cloud.set_desired("demo-smoke-1", "smokeDetector", {"alarm": 1})
+            narrator.say(
+                "app",
+                f"-> {'applied' if outcome.ok else outcome.errors}; shadow now: "
+                f"{_fmt(cloud.get_shadow('demo-smoke-1')['smokeDetector']['reported'])}",
+            )
+            narrator.say("app", "command ringAlarm(duration=3)")
+            answer = cloud.send_command("demo-smoke-1", "smokeDetector", "ringAlarm", {"duration": 3})
+            narrator.say("app", f"-> code {answer.code}, {_fmt(answer.paras)}")
+            narrator.say("app", "desire smokeDetector.alarm = 5 (out of range, to see a refusal)")
+            refused = cloud.set_desired("demo-smoke-1", "smokeDetector", {"alarm": 5})
+            narrator.say(
+                "app",
+                f"-> refused as expected ({_reasons(refused.errors)})"
+                if not refused.ok
+                else "-> unexpectedly applied",
+            )
+            if forever:
+                narrator.say("app", "running until Ctrl-C")
+                while True:
+                    time.sleep(3600)
+            time.sleep(interval)
+        ok = outcome.ok and answer.ok and not refused.ok
+        narrator.say("app", "demo finished" if ok else "demo finished with unexpected results")
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        narrator.say("app", "stopped")
+        return 0
+    finally:
+        cloud.stop()
+        device_log.removeHandler(handler)

@@ -1,0 +1,1 @@
+../examples/smoke_detector.py

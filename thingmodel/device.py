@@ -1,0 +1,212 @@
+"""``Device``: services + a vendor codec + the MQTT transport, live.
+
+    device = Device.for_huawei(device_id="...", secret="...", host="...", services=[SmokeDetector()])
+    with device:                                    # connect() ... disconnect()
+        device.service("smokeDetector").enable_auto_report(5)
+
+Threads: paho's network thread only receives and enqueues; one worker thread owned by the
+device runs user code (getters, setters, commands) and the auto-reports. On every (re)connect
+the device fetches its shadow and applies pending desired values, so nothing desired while it
+was offline is lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .codecs import device_codec
+from .codecs import huawei as _huawei
+from .core import DeviceCore, DeviceError
+from .events import Outgoing
+from .ids import validate_id
+from .scheduling import Clock, monotonic_clock
+from .service import Service
+from .session import DeviceSession
+from .transport import Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
+from .worker import Worker
+
+log = logging.getLogger("thingmodel.device")
+
+
+class Device:
+    """A device made of services, connected to a cloud (or the local cloud) over MQTT."""
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        *,
+        device_id: str,
+        vendor: str = "huawei",
+        broker: str = "mqtt://127.0.0.1:1883",
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str | None = None,
+        credentials: Credentials | None = None,
+        tls: TlsOptions | None = None,
+        offline_limit: int = 1000,
+        backoff: Backoff | None = None,
+        keepalive: int = 60,
+        will: Outgoing | None = None,
+        on_error: Callable[[DeviceError], None] | None = None,
+        clock: Clock = monotonic_clock,
+    ) -> None:
+        self.device_id = validate_id("device_id", device_id)
+        self.vendor = vendor
+        address = BrokerAddress.parse(broker)
+        if address.tls and tls is None:
+            tls = TlsOptions()
+        #: the most recent errors the device surfaced (also logged, and passed to on_error)
+        self.errors: collections.deque[DeviceError] = collections.deque(maxlen=100)
+        self._on_error = on_error
+        self.core = DeviceCore(services, clock=clock, on_error=self._record_error)
+        self.codec = device_codec(vendor, device_id=device_id)
+        if credentials is None:
+            fixed = (client_id or device_id, username, password)
+            credentials = lambda: fixed  # noqa: E731
+        self._dropped_since_connect = 0
+        self.transport = MqttTransport(
+            address.host,
+            address.port,
+            credentials,
+            tls=tls,
+            subscriptions=self.codec.subscriptions(),
+            keepalive=keepalive,
+            backoff=backoff,
+            offline_limit=offline_limit,
+            will=will,
+            on_message=self._on_message,
+            on_connect=self._on_connect,
+            on_drop=self._on_drop,
+            name=f"device-{device_id}",
+        )
+        self.session = DeviceSession(self.core, self.codec, publish=self.transport.publish)
+        self.worker = Worker(
+            f"device-{device_id}-worker",
+            idle_seconds=lambda: self.core.scheduler.idle_seconds,
+            run_pending=self.core.run_pending,
+        )
+        self.core.on_schedule_change = self.worker.wake
+
+    @classmethod
+    def for_huawei(
+        cls,
+        *,
+        device_id: str,
+        secret: str,
+        host: str,
+        services: Sequence[Service],
+        port: int = 8883,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        check_timestamp: bool = True,
+        insecure: bool = False,
+        **options: Any,
+    ) -> Device:
+        """A device on Huawei IoTDA (secret authentication; port 8883 is TLS, 1883 plain)."""
+        validate_id("device_id", device_id)
+
+        def credentials() -> tuple[str, str | None, str | None]:
+            stamp = _huawei.timestamp()
+            client = _huawei.client_id(device_id, stamp, check_timestamp=check_timestamp)
+            return client, device_id, _huawei.password(secret, stamp)
+
+        tls = TlsOptions(ca_file, cert_file, key_file, insecure) if port != 1883 else None
+        scheme = "mqtt" if tls is None else "mqtts"
+        return cls(
+            services,
+            device_id=device_id,
+            vendor="huawei",
+            broker=f"{scheme}://{host}:{port}",
+            credentials=credentials,
+            tls=tls,
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Device {self.device_id!r} {self.vendor} {self.transport!r}>"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def connect(self, timeout: float = 30.0) -> Device:
+        """Connect, blocking until connected; raise ConnectError / AuthenticationError otherwise."""
+        self.worker.start()
+        try:
+            self.transport.start(timeout)
+        except BaseException:
+            self.worker.stop()
+            raise
+        return self
+
+    def disconnect(self) -> None:
+        """Stop reporting, finish queued work and disconnect."""
+        for service in self.core.services.values():
+            self.core.cancel_auto_report(service)
+        self.worker.stop()
+        self.transport.stop()
+        self.core.detach()
+
+    def __enter__(self) -> Device:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self.transport.connected
+
+    # -- API -----------------------------------------------------------------------------------
+    @property
+    def services(self) -> dict[str, Service]:
+        return dict(self.core.services)
+
+    def service(self, service_id: str) -> Service:
+        """The service with this id; KeyError naming the known ids otherwise."""
+        try:
+            return self.core.services[service_id]
+        except KeyError:
+            raise KeyError(
+                f"no service {service_id!r} (this device has: {', '.join(self.core.services)})"
+            ) from None
+
+    def report(self) -> None:
+        """Report every property of every service now (on the worker thread)."""
+        self.worker.submit(self.core.report_all)
+
+    @property
+    def dropped(self) -> int:
+        """Messages refused because the offline queue was full."""
+        return self.transport.dropped
+
+    # -- transport callbacks (network thread: enqueue only) -----------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self.worker.submit(lambda: self.session.receive(topic, payload))
+
+    def _on_connect(self) -> None:
+        self.worker.submit(self.session.connected)
+        if self._dropped_since_connect:
+            # Some reports were lost while offline: send the whole state so the shadow converges.
+            self._dropped_since_connect = 0
+            self.worker.submit(self.core.report_all)
+
+    def _on_drop(self, message: Outgoing) -> None:
+        self._dropped_since_connect += 1
+        self._record_error(
+            DeviceError(
+                "offline-queue",
+                None,
+                message.topic,
+                f"offline queue full ({self.transport.offline_limit}); message dropped",
+            )
+        )
+
+    def _record_error(self, error: DeviceError) -> None:
+        self.errors.append(error)
+        if self._on_error is not None:
+            try:
+                self._on_error(error)
+            except Exception:
+                log.exception("on_error callback raised")
