@@ -186,7 +186,9 @@ class DeviceCore:
         return values, errors
 
     # -- writing -------------------------------------------------------------------------------
-    def apply_desired(self, services: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    def apply_desired(
+        self, services: Mapping[str, Mapping[str, Any]], *, report: bool = True
+    ) -> dict[str, str]:
         """Apply one write request atomically; return ``{name: reason}`` (empty on success).
 
         Every value is checked first; if any is unknown, read-only or invalid, nothing is applied.
@@ -225,10 +227,13 @@ class DeviceCore:
         if failure is not None:
             service, p, reason = failure
             return {key(service.service_id, p.name): reason}
-        for sid in services:
-            service = self.services[sid]
-            self.report(service, list(services[sid]))
+        if report:
+            self._report_written(services)
         return {}
+
+    def _report_written(self, services: Mapping[str, Mapping[str, Any]]) -> None:
+        for sid, changes in services.items():
+            self.report(self.services[sid], list(changes))
 
     def _apply(
         self, plan: list[tuple[Service, PropertySpec, Any]]
@@ -316,12 +321,14 @@ class DeviceCore:
     def handle(self, event: DeviceEvent) -> None:
         """React to one decoded event; user code runs here, so call it off the network thread."""
         if isinstance(event, DesiredChange):
-            errors = self.apply_desired(event.services)
-            if errors:
-                for name, reason in errors.items():
-                    self._error("desired", None, name, reason)
+            errors = self.apply_desired(event.services, report=False)
+            only = next(iter(event.services)) if len(event.services) == 1 else None
+            for name, reason in errors.items():
+                self._error("desired", only, name, reason)
             if event.request_id is not None:
                 self.emit(AckDesired(event.request_id, errors))
+            if not errors:
+                self._report_written(event.services)
         elif isinstance(event, CommandRequest):
             response = self.call(event.service_id, event.name, event.params, event.request_id)
             self.emit(response)

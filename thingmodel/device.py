@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .codecs import device_codec
 from .codecs import huawei as _huawei
-from .core import DeviceCore, DeviceError
-from .events import Outgoing
+from .core import DeviceCore, DeviceError, new_request_id
+from .events import Outgoing, RequestShadow, ShadowSnapshot
 from .ids import validate_id
 from .scheduling import Clock, monotonic_clock
 from .service import Service
@@ -67,6 +69,13 @@ class Device:
             fixed = (client_id or device_id, username, password)
             credentials = lambda: fixed  # noqa: E731
         self._dropped_since_connect = 0
+        self._connection = 0
+        self._gate_open = False
+        self._synced = threading.Condition()
+        #: how often, and how many times, the shadow is requested after a connect before the
+        #: queued messages are sent anyway
+        self.shadow_retry_interval = 1.0
+        self.shadow_retries = 10
         self.transport = MqttTransport(
             address.host,
             address.port,
@@ -133,11 +142,15 @@ class Device:
     def connect(self, timeout: float = 30.0) -> Device:
         """Connect, blocking until connected; raise ConnectError / AuthenticationError otherwise."""
         self.worker.start()
+        deadline = time.monotonic() + timeout
         try:
             self.transport.start(timeout)
         except BaseException:
             self.worker.stop()
             raise
+        # Return once the shadow is synced (pending desired values applied), or the gate gave up.
+        with self._synced:
+            self._synced.wait_for(lambda: self._gate_open, max(0.0, deadline - time.monotonic()))
         return self
 
     def disconnect(self) -> None:
@@ -183,14 +196,52 @@ class Device:
 
     # -- transport callbacks (network thread: enqueue only) -----------------------------------
     def _on_message(self, topic: str, payload: bytes) -> None:
-        self.worker.submit(lambda: self.session.receive(topic, payload))
+        self.worker.submit(lambda: self._receive(topic, payload))
+
+    def _receive(self, topic: str, payload: bytes) -> None:
+        events = self.session.receive(topic, payload)
+        if any(isinstance(e, ShadowSnapshot) for e in events):
+            self._gate_open_after_shadow()
 
     def _on_connect(self) -> None:
-        self.worker.submit(self.session.connected)
+        self._gate_open = False
+        self._connection += 1
+        connection = self._connection
+        self.worker.submit(lambda: self._request_shadow(connection, 1))
+
+    def _request_shadow(self, connection: int, attempt: int) -> None:
+        """Ask for the shadow past the gate; ask again every second until the cloud answers.
+
+        The answer (handled in _receive) proves the cloud listens again; only then does the
+        queue of reports made while offline go out, so none is sent into an empty broker.
+        """
+        if connection != self._connection or not self.transport.connected or self._gate_open:
+            return
+        if attempt > self.shadow_retries:
+            log.warning("no shadow answer after %d requests: sending queued messages anyway", attempt - 1)
+            self._gate_open_after_shadow()
+            return
+        for message in self.codec.encode(RequestShadow(new_request_id())):
+            self.transport.send_now(message)
+
+        def again() -> None:
+            self.worker.submit(lambda: self._request_shadow(connection, attempt + 1))
+
+        timer = threading.Timer(self.shadow_retry_interval, again)
+        timer.daemon = True
+        timer.start()
+
+    def _gate_open_after_shadow(self) -> None:
+        if not self.transport.connected:
+            return
+        with self._synced:
+            self._gate_open = True
+            self._synced.notify_all()
+        self.transport.open_gate()
         if self._dropped_since_connect:
-            # Some reports were lost while offline: send the whole state so the shadow converges.
+            # Some reports were dropped while offline: send the whole state so the shadow converges.
             self._dropped_since_connect = 0
-            self.worker.submit(self.core.report_all)
+            self.core.report_all()
 
     def _on_drop(self, message: Outgoing) -> None:
         self._dropped_since_connect += 1

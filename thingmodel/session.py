@@ -12,7 +12,7 @@ from collections.abc import Callable
 from .codecs import DeviceCodec
 from .core import DeviceCore
 from .errors import CodecError
-from .events import DeviceAction, Outgoing
+from .events import DeviceAction, DeviceEvent, Outgoing
 
 log = logging.getLogger("thingmodel.session")
 
@@ -34,10 +34,12 @@ class DeviceSession:
         for message in outgoing:
             self.publish(message)
 
-    def receive(self, topic: str, payload: bytes) -> None:
+    def receive(self, topic: str, payload: bytes) -> list[DeviceEvent]:
         """Decode one downlink and let the core react to it (user code runs here)."""
-        for event in self.codec.decode(topic, payload):
+        events = self.codec.decode(topic, payload)
+        for event in events:
             self.core.handle(event)
+        return events
 
     def connected(self) -> None:
         """Call after every (re)connect: fetches the shadow so offline changes are applied."""

@@ -8,10 +8,16 @@
   credentials are computed again for every attempt (Huawei's depend on the hour). A CONNACK
   refusing the credentials ends the retries with :class:`AuthenticationError`.
 - Every filter is subscribed again after each (re)connect.
-- Offline queue: QoS 1 messages published while disconnected wait in paho's own queue, which
-  keeps their order and sends them after the reconnect. At most ``offline_limit`` are kept per
-  outage; past that a new message is refused: logged, counted in :attr:`dropped` and passed to
-  ``on_drop``. Nothing is dropped silently.
+- Delivery: the transport keeps every QoS 1 message until the broker acknowledges it. Messages
+  published while disconnected, and those unacknowledged when a connection drops, wait in one
+  ordered queue and are sent again, in order, after the reconnect (each connection uses a fresh
+  paho client, so paho never resends behind our back and the order stays ours).
+- Gate: with ``gated=True`` a new connection holds the queue until :meth:`open_gate` is called.
+  The Device opens it once its shadow request is answered, which proves the cloud is subscribed
+  again (after a broker restart, messages sent before that would be acknowledged and lost).
+- Bound: at most ``offline_limit`` messages wait. Past that the *oldest* is dropped (the newest
+  state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
+  dropped silently.
 
 Callbacks (``on_message``, ``on_connect``) run on paho's network thread: keep them short and hand
 work to another thread (the Device does).
@@ -19,6 +25,7 @@ work to another thread (the Device does).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ipaddress
 import logging
@@ -130,6 +137,7 @@ class MqttTransport:
         keepalive: int = 60,
         backoff: Backoff | None = None,
         offline_limit: int = 1000,
+        gated: bool = False,
         will: Outgoing | None = None,
         on_message: Callable[[str, bytes], None] | None = None,
         on_connect: Callable[[], None] | None = None,
@@ -138,8 +146,8 @@ class MqttTransport:
     ) -> None:
         if tls is None and not is_loopback(host):
             log.warning("plain TCP to %s:%s: credentials and data travel unencrypted", host, port)
-        if offline_limit < 0:
-            raise ValueError("offline_limit must be >= 0")
+        if offline_limit < 1:
+            raise ValueError("offline_limit must be at least 1")
         self.host = host
         self.port = port
         self.tls = tls
@@ -147,39 +155,38 @@ class MqttTransport:
         self.keepalive = keepalive
         self.backoff = backoff or Backoff()
         self.offline_limit = offline_limit
+        self.gated = gated
+        self.will = will
         self.on_message = on_message
         self.on_connect = on_connect
         self.on_drop = on_drop
         self.name = name
-        #: messages refused because the offline queue was full
+        #: messages dropped because the offline queue was full
         self.dropped = 0
         self._credentials = credentials
-        self._offline = 0
+        self._context = self._tls_context(tls) if tls is not None else None
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._fatal: ConnectError | None = None
         self._last_error: str = "no attempt yet"
-        self._lock = threading.Lock()
+        self._ever_connected = False
         self._thread: threading.Thread | None = None
-        client_id, _, _ = credentials()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, reconnect_on_failure=False
-        )
-        self._client.max_inflight_messages_set(100)
-        self._client.on_socket_open = _set_nodelay
-        self._client.on_connect = self._handle_connect
-        self._client.on_disconnect = self._handle_disconnect
-        self._client.on_message = self._handle_message
-        if will is not None:
-            self._client.will_set(will.topic, will.payload, will.qos, will.retain)
-        if tls is not None:
-            self._configure_tls(tls)
+        self._client: mqtt.Client | None = None
+        self._subscribe_mid: int | None = None
+        # Delivery state, guarded by _lock (never held while calling into paho: paho calls
+        # on_publish while holding its own lock, and publish() takes that lock).
+        self._lock = threading.Lock()
+        self._queue: collections.deque[Outgoing] = collections.deque()
+        self._inflight: collections.OrderedDict[int, Outgoing] = collections.OrderedDict()
+        self._early_acks: set[int] = set()
+        self._open = False
+        self._flush_lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
         return f"<MqttTransport {self.host}:{self.port} {'tls' if self.tls else 'plain'} {state}>"
 
-    def _configure_tls(self, tls: TlsOptions) -> None:
+    def _tls_context(self, tls: TlsOptions) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=tls.ca_file)
         if tls.cert_file:
             context.load_cert_chain(tls.cert_file, tls.key_file)
@@ -192,12 +199,35 @@ class MqttTransport:
             )
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        self._client.tls_set_context(context)
+        return context
+
+    def _new_client(self, client_id: str) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, reconnect_on_failure=False
+        )
+        client.max_inflight_messages_set(100)
+        client.on_socket_open = _set_nodelay
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
+        client.on_subscribe = self._handle_subscribe
+        if self.will is not None:
+            client.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
+        if self._context is not None:
+            client.tls_set_context(self._context)
+        return client
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be (re)sent."""
+        with self._lock:
+            return len(self._queue)
 
     def start(self, timeout: float = 30.0) -> None:
         """Connect, blocking until connected; raise ConnectError (AuthenticationError) otherwise.
@@ -221,8 +251,10 @@ class MqttTransport:
     def stop(self) -> None:
         """Disconnect cleanly and end the network thread."""
         self._stopping.set()
-        with contextlib.suppress(Exception):  # already gone
-            self._client.disconnect()
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):  # already gone
+                client.disconnect()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
@@ -231,11 +263,11 @@ class MqttTransport:
     def _run(self) -> None:
         while not self._stopping.is_set():
             client_id, username, password = self._credentials()
-            # paho has no public setter for the client id, which Huawei's credentials change hourly.
-            self._client._client_id = client_id.encode()
-            self._client.username_pw_set(username, password)
+            client = self._new_client(client_id)
+            client.username_pw_set(username, password)
+            self._client = client
             try:
-                self._client.connect(self.host, self.port, self.keepalive)
+                client.connect(self.host, self.port, self.keepalive)
             except ssl.SSLCertVerificationError as exc:
                 self._last_error = f"TLS certificate verification failed: {exc.verify_message}"
                 log.error("%s:%s: %s", self.host, self.port, self._last_error)
@@ -246,7 +278,8 @@ class MqttTransport:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 log.info("connect to %s:%s failed: %s", self.host, self.port, self._last_error)
             else:
-                self._client.loop_forever()
+                client.loop_forever()
+                self._requeue_inflight()
                 if self._fatal is not None:
                     return
             if self._stopping.is_set():
@@ -254,8 +287,6 @@ class MqttTransport:
             delay = self.backoff.next_delay()
             log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
             self._stopping.wait(delay)
-
-    _ever_connected = False
 
     # -- paho callbacks (network thread) -------------------------------------------------------
     def _handle_connect(
@@ -273,12 +304,29 @@ class MqttTransport:
             return
         self._ever_connected = True
         self.backoff.reset()
-        with self._lock:
-            self._offline = 0
         if self.subscriptions:
-            client.subscribe([(f, 1) for f in self.subscriptions])
+            # Ready only once the broker confirms: a message sent to us before that would be lost.
+            _, self._subscribe_mid = client.subscribe([(f, 1) for f in self.subscriptions])
+        else:
+            self._ready()
+
+    def _handle_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        if mid != self._subscribe_mid or client is not self._client:
+            return
+        for topic_filter, reason in zip(self.subscriptions, reasons, strict=False):
+            if getattr(reason, "is_failure", False):
+                log.error(
+                    "%s:%s refused the subscription to %s: %s", self.host, self.port, topic_filter, reason
+                )
+        self._ready()
+
+    def _ready(self) -> None:
         self._connected.set()
         log.info("connected to %s:%s", self.host, self.port)
+        if not self.gated:
+            self.open_gate()
         if self.on_connect is not None:
             try:
                 self.on_connect()
@@ -290,6 +338,8 @@ class MqttTransport:
     ) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        with self._lock:
+            self._open = False
         if was and not self._stopping.is_set():
             log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
 
@@ -301,37 +351,112 @@ class MqttTransport:
         except Exception:
             log.exception("handling a message on %s failed", message.topic)
 
+    def _handle_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        with self._lock:
+            if client is not self._client:
+                return
+            if self._inflight.pop(mid, None) is None:
+                self._early_acks.add(mid)  # acknowledged before publish() recorded it
+
+    def _requeue_inflight(self) -> None:
+        """After a connection ends: unacknowledged messages go back to the front, in order."""
+        with self._lock:
+            pending = list(self._inflight.values())
+            self._inflight.clear()
+            self._early_acks.clear()
+            self._queue.extendleft(reversed(pending))
+            self._open = False
+            dropped = self._trim()
+        self._report_drops(dropped)
+
     # -- publishing ----------------------------------------------------------------------------
-    def publish(self, message: Outgoing) -> bool:
-        """Send (or queue while offline) one message; False when it was refused and dropped."""
+    def open_gate(self) -> None:
+        """Send what waits in the queue, then publish directly until the next disconnect."""
         with self._lock:
             if not self._connected.is_set():
-                if self._offline >= self.offline_limit:
-                    self.dropped += 1
-                    refused = True
+                return
+            self._open = True
+        self._flush()
+
+    def publish(self, message: Outgoing) -> None:
+        """Send one message, or queue it (in order) while disconnected or gated."""
+        with self._lock:
+            direct = self._open and not self._queue
+            if not direct:
+                self._queue.append(message)
+                dropped = self._trim()
+        if direct:
+            self._send(message)
+        else:
+            self._report_drops(dropped)
+            if self._open:
+                self._flush()
+
+    def send_now(self, message: Outgoing) -> bool:
+        """Publish past the gate (for the request that opens it); False when not connected."""
+        if not self._connected.is_set():
+            return False
+        client = self._client
+        if client is None:
+            return False
+        return client.publish(message.topic, message.payload, message.qos, message.retain).rc == 0
+
+    def _send(self, message: Outgoing, *, from_queue: bool = False) -> bool:
+        client = self._client
+        info = (
+            None
+            if client is None
+            else client.publish(message.topic, message.payload, message.qos, message.retain)
+        )
+        if client is None or info is None or info.rc == mqtt.MQTT_ERR_NO_CONN:
+            with self._lock:  # this client is gone: send it on the next one, keeping the order
+                if from_queue:
+                    self._queue.appendleft(message)
                 else:
-                    self._offline += 1
-                    refused = False
-            else:
-                refused = False
-        if refused:
+                    self._queue.append(message)
+            return False
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.error("publish to %s failed: %s; message dropped", message.topic, mqtt.error_string(info.rc))
+            with self._lock:
+                self.dropped += 1
+            if self.on_drop is not None:
+                self.on_drop(message)
+            return True
+        if message.qos > 0:
+            with self._lock:
+                if client is self._client and info.mid not in self._early_acks:
+                    self._inflight[info.mid] = message
+                self._early_acks.discard(info.mid)
+        return True
+
+    def _flush(self) -> None:
+        with self._flush_lock:
+            while True:
+                with self._lock:
+                    if not self._open or not self._queue:
+                        return
+                    message = self._queue.popleft()
+                if not self._send(message, from_queue=True):
+                    return
+
+    def _trim(self) -> list[Outgoing]:
+        dropped = []
+        while len(self._queue) > self.offline_limit:
+            dropped.append(self._queue.popleft())
+            self.dropped += 1
+        return dropped
+
+    def _report_drops(self, dropped: list[Outgoing]) -> None:
+        for message in dropped:
             log.warning(
-                "offline queue full (%d messages): dropped a message for %s",
+                "offline queue full (%d messages): dropped the oldest, for %s",
                 self.offline_limit,
                 message.topic,
             )
             if self.on_drop is not None:
                 self.on_drop(message)
-            return False
-        info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.error("publish to %s failed: %s", message.topic, mqtt.error_string(info.rc))
-            with self._lock:
-                self.dropped += 1
-            if self.on_drop is not None:
-                self.on_drop(message)
-            return False
-        return True
 
 
 def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:

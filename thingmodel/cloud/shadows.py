@@ -39,6 +39,7 @@ class _Pending:
     kind: str
     device_id: str
     previous: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    values: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
 
 class ShadowCloud:
@@ -82,7 +83,7 @@ class ShadowCloud:
         rid = _request_id()
         with self._lock:
             shadows = self.store.load(device_id)
-            pending = _Pending("desired", device_id)
+            pending = _Pending("desired", device_id, values={s: dict(p) for s, p in services.items()})
             for sid, props in services.items():
                 state = shadows.get(sid, ev.ShadowState())
                 pending.previous[sid] = {k: state.desired.get(k, _ABSENT) for k in props}
@@ -172,6 +173,7 @@ class ShadowCloud:
                     and self._pushed.get((event.device_id, sid, key), _ABSENT) != value
                 ):
                     push.setdefault(sid, {})[key] = value
+        self._settle_by_report(event.device_id, shadows, event.services)
         if push:
             rid = _request_id()
             pending = _Pending("desired", event.device_id)
@@ -181,6 +183,23 @@ class ShadowCloud:
                     self._pushed[(event.device_id, sid, key)] = value
             self._pending[rid] = pending
             self._send(ev.PushDesired(event.device_id, rid, push))
+
+    def _settle_by_report(
+        self, device_id: str, before: Mapping[str, ev.ShadowState], reported: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """A write whose request never reached the device (it was offline) is settled when the
+        device, having applied it from its shadow, reports exactly those values."""
+        for rid, pending in list(self._pending.items()):
+            if pending.kind != "desired" or pending.device_id != device_id or not pending.values:
+                continue
+            now = {
+                sid: {**before.get(sid, ev.ShadowState()).reported, **reported.get(sid, {})}
+                for sid in pending.values
+            }
+            wanted = [(sid, k, v) for sid, props in pending.values.items() for k, v in props.items()]
+            touched = any(k in reported.get(sid, {}) for sid, k, _ in wanted)
+            if touched and all(now[sid].get(k, _ABSENT) == v for sid, k, v in wanted):
+                self._answered(rid, ev.DesiredAcked(device_id, rid))
 
     def _shadow_requested(self, event: ev.ShadowRequested) -> None:
         # A device asks after each (re)connect: from now on it holds what the answer says.
@@ -197,7 +216,8 @@ class ShadowCloud:
     def _answered(self, rid: str, event: Result) -> None:
         pending = self._pending.pop(rid, None)
         if pending is None:
-            log.warning("answer to unknown request %s from %s", rid, event.device_id)
+            # already settled by a report, or given up on by the application
+            log.info("answer to a request no longer pending: %s from %s", rid, event.device_id)
             return
         if isinstance(event, (ev.DesiredAcked, ev.DeviceMalformed)) and pending.kind == "desired":
             refused = not event.ok if isinstance(event, ev.DesiredAcked) else True
