@@ -89,11 +89,16 @@ class Service:
 
     service_id: ClassVar[str]
     spec: ClassVar[ServiceSpec]
+    _tm_explicit_id: ClassVar[bool] = False
     _tm: _ServiceState
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "service_id" not in cls.__dict__:
+        # An explicit service_id is inherited (a subclass adds behaviour to the same service);
+        # without one anywhere in the hierarchy the class name is used.
+        if "service_id" in cls.__dict__:
+            cls._tm_explicit_id = True
+        elif not getattr(cls, "_tm_explicit_id", False):
             cls.service_id = cls.__name__
         try:
             validate_id("service_id", cls.service_id)
