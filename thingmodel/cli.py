@@ -1,0 +1,316 @@
+"""The ``thingmodel`` command.
+
+Exit codes: 0 success; 1 the operation ran but failed (a write refused, a command failed, a model
+check found problems); 2 bad usage or input; 3 no connection (broker or cloud unreachable,
+credentials refused, timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .brokers import BrokerError
+from .codecs import VENDORS
+from .errors import CodecError, InvalidValue, ModelError, ThingModelError
+from .transport import ConnectError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
+    return value
+
+
+def _pairs(items: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` arguments; values are parsed as JSON when they can be (1, true, "x", [1])."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InvalidValue(f"{item!r} is not key=value")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thingmodel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run a device against a local cloud on this machine")
+    demo.add_argument("--vendor", choices=VENDORS, default="huawei")
+    demo.add_argument("--port", type=_port, help="broker port (default: a free one)")
+    demo.add_argument("--interval", type=float, default=2.0, help="auto-report period in seconds")
+    demo.add_argument("--forever", action="store_true", help="keep running until Ctrl-C")
+
+    cloud = sub.add_parser("cloud", help="run the local cloud in the foreground")
+    cloud.add_argument("--vendor", choices=VENDORS, default="huawei")
+    cloud.add_argument("--port", type=_port, default=1883, help="port of the embedded broker (default 1883)")
+    cloud.add_argument("--host", default="127.0.0.1", help="address of the embedded broker")
+    cloud.add_argument("--broker", help="use this broker instead of the embedded one (mqtt://host:port)")
+    cloud.add_argument("--store", help="SQLite file keeping the shadows (default: memory only)")
+
+    def app_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--broker",
+            default=os.environ.get("THINGMODEL_BROKER", "mqtt://127.0.0.1:1883"),
+            help="the local cloud's broker (env THINGMODEL_BROKER; default mqtt://127.0.0.1:1883)",
+        )
+        p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")
+
+    shadow = sub.add_parser("shadow", help="read or write a device's shadow on a running local cloud")
+    shadow_sub = shadow.add_subparsers(dest="shadow_command", required=True, metavar="ACTION")
+    get = shadow_sub.add_parser("get", help="print the shadow as JSON")
+    get.add_argument("device_id")
+    app_options(get)
+    desire = shadow_sub.add_parser("desire", help="desire property values (key=value ...)")
+    desire.add_argument("device_id")
+    desire.add_argument("service_id")
+    desire.add_argument("values", nargs="+", metavar="KEY=VALUE")
+    app_options(desire)
+
+    cmd = sub.add_parser("command", help="send a command to a device through a running local cloud")
+    cmd.add_argument("device_id")
+    cmd.add_argument("service_id")
+    cmd.add_argument("name")
+    cmd.add_argument("params", nargs="*", metavar="KEY=VALUE")
+    app_options(cmd)
+
+    run = sub.add_parser(
+        "run",
+        help="run your service classes as a device",
+        description="Run services (path/to/module.py:Class or package.module:Class) "
+        "as a device. Flags fall back to THINGMODEL_* environment variables.",
+    )
+    run.add_argument("targets", nargs="+", metavar="MODULE:CLASS")
+    run.add_argument("--vendor", choices=VENDORS, default=os.environ.get("THINGMODEL_VENDOR", "huawei"))
+    run.add_argument("--device-id", default=os.environ.get("THINGMODEL_DEVICE_ID"))
+    run.add_argument("--broker", default=os.environ.get("THINGMODEL_BROKER", "mqtt://127.0.0.1:1883"))
+    run.add_argument(
+        "--huawei-host",
+        default=os.environ.get("THINGMODEL_HUAWEI_HOST"),
+        help="IoTDA access address; the secret comes from THINGMODEL_SECRET",
+    )
+    run.add_argument("--ca-file", default=os.environ.get("THINGMODEL_CA_FILE"))
+    run.add_argument("--auto-report", type=float, default=5.0, help="seconds (0: off)")
+
+    model = sub.add_parser("model", help="inspect product-model files")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    show = model_sub.add_parser("show", help="describe a product model")
+    show.add_argument("path")
+    check = model_sub.add_parser("check", help="check service classes against a product model")
+    check.add_argument("path")
+    check.add_argument("targets", nargs="+", metavar="MODULE:CLASS")
+    return parser
+
+
+def load_target(target: str) -> Any:
+    """``path/to/file.py:Class`` or ``package.module:Class``."""
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise InvalidValue(f"{target!r} is not MODULE:CLASS")
+    if module_name.endswith(".py") or os.sep in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise InvalidValue(f"{path} does not exist")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise InvalidValue(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InvalidValue(f"{module_name} has no {attr!r}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except (ConnectError, TimeoutError) as exc:
+        print(f"thingmodel: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (InvalidValue, ModelError, BrokerError, ValueError) as exc:
+        print(f"thingmodel: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ThingModelError as exc:
+        print(f"thingmodel: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        if not args.verbose:  # the demo narrates refusals itself
+            logging.getLogger("thingmodel").setLevel(logging.ERROR)
+        return run_demo(vendor=args.vendor, port=args.port, forever=args.forever, interval=args.interval)
+    if args.command == "cloud":
+        return _cloud(args)
+    if args.command in ("shadow", "command"):
+        return _app(args)
+    if args.command == "run":
+        return _run(args)
+    return _model(args)
+
+
+def _cloud(args: argparse.Namespace) -> int:
+    from .cloud import LocalCloud
+
+    cloud = LocalCloud(
+        vendor=args.vendor, broker=args.broker, host=args.host, port=args.port, store=args.store
+    )
+    cloud.start()
+    print(
+        f"thingmodel cloud ({args.vendor}) serving on {cloud.url}"
+        f"{' with the embedded broker' if cloud.embedded else ''}; "
+        f"shadows in {args.store or 'memory'}. Ctrl-C to stop.",
+        flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+    return EXIT_OK
+
+
+def _app(args: argparse.Namespace) -> int:
+    from .cloud.client import CloudClient
+
+    with CloudClient(args.broker) as client:
+        try:
+            if args.command == "command":
+                result = client.call(
+                    "send_command",
+                    args.timeout,
+                    device_id=args.device_id,
+                    service_id=args.service_id,
+                    name=args.name,
+                    params=_pairs(args.params),
+                )
+                print(json.dumps(result, indent=2, ensure_ascii=False))
+                return EXIT_OK if result.get("code") == 0 and not result.get("timed_out") else EXIT_FAILED
+            if args.shadow_command == "get":
+                print(
+                    json.dumps(
+                        client.call("get_shadow", args.timeout, device_id=args.device_id),
+                        indent=2,
+                        ensure_ascii=False,
+                    )
+                )
+                return EXIT_OK
+            result = client.call(
+                "set_desired",
+                args.timeout,
+                device_id=args.device_id,
+                service_id=args.service_id,
+                properties=_pairs(args.values),
+            )
+            print(json.dumps(result, indent=2, ensure_ascii=False))
+            return EXIT_OK if result.get("ok") else EXIT_FAILED
+        except CodecError as exc:
+            print(f"thingmodel: the cloud refused: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .device import Device
+    from .service import Service
+    from .transport import TlsOptions
+
+    services = []
+    for target in args.targets:
+        cls = load_target(target)
+        if not (isinstance(cls, type) and issubclass(cls, Service)):
+            raise InvalidValue(f"{target} is not a Service subclass")
+        services.append(cls())
+    if not args.device_id:
+        raise InvalidValue("give --device-id (or THINGMODEL_DEVICE_ID)")
+    if args.huawei_host:
+        secret = os.environ.get("THINGMODEL_SECRET")
+        if not secret:
+            raise InvalidValue("THINGMODEL_SECRET must hold the device secret for --huawei-host")
+        device = Device.for_huawei(
+            device_id=args.device_id,
+            secret=secret,
+            host=args.huawei_host,
+            services=services,
+            ca_file=args.ca_file,
+        )
+    else:
+        tls = TlsOptions(ca_file=args.ca_file) if args.ca_file else None
+        device = Device(
+            services,
+            device_id=args.device_id,
+            vendor=args.vendor,
+            broker=args.broker,
+            username=os.environ.get("THINGMODEL_USERNAME"),
+            password=os.environ.get("THINGMODEL_PASSWORD"),
+            tls=tls,
+        )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with device:
+        if args.auto_report > 0:
+            for service in services:
+                service.enable_auto_report(args.auto_report)
+        print(
+            f"device {args.device_id} connected ({', '.join(s.service_id for s in services)}); "
+            "Ctrl-C to stop.",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return EXIT_OK
+
+
+def _model(args: argparse.Namespace) -> int:
+    from .product_model import ProductModel
+
+    model = ProductModel.load(args.path)
+    if args.model_command == "show":
+        print(model.describe())
+        return EXIT_OK
+    failed = False
+    for target in args.targets:
+        problems = model.check(load_target(target))
+        for problem in problems:
+            print(f"{target}: {problem.id} {problem.message}\n    hint: {problem.hint}")
+        if not problems:
+            print(f"{target}: OK")
+        failed = failed or bool(problems)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
