@@ -134,6 +134,7 @@ class EmbeddedBroker:
 
 MOSQUITTO_CONFIG = """\
 listener {port} {host}
+{tls_lines}
 allow_anonymous {anonymous}
 {password_line}
 # QoS 1 messages to a slow subscriber must never be dropped (the default limit of 1000 does).
@@ -157,6 +158,7 @@ class Mosquitto:
         *,
         executable: str = "mosquitto",
         users: dict[str, str] | None = None,
+        tls: tuple[str, str, str] | None = None,
     ) -> None:
         path = shutil.which(executable)
         if path is None:
@@ -165,12 +167,14 @@ class Mosquitto:
         self.host = host
         self.port = port or free_port(host)
         self.users = dict(users or {})
+        #: (CA file, server certificate, server key) for a TLS listener
+        self.tls = tls
         self._dir = tempfile.TemporaryDirectory(prefix="thingmodel-mosquitto-")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def _write_config(self) -> Path:
         directory = Path(self._dir.name)
@@ -182,6 +186,16 @@ class Mosquitto:
             password_file.chmod(0o644)
             password_line = f"password_file {password_file}"
         os.chmod(directory, 0o755)
+        tls_files: tuple[str, ...] = ()
+        if self.tls:
+            # mosquitto started as root reads them as user "mosquitto": keep copies it can reach
+            copies = []
+            for source, name in zip(self.tls, ("ca.crt", "server.crt", "server.key"), strict=True):
+                target = directory / name
+                shutil.copyfile(source, target)
+                target.chmod(0o644)
+                copies.append(str(target))
+            tls_files = tuple(copies)
         config = directory / "mosquitto.conf"
         config.write_text(
             MOSQUITTO_CONFIG.format(
@@ -189,6 +203,9 @@ class Mosquitto:
                 port=self.port,
                 anonymous="false" if self.users else "true",
                 password_line=password_line,
+                tls_lines="\n".join(
+                    f"{k} {v}" for k, v in zip(("cafile", "certfile", "keyfile"), tls_files, strict=False)
+                ),
             )
         )
         config.chmod(0o644)
@@ -197,17 +214,19 @@ class Mosquitto:
     def start(self, timeout: float = 10.0) -> Mosquitto:
         check_port_free(self.host, self.port)
         config = self._write_config()
+        self._log = open(Path(self._dir.name) / "mosquitto.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             [self.executable, "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
             wait_listening(self.host, self.port, timeout)
-        except BrokerError:
+        except BrokerError as exc:
             self.stop()
-            raise
+            output = (Path(self._dir.name) / "mosquitto.log").read_text(errors="replace").strip()
+            raise BrokerError(f"{exc}; mosquitto said: {output[-500:] or '(nothing)'}") from None
         return self
 
     def kill(self) -> None:

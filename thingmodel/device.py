@@ -54,8 +54,11 @@ class Device:
         will: Outgoing | None = None,
         on_error: Callable[[DeviceError], None] | None = None,
         clock: Clock = monotonic_clock,
+        sync_timeout: float = 3.0,
     ) -> None:
         self.device_id = validate_id("device_id", device_id)
+        #: how long connect() waits for the shadow to be fetched and applied
+        self.sync_timeout = sync_timeout
         self.vendor = vendor
         address = BrokerAddress.parse(broker)
         if address.tls and tls is None:
@@ -85,6 +88,7 @@ class Device:
             keepalive=keepalive,
             backoff=backoff,
             offline_limit=offline_limit,
+            gated=True,
             will=will,
             on_message=self._on_message,
             on_connect=self._on_connect,
@@ -148,9 +152,17 @@ class Device:
         except BaseException:
             self.worker.stop()
             raise
-        # Return once the shadow is synced (pending desired values applied), or the gate gave up.
+        # Return once the shadow is synced (pending desired values applied), or sync_timeout passed.
+        wait = max(0.0, min(deadline - time.monotonic(), self.sync_timeout))
         with self._synced:
-            self._synced.wait_for(lambda: self._gate_open, max(0.0, deadline - time.monotonic()))
+            synced = self._synced.wait_for(lambda: self._gate_open, wait)
+        if not synced:
+            log.warning(
+                "%s: no shadow answer within %g s; continuing (pending desired values will be "
+                "applied when the cloud answers)",
+                self.device_id,
+                wait,
+            )
         return self
 
     def disconnect(self) -> None:

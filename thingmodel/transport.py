@@ -180,7 +180,10 @@ class MqttTransport:
         self._inflight: collections.OrderedDict[int, Outgoing] = collections.OrderedDict()
         self._early_acks: set[int] = set()
         self._open = False
-        self._flush_lock = threading.Lock()
+        # Serializes every decision to send or queue, so the queue order is the publish order.
+        # paho's callbacks never take it (they only take _lock), so holding it across
+        # client.publish() cannot deadlock against paho's internal mutex.
+        self._send_lock = threading.RLock()
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -362,7 +365,7 @@ class MqttTransport:
 
     def _requeue_inflight(self) -> None:
         """After a connection ends: unacknowledged messages go back to the front, in order."""
-        with self._lock:
+        with self._send_lock, self._lock:
             pending = list(self._inflight.values())
             self._inflight.clear()
             self._early_acks.clear()
@@ -374,25 +377,26 @@ class MqttTransport:
     # -- publishing ----------------------------------------------------------------------------
     def open_gate(self) -> None:
         """Send what waits in the queue, then publish directly until the next disconnect."""
-        with self._lock:
-            if not self._connected.is_set():
-                return
-            self._open = True
-        self._flush()
+        with self._send_lock:
+            with self._lock:
+                if not self._connected.is_set():
+                    return
+                self._open = True
+                log.debug("%s: gate open, sending %d queued messages", self.name, len(self._queue))
+            self._flush()
 
     def publish(self, message: Outgoing) -> None:
         """Send one message, or queue it (in order) while disconnected or gated."""
-        with self._lock:
-            direct = self._open and not self._queue
-            if not direct:
-                self._queue.append(message)
-                dropped = self._trim()
-        if direct:
-            self._send(message)
-        else:
-            self._report_drops(dropped)
-            if self._open:
-                self._flush()
+        dropped: list[Outgoing] = []
+        with self._send_lock:
+            with self._lock:
+                direct = self._open and not self._queue
+                if not direct:
+                    self._queue.append(message)
+                    dropped = self._trim()
+            if direct:
+                self._send(message)
+        self._report_drops(dropped)
 
     def send_now(self, message: Outgoing) -> bool:
         """Publish past the gate (for the request that opens it); False when not connected."""
@@ -432,7 +436,7 @@ class MqttTransport:
         return True
 
     def _flush(self) -> None:
-        with self._flush_lock:
+        with self._send_lock:
             while True:
                 with self._lock:
                     if not self._open or not self._queue:
