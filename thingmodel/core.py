@@ -231,6 +231,14 @@ class DeviceCore:
             self._report_written(services)
         return {}
 
+    def _report_actual(self, services: Mapping[str, Mapping[str, Any]]) -> None:
+        for sid, changes in services.items():
+            service = self.services.get(sid)
+            if service is not None:
+                known = [name for name in changes if name in service.spec.by_name]
+                if known:
+                    self.report(service, known)
+
     def _report_written(self, services: Mapping[str, Mapping[str, Any]]) -> None:
         for sid, changes in services.items():
             self.report(self.services[sid], list(changes))
@@ -329,6 +337,9 @@ class DeviceCore:
                 self.emit(AckDesired(event.request_id, errors))
             if not errors:
                 self._report_written(event.services)
+            elif event.request_id is None:
+                # No request to answer (an AWS delta, say): the actual values are the answer.
+                self._report_actual(event.services)
         elif isinstance(event, CommandRequest):
             response = self.call(event.service_id, event.name, event.params, event.request_id)
             self.emit(response)
