@@ -29,6 +29,7 @@ from .events import (
     Malformed,
     PropertyRead,
     ReadResponse,
+    Rejected,
     ReportProperties,
     RequestShadow,
     ShadowSnapshot,
@@ -349,6 +350,10 @@ class DeviceCore:
             self.apply_shadow(event)
         elif isinstance(event, Malformed):
             self._answer_malformed(event)
+        elif isinstance(event, Rejected):
+            self._error(
+                "rejected", None, event.request_id, f"the cloud refused it ({event.code}): {event.reason}"
+            )
         elif isinstance(event, (CloudMessage, CloudEvent)):
             log.info("received %r", event)
 

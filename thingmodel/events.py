@@ -92,6 +92,16 @@ class CloudEvent:
 
 
 @attrs.frozen
+class Rejected:
+    """The cloud refused something the device sent (AWS ``update/rejected``, a Tencent result
+    code): ``request_id`` is the token of the refused request when the protocol echoes one."""
+
+    request_id: str | None
+    code: int
+    reason: str
+
+
+@attrs.frozen
 class Malformed:
     """A message that could not be understood. ``kind`` says what answer the protocol allows."""
 
@@ -154,7 +164,14 @@ class EmitEvent:
 
 
 DeviceEvent = (
-    DesiredChange | PropertyRead | CommandRequest | ShadowSnapshot | CloudMessage | CloudEvent | Malformed
+    DesiredChange
+    | PropertyRead
+    | CommandRequest
+    | ShadowSnapshot
+    | CloudMessage
+    | CloudEvent
+    | Rejected
+    | Malformed
 )
 DeviceAction = (
     ReportProperties | AckDesired | ReadResponse | CommandResponse | RequestShadow | SendMessage | EmitEvent
