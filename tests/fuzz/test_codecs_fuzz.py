@@ -1,0 +1,245 @@
+"""Fuzz every decoder: hostile payloads on every topic each codec subscribes to.
+
+For each codec, device half and platform half: decoding never raises; the device core keeps
+serving; service state changes only through a write the device acknowledged as applied; and a
+request the protocol can answer (it carried a request id) is answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thingmodel import Property, Service, command
+from thingmodel import events as ev
+from thingmodel.codecs import huawei
+from thingmodel.core import DeviceCore
+
+CASES = int(os.environ.get("THINGMODEL_FUZZ_CASES", "5000"))
+FUZZ = settings(
+    max_examples=CASES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+class Detector(Service):
+    service_id = "smokeDetector"
+    alarm = Property(int, writeable=True, minimum=0, maximum=1, default=0)
+    level = Property(float, writeable=True, minimum=0, maximum=100, default=5.0)
+    label = Property(str, writeable=True, max_length=8, default="a")
+    temperature = Property(float, default=20.0)
+
+    def get_temperature(self) -> float:
+        return 20.0
+
+    @command("ringAlarm")
+    def ring_alarm(self, duration: int = 10) -> dict[str, int]:
+        return {"rang": duration}
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@attrs.frozen
+class CodecCase:
+    name: str
+    device: Any
+    platform: Any
+    #: valid payloads per device-downlink topic suffix, mutated by the fuzzer
+    samples: dict[str, dict[str, Any]]
+
+
+def huawei_case() -> CodecCase:
+    return CodecCase(
+        "huawei",
+        huawei.HuaweiDevice("dev-1"),
+        huawei.HuaweiPlatform(),
+        {
+            "properties/set": {"services": [{"service_id": "smokeDetector", "properties": {"alarm": 1}}]},
+            "properties/get": {"service_id": "smokeDetector"},
+            "commands": {
+                "service_id": "smokeDetector",
+                "command_name": "ringAlarm",
+                "paras": {"duration": 3},
+            },
+            "shadow/get/response": {
+                "shadow": [
+                    {"service_id": "smokeDetector", "version": 1, "desired": {"properties": {"alarm": 1}}}
+                ]
+            },
+            "events/down": {"services": [{"service_id": "$ota", "event_type": "version_query", "paras": {}}]},
+            "properties/report": {"services": [{"service_id": "smokeDetector", "properties": {"alarm": 1}}]},
+            "properties/set/response": {"result_code": 0, "result_desc": "success"},
+            "commands/response": {"result_code": 0, "response_name": "", "paras": {}},
+        },
+    )
+
+
+CASES_BY_NAME: dict[str, Callable[[], CodecCase]] = {"huawei": huawei_case}
+
+
+def concrete(topic_filter: str, rng: random.Random) -> str:
+    """A topic matching the filter: '+' becomes a request id or a device id."""
+    levels = topic_filter.split("/")
+    out = []
+    for index, level in enumerate(levels):
+        if level == "+":
+            last = index == len(levels) - 1
+            token = f"{rng.getrandbits(32):x}"
+            out.append(f"request_id={token}" if last else f"dev-{token}")
+        elif level == "#":
+            out.append("x")
+        else:
+            out.append(level)
+    return "/".join(out)
+
+
+def mutate(sample: Any, rng: random.Random, replacement: Any) -> Any:
+    """Replace one randomly chosen node of a JSON document (or drop one key)."""
+    if isinstance(sample, dict) and sample:
+        key = rng.choice(sorted(sample))
+        choice = rng.random()
+        if choice < 0.2:
+            return {k: v for k, v in sample.items() if k != key}
+        if choice < 0.5:
+            return {**sample, key: replacement}
+        return {**sample, key: mutate(sample[key], rng, replacement)}
+    if isinstance(sample, list) and sample:
+        index = rng.randrange(len(sample))
+        copy = list(sample)
+        copy[index] = mutate(sample[index], rng, replacement) if rng.random() < 0.7 else replacement
+        return copy
+    return replacement
+
+
+HOSTILE = [
+    b'{"services": 1e400}',
+    b'{"result_code": 99999999999999999999999999}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    b"{" + b" " * (2 * 1024 * 1024) + b"}",
+    b"\xff\xfe{}",
+    b"",
+    b"null",
+]
+_STRATEGIES: dict[str, st.SearchStrategy[bytes]] = {}
+
+
+def payloads(case: CodecCase) -> st.SearchStrategy[bytes]:
+    if case.name not in _STRATEGIES:
+        _STRATEGIES[case.name] = _payloads(case)
+    return _STRATEGIES[case.name]
+
+
+def _payloads(case: CodecCase) -> st.SearchStrategy[bytes]:
+    samples = list(case.samples.values())
+    raw = st.binary(max_size=64)
+    any_json = json_values.map(lambda v: json.dumps(v).encode())
+    mutated = st.tuples(st.sampled_from(samples), st.randoms(use_true_random=False), json_values).map(
+        lambda t: json.dumps(mutate(t[0], t[1], t[2])).encode()
+    )
+    huge = st.sampled_from(
+        [
+            b'{"services": 1e400}',
+            b'{"result_code": 99999999999999999999999999}',
+            b"[" * 100_000 + b"]" * 100_000,
+            b'{"a":' * 5000 + b"1" + b"}" * 5000,
+            b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            b"\xff\xfe{}",
+            b"",
+            b"null",
+        ]
+    )
+    return st.one_of(raw, any_json, mutated, mutated, huge)
+
+
+def state_of(service: Detector) -> dict[str, Any]:
+    return {p.attr: service.__dict__.get(p.attr, p.prop.default) for p in service.spec.properties}
+
+
+def device_half_survives(case: CodecCase, topic: str, payload: bytes) -> None:
+    detector = Detector()
+    emitted: list[ev.DeviceAction] = []
+    core = DeviceCore([detector], emit=emitted.append)
+    before = state_of(detector)
+    events = case.device.decode(topic, payload)
+    assert isinstance(events, list)
+    for event in events:
+        core.handle(event)
+        for action in emitted:
+            case.device.encode(action)  # whatever the device answers must be encodable
+    changed = state_of(detector) != before
+    applied = [a for a in emitted if isinstance(a, ev.AckDesired) and a.ok]
+    shadow_applied = any(isinstance(e, ev.ShadowSnapshot) for e in events)
+    delta_applied = any(isinstance(e, ev.DesiredChange) and e.request_id is None for e in events)
+    assert not changed or applied or shadow_applied or delta_applied, (topic, payload[:200])
+    for event in events:
+        if (
+            isinstance(event, ev.Malformed)
+            and event.request_id
+            and event.kind in ("desired", "command", "read")
+        ):
+            answered = {getattr(a, "request_id", None) for a in emitted}
+            assert event.request_id in answered, f"malformed {event.kind} on {topic} was not answered"
+    core.detach()
+
+
+@given(data=st.data())
+@FUZZ
+def test_huawei_device_half_survives_hostile_downlinks(data: st.DataObject) -> None:
+    case = huawei_case()
+    rng = data.draw(st.randoms(use_true_random=False))
+    topic = concrete(data.draw(st.sampled_from(case.device.subscriptions())), rng)
+    device_half_survives(case, topic, data.draw(payloads(case)))
+
+
+@given(data=st.data())
+@FUZZ
+def test_huawei_platform_half_survives_hostile_uplinks(data: st.DataObject) -> None:
+    case = huawei_case()
+    rng = data.draw(st.randoms(use_true_random=False))
+    topic = concrete(data.draw(st.sampled_from(case.platform.subscriptions())), rng)
+    events = case.platform.decode(topic, data.draw(payloads(case)))
+    assert isinstance(events, list)  # may be empty: {"services": []} carries nothing
+    assert all(
+        isinstance(
+            e,
+            (
+                ev.Reported,
+                ev.DesiredAcked,
+                ev.ReadAnswered,
+                ev.CommandAnswered,
+                ev.ShadowRequested,
+                ev.MessageUp,
+                ev.EventUp,
+                ev.DeviceMalformed,
+            ),
+        )
+        for e in events
+    )
+
+
+@given(topic=st.text(max_size=60), payload=st.binary(max_size=32))
+@FUZZ
+def test_huawei_decoders_survive_any_topic(topic: str, payload: bytes) -> None:
+    case = huawei_case()
+    # a random topic is none of the device's downlinks, nor an uplink the platform knows
+    assert all(isinstance(e, ev.Malformed) for e in case.device.decode(topic, payload))
+    assert all(isinstance(e, ev.DeviceMalformed) for e in case.platform.decode(topic, payload))
