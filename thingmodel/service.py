@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import attrs
 
 from .command import CommandSpec, build_command, command_mark
-from .errors import DefinitionError, InvalidValue, NotAttached
+from .errors import DefinitionError, InvalidValue, NotAttached, ValidationError
 from .ids import validate_id
 from .property import Property
 
@@ -124,6 +124,34 @@ class Service:
             state.host.report(self, [prop.name])
 
     # -- public API --------------------------------------------------------------------------
+    def update(self, **values: Any) -> None:
+        """Assign several properties (by attribute name) at once: all are checked first, then
+        assigned together, so no report or read ever sees some of them changed and not others."""
+        by_attr = {p.attr: p.prop for p in self.spec.properties}
+        errors: dict[str, str] = {}
+        checked: list[tuple[Property[Any], Any]] = []
+        for attr, value in values.items():
+            prop = by_attr.get(attr)
+            if prop is None:
+                errors[attr] = f"{type(self).__name__} has no property {attr!r}"
+                continue
+            try:
+                checked.append((prop, prop.type.check(value)))
+            except InvalidValue as exc:
+                errors[attr] = str(exc)
+        if errors:
+            raise ValidationError(errors, what=f"update of {type(self).__name__}")
+        state = self._tm
+        changed = []
+        with state.lock:
+            for prop, value in checked:
+                if self.__dict__.get(prop.attr, prop.default) != value:
+                    changed.append(prop)
+                self.__dict__[prop.attr] = value
+        on_change = [p.name for p in changed if p.report_on_change]
+        if on_change and state.host is not None:
+            state.host.report(self, on_change)
+
     def enable_auto_report(self, seconds: float) -> None:
         """Report every property every ``seconds``. Calling it again changes the period."""
         if not seconds > 0:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import pytest
 
 from thingmodel.brokers import EmbeddedBroker, Mosquitto
 from thingmodel.cloud import LocalCloud
+
+from .certs import make_ca, make_server
 
 
 class Broker(Protocol):
@@ -61,3 +64,23 @@ def mosquitto() -> Iterator[Mosquitto]:
 def cloud(broker: Broker) -> Iterator[LocalCloud]:
     with LocalCloud(broker=broker.url) as local:
         yield local
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    directory = tmp_path_factory.mktemp("pki")
+    directory.chmod(0o755)
+    ca = make_ca(directory, "test-ca")
+    other_ca = make_ca(directory, "other-ca")
+    server = make_server(directory, ca, "server", "IP:127.0.0.1,DNS:localhost")
+    elsewhere = make_server(directory, ca, "elsewhere", "DNS:elsewhere.example")
+    return {
+        "ca": ca[0],
+        "other_ca": other_ca[0],
+        "cert": server[0],
+        "key": server[1],
+        "elsewhere_cert": elsewhere[0],
+        "elsewhere_key": elsewhere[1],
+    }

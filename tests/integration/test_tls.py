@@ -14,29 +14,8 @@ from thingmodel.codecs import huawei
 from thingmodel.device import Device
 from thingmodel.transport import ConnectError, TlsOptions
 
-from .certs import make_ca, make_server
 from .conftest import _need_mosquitto
 from .helpers import Detector
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    directory = tmp_path_factory.mktemp("pki")
-    directory.chmod(0o755)
-    ca = make_ca(directory, "test-ca")
-    other_ca = make_ca(directory, "other-ca")
-    server = make_server(directory, ca, "server", "IP:127.0.0.1,DNS:localhost")
-    elsewhere = make_server(directory, ca, "elsewhere", "DNS:elsewhere.example")
-    return {
-        "ca": ca[0],
-        "other_ca": other_ca[0],
-        "cert": server[0],
-        "key": server[1],
-        "elsewhere_cert": elsewhere[0],
-        "elsewhere_key": elsewhere[1],
-    }
 
 
 @pytest.fixture
