@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from .codecs._json import require_finite
 from .errors import DefinitionError, InvalidValue, ValidationError
 from .events import (
     AckDesired,
@@ -168,22 +169,22 @@ class DeviceCore:
         store = service.__dict__
         with service._tm.lock:
             for p in props:
-                prop = p.prop
-                if p.getter is not None:
+                getter = p.getter
+                if getter is not None:
                     try:
-                        value = prop.type.check(p.getter(service))
+                        value = p.check(getter(service))
                     except InvalidValue as exc:
-                        errors[prop.name] = f"get_{prop.attr} returned an invalid value: {exc}"
+                        errors[p.name] = f"get_{p.attr} returned an invalid value: {exc}"
                         continue
                     except Exception as exc:
-                        errors[prop.name] = f"get_{prop.attr} raised {exc!r}"
+                        errors[p.name] = f"get_{p.attr} raised {exc!r}"
                         continue
-                    store[prop.attr] = value
+                    store[p.attr] = value
                 else:
-                    value = store.get(prop.attr, prop.default)
+                    value = store.get(p.attr, p.default)
                 if value is None:
                     continue
-                values[prop.name] = value if prop.type.wire_is_python else prop.type.to_wire(value)
+                values[p.name] = value if p.to_wire is None else p.to_wire(value)
         return values, errors
 
     # -- writing -------------------------------------------------------------------------------
@@ -313,6 +314,10 @@ class DeviceCore:
                 name,
                 f"returned {type(result).__name__}; a command returns a dict or None",
             )
+        try:
+            require_finite(dict(result), "result")
+        except InvalidValue as exc:
+            return self._command_failed(request_id, service.service_id, name, f"returned a bad result: {exc}")
         return CommandResponse(request_id, CODE_OK, dict(result))
 
     def _command_failed(self, request_id: str, sid: str | None, name: str, reason: str) -> CommandResponse:

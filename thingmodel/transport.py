@@ -167,6 +167,7 @@ class MqttTransport:
         self._context = self._tls_context(tls) if tls is not None else None
         self._connected = threading.Event()
         self._stopping = threading.Event()
+        self._session_over = threading.Event()  # set when the current connection has ended
         self._fatal: ConnectError | None = None
         self._last_error: str = "no attempt yet"
         self._ever_connected = False
@@ -177,8 +178,10 @@ class MqttTransport:
         # on_publish while holding its own lock, and publish() takes that lock).
         self._lock = threading.Lock()
         self._queue: collections.deque[Outgoing] = collections.deque()
-        self._inflight: collections.OrderedDict[int, Outgoing] = collections.OrderedDict()
+        self._inflight: dict[int, Outgoing] = {}  # by mid, in publish order
         self._early_acks: set[int] = set()
+        self._drained = threading.Condition(self._lock)  # notified when nothing awaits an ack
+        self._drop_streak = 0
         self._open = False
         # Serializes every decision to send or queue, so the queue order is the publish order.
         # paho's callbacks never take it (they only take _lock), so holding it across
@@ -213,8 +216,8 @@ class MqttTransport:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
-        client.on_publish = self._handle_publish
         client.on_subscribe = self._handle_subscribe
+        client.on_publish = self._handle_publish
         if self.will is not None:
             client.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
         if self._context is not None:
@@ -251,8 +254,14 @@ class MqttTransport:
                     f"could not connect to {self.host}:{self.port} within {timeout:g} s: {self._last_error}"
                 )
 
-    def stop(self) -> None:
-        """Disconnect cleanly and end the network thread."""
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        """Wait (at most ``drain_timeout``) until everything sent is acknowledged, then
+        disconnect cleanly and end the network thread."""
+        if self._open and self._connected.is_set():
+            with self._drained:
+                self._drained.wait_for(
+                    lambda: not (self._queue or self._inflight) or not self._open, drain_timeout
+                )
         self._stopping.set()
         client = self._client
         if client is not None:
@@ -262,6 +271,9 @@ class MqttTransport:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
         self._connected.clear()
+        left = self.queued
+        if left:
+            log.warning("%s: %d messages were not acknowledged before the disconnect", self.name, left)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -281,7 +293,14 @@ class MqttTransport:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 log.info("connect to %s:%s failed: %s", self.host, self.port, self._last_error)
             else:
-                client.loop_forever()
+                # paho's own network thread (loop_start) does the socket writes; without it
+                # publish() writes on the caller's thread and wakes the loop for every message.
+                self._session_over.clear()
+                client.loop_start()
+                while not self._session_over.wait(1.0):
+                    if self._stopping.is_set() and not client.is_connected():
+                        break
+                client.loop_stop()
                 self._requeue_inflight()
                 if self._fatal is not None:
                     return
@@ -328,6 +347,14 @@ class MqttTransport:
     def _ready(self) -> None:
         self._connected.set()
         log.info("connected to %s:%s", self.host, self.port)
+        if self._drop_streak:
+            log.warning(
+                "%s: %d messages were dropped while offline (queue limit %d)",
+                self.name,
+                self._drop_streak,
+                self.offline_limit,
+            )
+            self._drop_streak = 0
         if not self.gated:
             self.open_gate()
         if self.on_connect is not None:
@@ -343,6 +370,7 @@ class MqttTransport:
         self._connected.clear()
         with self._lock:
             self._open = False
+        self._session_over.set()
         if was and not self._stopping.is_set():
             log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
 
@@ -362,6 +390,8 @@ class MqttTransport:
                 return
             if self._inflight.pop(mid, None) is None:
                 self._early_acks.add(mid)  # acknowledged before publish() recorded it
+            elif not self._inflight and not self._queue:
+                self._drained.notify_all()
 
     def _requeue_inflight(self) -> None:
         """After a connection ends: unacknowledged messages go back to the front, in order."""
@@ -371,7 +401,8 @@ class MqttTransport:
             self._early_acks.clear()
             self._queue.extendleft(reversed(pending))
             self._open = False
-            dropped = self._trim()
+            self._drained.notify_all()
+            dropped = [] if self._stopping.is_set() else self._trim()
         self._report_drops(dropped)
 
     # -- publishing ----------------------------------------------------------------------------
@@ -430,9 +461,10 @@ class MqttTransport:
             return True
         if message.qos > 0:
             with self._lock:
-                if client is self._client and info.mid not in self._early_acks:
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                elif client is self._client:
                     self._inflight[info.mid] = message
-                self._early_acks.discard(info.mid)
         return True
 
     def _flush(self) -> None:
@@ -454,11 +486,13 @@ class MqttTransport:
 
     def _report_drops(self, dropped: list[Outgoing]) -> None:
         for message in dropped:
-            log.warning(
-                "offline queue full (%d messages): dropped the oldest, for %s",
-                self.offline_limit,
-                message.topic,
-            )
+            self._drop_streak += 1
+            if self._drop_streak == 1:  # once per outage; the total is logged on reconnect
+                log.warning(
+                    "%s: offline queue full (%d messages): dropping the oldest (counted in .dropped)",
+                    self.name,
+                    self.offline_limit,
+                )
             if self.on_drop is not None:
                 self.on_drop(message)
 

@@ -1,15 +1,62 @@
-"""JSON helpers shared by the codecs: compact encoding and guarded decoding."""
+"""JSON helpers shared by the codecs: compact encoding and guarded decoding.
+
+orjson is used when installed (``pip install thingmodel[fast]``: encoding a report is ~10x
+cheaper); the standard library otherwise. Both refuse what JSON cannot hold: orjson would write
+NaN as null, so values that are not checked by a property type (jsonObject contents, command
+results) are checked with :func:`require_finite` before they reach an encoder.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from ..errors import CodecError
+from ..errors import CodecError, InvalidValue
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    _orjson = None
+
+# Built once: json.dumps() with non-default options constructs a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON. Raises ValueError for what JSON cannot hold."""
+    if _orjson is not None:
+        try:
+            encoded: bytes = _orjson.dumps(obj)
+            return encoded
+        except TypeError as exc:  # orjson: non-str keys, ints over 64 bits, unknown types
+            raise ValueError(str(exc)) from None
+    return _ENCODER.encode(obj).encode()
+
+
+def loads(payload: bytes) -> Any:
+    """Decode JSON bytes; ValueError (UnicodeDecodeError, RecursionError) for bad input."""
+    if _orjson is not None:
+        return _orjson.loads(payload)
+    return json.loads(payload)
+
+
+def require_finite(value: Any, where: str = "value") -> None:
+    """Raise InvalidValue if ``value`` holds NaN/infinity or a non-JSON type, anywhere inside."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValue(f"{where} is {value!r}, which JSON cannot hold")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"{where} has a non-string key {key!r}")
+            require_finite(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            require_finite(item, f"{where}[{index}]")
+    elif value is not None and not isinstance(value, (str, int)):
+        raise InvalidValue(f"{where} is a {type(value).__name__}, which JSON cannot hold")
 
 
 def loads_object(payload: bytes, *, limit: int) -> dict[str, Any]:
@@ -17,7 +64,7 @@ def loads_object(payload: bytes, *, limit: int) -> dict[str, Any]:
     if len(payload) > limit:
         raise CodecError(f"payload of {len(payload)} bytes exceeds the limit of {limit} bytes")
     try:
-        value = json.loads(payload)
+        value = loads(payload)
     except UnicodeDecodeError as exc:
         raise CodecError(f"payload is not UTF-8: {exc.reason}") from None
     except RecursionError:
