@@ -28,7 +28,7 @@ _ACCESSOR_PREFIXES = ("get_", "set_")
 class PropertySpec:
     """A property as the engine uses it: the declaration plus its resolved accessors."""
 
-    __slots__ = ("getter", "prop", "setter")
+    __slots__ = ("attr", "check", "default", "getter", "name", "prop", "setter", "to_wire")
 
     def __init__(
         self,
@@ -40,14 +40,12 @@ class PropertySpec:
         self.prop = prop
         self.getter = getter
         self.setter = setter
-
-    @property
-    def name(self) -> str:
-        return self.prop.name
-
-    @property
-    def attr(self) -> str:
-        return self.prop.attr
+        # Flattened once here so that reports do no attribute chasing per message.
+        self.name = prop.name
+        self.attr = prop.attr
+        self.default = prop.default
+        self.check = prop.type.check
+        self.to_wire: Callable[[Any], Any] | None = None if prop.type.wire_is_python else prop.type.to_wire
 
     def __repr__(self) -> str:
         return f"PropertySpec({self.prop!r})"
