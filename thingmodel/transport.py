@@ -267,6 +267,7 @@ class MqttTransport:
         if client is not None:
             with contextlib.suppress(Exception):  # already gone
                 client.disconnect()
+        self._session_over.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
@@ -297,9 +298,7 @@ class MqttTransport:
                 # publish() writes on the caller's thread and wakes the loop for every message.
                 self._session_over.clear()
                 client.loop_start()
-                while not self._session_over.wait(1.0):
-                    if self._stopping.is_set() and not client.is_connected():
-                        break
+                self._session_over.wait()  # set by on_disconnect, or by stop()
                 client.loop_stop()
                 self._requeue_inflight()
                 if self._fatal is not None:
