@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
@@ -10,7 +11,7 @@ from typing import Any, TypeVar, overload
 import attrs
 
 from .errors import DefinitionError, InvalidValue, ValidationError
-from .types import ValueType, resolve_type
+from .types import Array, JsonObject, StringList, ValueType, resolve_type
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,14 +156,24 @@ def build_command(owner: type, attr: str, func: Callable[..., Any], mark: _Comma
 def _param_type(where: str, name: str, spec: Any) -> ValueType:
     if isinstance(spec, Param):
         return spec.type
-    origin = typing.get_origin(spec)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        args = [a for a in typing.get_args(spec) if a is not type(None)]
-        if len(args) == 1:
-            spec = args[0]
-    if origin is list:
-        spec = list
     try:
-        return resolve_type(spec)
+        return _annotation_type(spec)
     except TypeError as exc:
         raise DefinitionError(f"{where}: parameter {name!r}: {exc}") from None
+
+
+def _annotation_type(spec: Any) -> ValueType:
+    """``Optional[X]`` is X; ``list[str]`` a string list, ``list[X]`` an array of X;
+    ``dict[...]`` a JSON object; anything else as :func:`resolve_type` reads it."""
+    origin = typing.get_origin(spec)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(spec) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"a union of several types ({spec}) is not a parameter type")
+        return _annotation_type(args[0])
+    if origin is list:
+        (item,) = typing.get_args(spec) or (str,)
+        return StringList() if item is str else Array(_annotation_type(item))
+    if origin is dict:
+        return JsonObject()
+    return resolve_type(spec)

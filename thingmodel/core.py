@@ -381,7 +381,15 @@ class DeviceCore:
                     self._error("desired", sid, None, "shadow desires values for an unknown service")
                 continue
             current, _ = self.read_values(service, list(state.desired))
-            changes = {k: v for k, v in state.desired.items() if current.get(k, _MISSING) != v}
+            changes = {}
+            for key, value in state.desired.items():
+                p = service.spec.by_name.get(key)
+                if p is None or not p.prop.writeable:
+                    # A stale or foreign key must not block the service's other desired values.
+                    why = "unknown property" if p is None else "read-only property"
+                    self._error("desired", sid, key, f"shadow desires a value for a {why}; ignored")
+                elif _canonical(p, value) != current.get(key, _MISSING):
+                    changes[key] = value
             if changes:
                 delta[sid] = changes
         for sid, changes in delta.items():
@@ -418,6 +426,16 @@ class DeviceCore:
 
 class _Missing:
     pass
+
+
+def _canonical(p: PropertySpec, raw: Any) -> Any:
+    """A desired wire value as the device would report it (e.g. a DateTime in canonical form),
+    so an equal value in another spelling is not applied again on every reconnect."""
+    try:
+        value = p.prop.type.from_wire(raw)
+    except InvalidValue:
+        return raw  # invalid: applying it will refuse it with the reason
+    return value if p.to_wire is None else p.to_wire(value)
 
 
 _MISSING = _Missing()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -113,7 +114,15 @@ class Property(Generic[T]):
     def __get__(self, instance: Service | None, owner: builtins.type) -> Property[T] | T:
         if instance is None:
             return self
-        return instance.__dict__.get(self.attr, self.default)  # type: ignore[no-any-return]
+        try:
+            return instance.__dict__[self.attr]  # type: ignore[no-any-return]
+        except KeyError:
+            if isinstance(self.default, (list, dict, set)):
+                # Each instance gets its own copy of a mutable default, never the shared one.
+                value = copy.deepcopy(self.default)
+                instance.__dict__[self.attr] = value
+                return value  # type: ignore[return-value]
+            return self.default  # type: ignore[no-any-return]
 
     def __set__(self, instance: Service, value: T) -> None:
         try:

@@ -10,9 +10,9 @@ import logging
 from collections.abc import Callable
 
 from .codecs import DeviceCodec
-from .core import DeviceCore
+from .core import CODE_FAILED, DeviceCore
 from .errors import CodecError
-from .events import DeviceAction, DeviceEvent, Outgoing
+from .events import AckDesired, CommandResponse, DeviceAction, DeviceEvent, Outgoing, ReadResponse
 
 log = logging.getLogger("thingmodel.session")
 
@@ -30,7 +30,13 @@ class DeviceSession:
             outgoing = self.codec.encode(action)
         except CodecError as exc:
             self.core._error("encode", None, type(action).__name__, str(exc))
-            return
+            fallback = _failure_answer(action, str(exc))
+            if fallback is None:
+                return
+            try:
+                outgoing = self.codec.encode(fallback)
+            except CodecError:
+                return
         for message in outgoing:
             self.publish(message)
 
@@ -44,3 +50,16 @@ class DeviceSession:
     def connected(self) -> None:
         """Call after every (re)connect: fetches the shadow so offline changes are applied."""
         self.core.request_shadow()
+
+
+def _failure_answer(action: DeviceAction, reason: str) -> DeviceAction | None:
+    """What to send instead of an answer that could not be encoded, so no request goes unanswered."""
+    if isinstance(action, CommandResponse):
+        return CommandResponse(
+            action.request_id, CODE_FAILED, {"error": f"the result could not be sent: {reason}"}
+        )
+    if isinstance(action, AckDesired):
+        return AckDesired(action.request_id, {"result": f"the answer could not be sent: {reason}"})
+    if isinstance(action, ReadResponse):
+        return ReadResponse(action.request_id, {})
+    return None

@@ -249,7 +249,7 @@ class FakeCloud:
 def _decoded(payload: bytes) -> Any:
     try:
         return json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return payload
 
 

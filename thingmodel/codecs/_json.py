@@ -17,8 +17,16 @@ from ..errors import CodecError, InvalidValue
 _orjson: Any
 try:
     import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised when orjson is absent
+
+    # Before 3.9.15 orjson had no nesting limit when parsing: a deep payload crashed the
+    # process (CVE-2024-27454). Older versions are ignored, not trusted.
+    if tuple(int(p) for p in _orjson.__version__.split(".")[:3]) < (3, 9, 15):
+        _orjson = None
+except (ImportError, ValueError):  # pragma: no cover - exercised when orjson is absent
     _orjson = None
+
+#: how deep a value that no property type checks may nest (orjson's parser allows 1024)
+MAX_DEPTH = 64
 
 # Built once: json.dumps() with non-default options constructs a new encoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -39,24 +47,35 @@ def loads(payload: bytes) -> Any:
     """Decode JSON bytes; ValueError (UnicodeDecodeError, RecursionError) for bad input."""
     if _orjson is not None:
         return _orjson.loads(payload)
-    return json.loads(payload)
+    return json.loads(payload.decode("utf-8"))  # bytes would let json sniff UTF-16/32 too
 
 
 def require_finite(value: Any, where: str = "value") -> None:
-    """Raise InvalidValue if ``value`` holds NaN/infinity or a non-JSON type, anywhere inside."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidValue(f"{where} is {value!r}, which JSON cannot hold")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidValue(f"{where} has a non-string key {key!r}")
-            require_finite(item, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            require_finite(item, f"{where}[{index}]")
-    elif value is not None and not isinstance(value, (str, int)):
-        raise InvalidValue(f"{where} is a {type(value).__name__}, which JSON cannot hold")
+    """Raise InvalidValue if ``value`` holds NaN/infinity, a non-JSON type, an integer beyond
+    64 bits or more than MAX_DEPTH levels of nesting, anywhere inside. Iterative: never recurses."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidValue(f"{path} is {item!r}, which JSON cannot hold")
+        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        elif isinstance(item, int):
+            if not -(2**63) <= item < 2**64:
+                raise InvalidValue(f"{path} is an integer beyond 64 bits, which the wire cannot carry")
+        elif isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise InvalidValue(f"{path} is nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, member in item.items():
+                    if not isinstance(key, str):
+                        raise InvalidValue(f"{path} has a non-string key {key!r}")
+                    stack.append((member, f"{path}.{key}", depth + 1))
+            else:
+                stack.extend((member, f"{path}[{i}]", depth + 1) for i, member in enumerate(item))
+        else:
+            raise InvalidValue(f"{path} is a {type(item).__name__}, which JSON cannot hold")
 
 
 def loads_object(payload: bytes, *, limit: int) -> dict[str, Any]:

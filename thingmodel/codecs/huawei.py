@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -84,17 +85,22 @@ def _services_list(services: Mapping[str, Mapping[str, Any]]) -> list[dict[str, 
 
 
 def _errors_text(errors: Mapping[str, str]) -> str:
-    # One "name: reason" per line: readable in the console, parseable by our platform half.
-    return "\n".join(f"{name}: {reason}" for name, reason in errors.items())
+    # One '"name": reason' per line: readable in the console, and the quoted name lets our
+    # platform half read it back whatever characters it holds.
+    return "\n".join(f"{json.dumps(name, ensure_ascii=False)}: {reason}" for name, reason in errors.items())
 
 
 def _errors_from_text(text: str) -> dict[str, str]:
     errors: dict[str, str] = {}
+    decoder = json.JSONDecoder()
     for line in text.splitlines():
-        name, sep, reason = line.partition(": ")
-        if sep:
-            errors[name] = reason
-        elif line:
+        try:
+            name, end = decoder.raw_decode(line)
+        except ValueError:
+            name, end = None, 0
+        if isinstance(name, str) and line[end : end + 2] == ": ":
+            errors[name] = line[end + 2 :]
+        elif line:  # not ours (e.g. Huawei's SDK): keep the whole text
             errors["result"] = line
     return errors
 
