@@ -386,3 +386,27 @@ def test_the_fake_cloud_speaks_the_real_huawei_protocol() -> None:
     assert topic.startswith(PREFIX + "commands/request_id=")
     assert payload == {"service_id": "smokeDetector", "command_name": "ringAlarm", "paras": {"duration": 1}}
     assert json.dumps(payload)  # decoded JSON, not bytes
+
+
+def test_messages_and_events_from_the_cloud_reach_the_device_handlers() -> None:
+    from thingmodel.events import CloudEvent, CloudMessage
+
+    cloud = FakeCloud(Detector())
+    seen: list[object] = []
+    cloud.core.on_message = seen.append
+    cloud.core.on_event = seen.append
+    cloud.send_message(b"reboot at noon")
+    cloud.send_event("$ota", "version_query", {"force": True})
+    assert seen == [CloudMessage(b"reboot at noon"), CloudEvent("$ota", "version_query", {"force": True})]
+
+
+def test_a_message_handler_that_raises_is_reported_and_the_device_carries_on() -> None:
+    cloud = FakeCloud(Detector())
+
+    def broken(event: object) -> None:
+        raise RuntimeError("boom")
+
+    cloud.core.on_message = broken
+    cloud.send_message(b"x")
+    assert any("on_message raised RuntimeError('boom')" in e.reason for e in cloud.errors)
+    assert cloud.desire({"alarm": 1}).ok

@@ -94,6 +94,9 @@ class DeviceCore:
         self.scheduler = Scheduler(clock)
         self._jobs: dict[str, FixedRateJob] = {}
         self._jobs_lock = threading.Lock()
+        #: user handlers for free-form messages and platform events from the cloud
+        self.on_message: Callable[[CloudMessage], object] | None = None
+        self.on_event: Callable[[CloudEvent], object] | None = None
         #: called whenever the auto-report schedule changes (the runner re-reads idle time)
         self.on_schedule_change: Callable[[], None] = lambda: None
         for service in self.services.values():
@@ -359,8 +362,21 @@ class DeviceCore:
             self._error(
                 "rejected", None, event.request_id, f"the cloud refused it ({event.code}): {event.reason}"
             )
-        elif isinstance(event, (CloudMessage, CloudEvent)):
-            log.info("received %r", event)
+        elif isinstance(event, CloudMessage):
+            self._deliver(self.on_message, event, "message")
+        elif isinstance(event, CloudEvent):
+            self._deliver(self.on_event, event, "event")
+
+    def _deliver(
+        self, handler: Callable[[Any], object] | None, event: CloudMessage | CloudEvent, kind: str
+    ) -> None:
+        if handler is None:
+            log.info("received a %s with no handler for it: %r", kind, event)
+            return
+        try:
+            handler(event)
+        except Exception as exc:
+            self._error("callback", getattr(event, "service_id", None), kind, f"on_{kind} raised {exc!r}")
 
     def _read(self, service_id: str | None) -> dict[str, dict[str, Any]]:
         if service_id:

@@ -22,7 +22,7 @@ from typing import Any
 from .codecs import device_codec
 from .codecs import huawei as _huawei
 from .core import DeviceCore, DeviceError, new_request_id
-from .events import Outgoing, RequestShadow, ShadowSnapshot
+from .events import CloudEvent, CloudMessage, Outgoing, RequestShadow, ShadowSnapshot
 from .ids import validate_id
 from .scheduling import Clock, monotonic_clock
 from .service import Service
@@ -53,6 +53,8 @@ class Device:
         keepalive: int = 60,
         will: Outgoing | None = None,
         on_error: Callable[[DeviceError], None] | None = None,
+        on_message: Callable[[CloudMessage], object] | None = None,
+        on_event: Callable[[CloudEvent], object] | None = None,
         clock: Clock = monotonic_clock,
         sync_timeout: float = 3.0,
     ) -> None:
@@ -67,6 +69,8 @@ class Device:
         self.errors: collections.deque[DeviceError] = collections.deque(maxlen=100)
         self._on_error = on_error
         self.core = DeviceCore(services, clock=clock, on_error=self._record_error)
+        self.core.on_message = on_message
+        self.core.on_event = on_event
         self.codec = device_codec(vendor, device_id=device_id)
         if credentials is None:
             fixed = (client_id or device_id, username, password)

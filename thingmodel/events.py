@@ -286,4 +286,24 @@ PlatformEvent = (
     | EventUp
     | DeviceMalformed
 )
-PlatformAction = PushDesired | AskRead | SendCommand | AnswerShadow
+
+
+@attrs.frozen
+class MessageDown:
+    """A free-form message to a device (Huawei ``messages/down``)."""
+
+    device_id: str
+    payload: bytes
+
+
+@attrs.frozen
+class EventDown:
+    """A platform event to one of a device's services (Huawei ``events/down``)."""
+
+    device_id: str
+    service_id: str
+    event_type: str
+    paras: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+PlatformAction = PushDesired | AskRead | SendCommand | AnswerShadow | MessageDown | EventDown

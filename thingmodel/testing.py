@@ -200,6 +200,14 @@ class FakeCloud:
             raise RuntimeError(f"the device did not answer the read: {result!r}")
         return dict(result.services.get(sid, {}))
 
+    def send_message(self, payload: bytes) -> None:
+        """A free-form message from the cloud to the device."""
+        self.cloud.send_message(self.device_id, payload)
+
+    def send_event(self, service: str, event_type: str, paras: Mapping[str, Any] | None = None) -> None:
+        """A platform event to one of the device's services."""
+        self.cloud.send_event(self.device_id, service, event_type, paras)
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward, running every auto-report that falls due on the way."""
         target = self.clock() + _dt.timedelta(seconds=seconds)

@@ -458,3 +458,17 @@ def test_the_timestamp_is_the_utc_hour_as_yyyymmddhh() -> None:
 def test_a_client_id_is_refused_for_a_device_id_that_breaks_topics() -> None:
     with pytest.raises(InvalidValue):
         client_id("a/b", "2019122614")
+
+
+def test_the_platform_sends_a_message_down_that_the_device_decodes() -> None:
+    [out] = HuaweiPlatform().encode(ev.MessageDown(DEVICE, b"hello \xff"))
+    assert out.topic == f"$oc/devices/{DEVICE}/sys/messages/down"
+    assert HuaweiDevice(DEVICE).decode(out.topic, out.payload) == [ev.CloudMessage(b"hello \xff")]
+
+
+def test_the_platform_sends_an_event_down_that_the_device_decodes() -> None:
+    [out] = HuaweiPlatform().encode(ev.EventDown(DEVICE, "$ota", "version_query", {"a": 1}))
+    assert out.topic == f"$oc/devices/{DEVICE}/sys/events/down"
+    assert HuaweiDevice(DEVICE).decode(out.topic, out.payload) == [
+        ev.CloudEvent("$ota", "version_query", {"a": 1})
+    ]

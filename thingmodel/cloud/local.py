@@ -202,6 +202,16 @@ class LocalCloud:
             raise InvalidValue(f"device {device_id!r} answered the read badly: {_reason(result)}")
         return {sid: dict(values) for sid, values in result.services.items()}
 
+    def send_message(self, device_id: str, payload: bytes) -> None:
+        """A free-form message to the device (the device logs it)."""
+        self.shadows.send_message(device_id, payload)
+
+    def send_event(
+        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+    ) -> None:
+        """A platform event to one of the device's services."""
+        self.shadows.send_event(device_id, service_id, event_type, paras)
+
     def _wait(self, rid: str, timeout: float) -> Result | None:
         # _on_result runs under the shadows' lock: never take that lock while holding _answered.
         with self._answered:

@@ -116,6 +116,18 @@ class ShadowCloud:
             self._send(ev.AskRead(device_id, rid, service_id))
         return rid
 
+    def send_message(self, device_id: str, payload: bytes) -> None:
+        """A free-form message to the device (nothing answers it)."""
+        validate_id("device_id", device_id)
+        self._send(ev.MessageDown(device_id, payload))
+
+    def send_event(
+        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+    ) -> None:
+        """A platform event to one of the device's services (nothing answers it)."""
+        validate_id("device_id", device_id)
+        self._send(ev.EventDown(device_id, service_id, event_type, dict(paras or {})))
+
     def result(self, request_id: str) -> Result | None:
         """The answer to a request, once it has come (None until then)."""
         with self._lock:

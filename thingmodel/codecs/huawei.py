@@ -382,6 +382,23 @@ class HuaweiPlatform:
             if action.service_id:
                 body["service_id"] = action.service_id
             return [_out(f"{p}commands/{_REQUEST}{action.request_id}", body)]
+        if isinstance(action, ev.MessageDown):
+            return [_checked(ev.Outgoing(f"{p}messages/down", action.payload))]
+        if isinstance(action, ev.EventDown):
+            return [
+                _out(
+                    f"{p}events/down",
+                    {
+                        "services": [
+                            {
+                                "service_id": action.service_id,
+                                "event_type": action.event_type,
+                                "paras": dict(action.paras),
+                            }
+                        ]
+                    },
+                )
+            ]
         if isinstance(action, ev.AnswerShadow):
             return [
                 _out(
