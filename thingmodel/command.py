@@ -149,7 +149,8 @@ def build_command(owner: type, attr: str, func: Callable[..., Any], mark: _Comma
             continue
         if not accepts_extra:
             raise DefinitionError(f"{where}: params= names {extra!r}, which is not a parameter")
-        params[extra] = Param(extra, _param_type(where, extra, spec), required=False)
+        required = spec.required if isinstance(spec, Param) else False
+        params[extra] = Param(extra, _param_type(where, extra, spec), required=required)
     return CommandSpec(wire, attr, params, accepts_extra, mark.description or inspect.getdoc(func))
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,38 @@ def test_every_command_has_help() -> None:
     ):
         result = run(*args)
         assert result.returncode == 0 and "usage: thingmodel" in result.stdout, args
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = str(ROOT / "models/huawei/smokeDetector_cb097d20d77b4240adf1f33d36b3c278_smokeDetector.zip")
+
+
+def test_model_show_describes_the_smoke_detector() -> None:
+    result = run("model", "show", MODEL)
+    assert result.returncode == 0, result.stderr
+    assert "RW alarm: int in [0, 1]" in result.stdout
+    assert "command ringAlarm(duration: int in [0, 65535]?)" in result.stdout
+
+
+def test_model_check_passes_the_example_and_fails_a_wrong_class(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok = run("model", "check", MODEL, f"{ROOT / 'examples/smoke_detector.py'}:SmokeDetector")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "SmokeDetector: OK" in ok.stdout
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(
+        "from thingmodel import Service, Property\n"
+        "class Wrong(Service):\n"
+        "    service_id = 'smokeDetector'\n"
+        "    alarm = Property(int)\n"
+    )
+    bad = run("model", "check", MODEL, f"{wrong}:Wrong")
+    assert bad.returncode == 1
+    assert "TM005" in bad.stdout and "TM001" in bad.stdout and "TM006" in bad.stdout
+
+
+def test_a_broken_model_file_is_a_usage_error_naming_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    result = run("model", "show", str(broken))
+    assert result.returncode == 2
+    assert "broken.json, line 1 column 2: invalid JSON" in result.stderr
