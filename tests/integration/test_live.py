@@ -162,3 +162,49 @@ def test_shadows_survive_a_restart_of_the_local_cloud(broker: object, tmp_path) 
         detector = Detector()
         with Device([detector], device_id="dev-durable", broker=url):
             assert detector.set_calls == [1]
+
+
+def test_a_full_offline_queue_drops_the_oldest_visibly_and_the_shadow_still_converges(
+    mosquitto: Mosquitto,
+) -> None:
+    from thingmodel.core import DeviceError
+
+    received: list[int] = []
+    errors: list[DeviceError] = []
+
+    def record(event: ev.PlatformEvent) -> None:
+        if isinstance(event, ev.Reported) and event.device_id == "dev-full":
+            received.append(event.services["smokeDetector"]["counter"])
+
+    detector = Detector()
+    cloud = LocalCloud(broker=mosquitto.url, on_uplink=record).start()
+    cloud.transport.backoff = fast_backoff()  # type: ignore[union-attr]
+    device = Device(
+        [detector],
+        device_id="dev-full",
+        broker=mosquitto.url,
+        backoff=fast_backoff(),
+        offline_limit=5,
+        on_error=errors.append,
+    )
+    try:
+        device.connect()
+        mosquitto.kill()
+        eventually(lambda: not device.connected, what="the device noticing the outage")
+        for n in range(1, 11):
+            detector.counter = n
+            detector.report("counter")
+        assert device.dropped == 5
+        assert [e.kind for e in errors] == ["offline-queue"] * 5
+        mosquitto.start()
+        eventually(
+            lambda: (
+                cloud.get_shadow("dev-full").get("smokeDetector", {}).get("reported", {}).get("counter") == 10
+            ),
+            timeout=20,
+            what="the shadow converging on counter=10",
+        )
+    finally:
+        device.disconnect()
+        cloud.stop()
+    assert received[:5] == [6, 7, 8, 9, 10]  # the five newest, in order; then the full state
