@@ -53,6 +53,14 @@ class _DeviceLog(logging.Handler):
         self.narrator.say("device", record.getMessage())
 
 
+def _await_reported(cloud: LocalCloud, device: str, service: str, name: str, value: Any) -> None:
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if cloud.get_shadow(device).get(service, {}).get("reported", {}).get(name) == value:
+            return
+        time.sleep(0.01)
+
+
 def _reasons(errors: Any) -> str:
     return "; ".join(f"{k}: {v}" for k, v in dict(errors).items())
 
@@ -95,6 +103,7 @@ def run_demo(
             time.sleep(interval + 0.5)
             narrator.say("app", "desire smokeDetector.alarm = 1")
             outcome = cloud.set_desired("demo-smoke-1", "smokeDetector", {"alarm": 1})
+            _await_reported(cloud, "demo-smoke-1", "smokeDetector", "alarm", 1)  # the report follows the ack
             narrator.say(
                 "app",
                 f"-> {'applied' if outcome.ok else outcome.errors}; shadow now: "
