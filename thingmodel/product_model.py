@@ -1,43 +1,61 @@
 """Product models: load them, build Service classes from them, check classes against them.
 
-Reads Huawei IoTDA product models in both dialects — the console export (a ``.zip``, its
-extracted folder, or one ``servicetype-capability.json``; camelCase) and the v5 REST JSON
-(``service_capabilities``; snake_case) — and Tencent IoT data templates (one service).
+:meth:`ProductModel.load` reads (see :mod:`thingmodel.model_files`), detecting the dialect from
+the content:
 
-``ProductModel.check(cls)`` returns :class:`Problem` objects with stable ids, like Django's checks:
+- a Huawei console export: the ``.zip``, its extracted folder (``profile/devicetype-capability.json``
+  and ``service/*/profile/servicetype-capability.json``, possibly under one top folder), one
+  ``servicetype-capability.json``, or a ``devicetype-capability.json`` beside its service files
+  (camelCase; the devicetype file gives each serviceType its serviceId);
+- the Huawei IoTDA v5 REST JSON (``service_capabilities``; snake_case);
+- a Tencent IoT Explorer data template (``properties``/``events``/``actions``). A template is one
+  service; its id is ``profile.ProductId``, or the file stem when the template has no profile.
 
-======  =====================================================================================
-TM001   a required property of the model is missing from the class
-TM002   the class declares a property the model does not have
-TM003   a property's type differs from the model's (int and long count as the same)
-TM004   a property's range, length or enum allows values the model forbids; a class may be
-        stricter than the model, and a class that declares no bound leaves the model's bound
-        to the platform, so only a bound *declared* looser than the model's is a problem
-TM005   a property is writeable in the class but not in the model, or the other way round
-TM006   a command of the model is missing from the class
-TM007   the class declares a command the model does not have
-TM008   a command's parameters differ: missing, extra, of another type, or required by the
-        class where the model lets the platform leave them out
-TM009   the class's service_id is not a service of the model (nothing else is checked)
-======  =====================================================================================
+Huawei ``min``/``max`` bound numbers only (a string's length is ``maxLength``; 0 means none); a
+Huawei ``step`` above 0 is enforced. Tencent's ``step`` is a UI hint, not enforced (nor by its
+SDKs). A broken file raises :class:`~thingmodel.errors.ModelError` naming the file (and zip
+member), the JSON path or line/column, and the reason.
 
-A broken file raises :class:`~thingmodel.errors.ModelError` naming the file and the place.
+:meth:`ProductModel.check` compares a Service class with the model, like Django's checks. Each
+:class:`Problem` has a stable id:
+
+=====  ========================================================================================
+TM001  a property of the model is missing from the class
+TM002  the class declares a property the model does not have
+TM003  a property's type differs (its ``ValueType.kind``; int and long are both integers, an
+       enum has the kind of its values, struct members and array items are compared too)
+TM004  a bound (minimum, maximum, max_length, enum) declared by the class disagrees with the model
+TM005  writeable in the class but not in the model (``method`` without W, ``mode`` "r"), or the
+       other way round
+TM006  a command of the model is missing from the class
+TM007  the class declares a command the model does not have
+TM008  a command parameter is missing (unless ``**kwargs`` takes it), extra, of another type,
+       required where the model makes it optional, or bounded more narrowly than the model
+TM009  the class's service_id is not in the model (nothing else is checked). A Tencent
+       template is a single service, so a class is checked against it whatever its service_id
+=====  ========================================================================================
+
+The TM004 rule: a bound the class leaves out is not a problem; the class relies on the model's.
+A bound the class *declares* must not let through a value the model forbids, because every
+property is reported. For a writeable property it must also not refuse a value the model allows,
+because the cloud may write that value: a read-only property may be stricter than the model, a
+writeable one may not. Command parameters follow the writeable rule (TM008). Steps are not
+compared.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
+import os
 import re
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .command import Param, command
-from .errors import ModelError, ThingModelError
+from .command import CommandSpec, Param, command
+from .errors import InvalidValue, ThingModelError
 from .property import Property
 from .service import Service
 from .types import (
@@ -55,14 +73,26 @@ from .types import (
     ValueType,
 )
 
-__all__ = ["CommandModel", "ParamModel", "Problem", "ProductModel", "PropertyModel", "ServiceModel"]
+__all__ = [
+    "CommandModel",
+    "CommandNotImplemented",
+    "EventModel",
+    "ParamModel",
+    "Problem",
+    "ProductModel",
+    "PropertyModel",
+    "ServiceModel",
+]
 
 
 @attrs.frozen
 class PropertyModel:
+    """A property as the model declares it."""
+
     name: str
     type: ValueType
-    writeable: bool
+    writeable: bool = False
+    readable: bool = True
     required: bool = False
     unit: str | None = None
     description: str | None = None
@@ -70,6 +100,8 @@ class PropertyModel:
 
 @attrs.frozen
 class ParamModel:
+    """A parameter of a command, a command response or an event."""
+
     name: str
     type: ValueType
     required: bool = False
@@ -77,6 +109,8 @@ class ParamModel:
 
 @attrs.frozen
 class CommandModel:
+    """A command (Huawei) or action (Tencent); ``responses`` are its output parameters."""
+
     name: str
     params: tuple[ParamModel, ...] = ()
     responses: tuple[ParamModel, ...] = ()
@@ -84,11 +118,22 @@ class CommandModel:
 
 
 @attrs.frozen
+class EventModel:
+    """An event the device may send; ``type`` is Tencent's info/alert/fault."""
+
+    name: str
+    params: tuple[ParamModel, ...] = ()
+    type: str | None = None
+
+
+@attrs.frozen
 class ServiceModel:
+    """One service of a product model."""
+
     service_id: str
     properties: tuple[PropertyModel, ...] = ()
     commands: tuple[CommandModel, ...] = ()
-    events: tuple[str, ...] = ()
+    events: tuple[EventModel, ...] = ()
     service_type: str | None = None
     description: str | None = None
 
@@ -101,398 +146,72 @@ class ServiceModel:
 
 @attrs.frozen
 class Problem:
-    """One finding of :meth:`ProductModel.check`."""
+    """One finding of :meth:`ProductModel.check`: a stable ``id``, what is wrong, how to fix it,
+    and ``obj``, the thing concerned (a Property, a command, a model property or the class)."""
 
     id: str
     message: str
     hint: str
-    obj: Any = None
+    obj: Any = attrs.field(default=None, eq=False)
 
     def __str__(self) -> str:
         return f"{self.id} {self.message} (hint: {self.hint})"
 
 
 class CommandNotImplemented(ThingModelError):
-    """A command of a class built from a model was called without an implementation."""
-
-
-# --- reading JSON with locations ------------------------------------------------------------
-class _Reader:
-    """Typed access to parsed JSON that names the file and the JSON path in every error."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, message: str) -> ModelError:
-        return ModelError(message, source=self.source, location=where)
-
-    def get(
-        self,
-        obj: Mapping[str, Any],
-        keys: tuple[str, ...],
-        kind: type | tuple[type, ...],
-        where: str,
-        *,
-        required: bool = True,
-        default: Any = None,
-    ) -> Any:
-        for key in keys:
-            if key in obj and obj[key] is not None:
-                value = obj[key]
-                if not isinstance(value, kind) or (
-                    isinstance(value, bool) and kind in (int, float, (int, float))
-                ):
-                    expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-                    raise self.fail(f"{where}.{key}", f"must be {expected}, got {type(value).__name__}")
-                return value
-        if required:
-            raise self.fail(where, f"missing {' or '.join(repr(k) for k in keys)}")
-        return default
-
-    def items(
-        self, obj: Mapping[str, Any], keys: tuple[str, ...], where: str
-    ) -> list[tuple[str, dict[str, Any]]]:
-        values = self.get(obj, keys, list, where, required=False, default=[])
-        key = next((k for k in keys if k in obj), keys[0])
-        out = []
-        for index, item in enumerate(values):
-            place = f"{where}.{key}[{index}]" if where else f"{key}[{index}]"
-            if not isinstance(item, dict):
-                raise self.fail(place, f"must be an object, got {type(item).__name__}")
-            out.append((place, item))
-        return out
-
-    def number(self, obj: Mapping[str, Any], keys: tuple[str, ...], where: str) -> float | None:
-        raw = self.get(obj, keys, (str, int, float), where, required=False)
-        if raw is None or raw == "":
-            return None
-        try:
-            return float(raw)
-        except ValueError:
-            raise self.fail(f"{where}.{keys[0]}", f"{raw!r} is not a number") from None
-
-
-def _parse_json(data: bytes, source: str) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ModelError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelError(
-            f"invalid JSON: {exc.msg}", source=source, location=f"line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise ModelError("JSON nested too deeply", source=source) from None
-
-
-# --- Huawei ---------------------------------------------------------------------------------
-def _whole(value: float | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _huawei_type(r: _Reader, item: Mapping[str, Any], where: str) -> ValueType:
-    data_type = r.get(item, ("dataType", "data_type"), str, where)
-    minimum = r.number(item, ("min",), where)
-    maximum = r.number(item, ("max",), where)
-    step = r.number(item, ("step",), where) or None
-    max_length = r.get(item, ("maxLength", "max_length"), int, where, required=False) or None
-    enum_list = r.get(item, ("enumList", "enum_list"), list, where, required=False) or []
-    kind = data_type.lower()
-    if kind in ("int", "long"):
-        if step is not None and not float(step).is_integer():
-            raise r.fail(where, f"an integer with a fractional step {step}")
-        return Integer(_whole(minimum), _whole(maximum), _whole(step), name=kind)
-    if kind == "decimal":
-        return Decimal(minimum, maximum, step)
-    if kind in ("string", "enum") and enum_list:
-        if not all(isinstance(c, str) for c in enum_list):
-            raise r.fail(f"{where}.enumList", "enum values must be strings")
-        return Enum(tuple(enum_list), base=String(max_length=max_length))
-    if kind == "enum":
-        raise r.fail(where, "an enum with no enumList")
-    if kind == "string":
-        return String(max_length=max_length)
-    if kind in ("boolean", "bool"):
-        return Boolean()
-    if kind == "datetime":
-        return DateTime()
-    if kind == "jsonobject":
-        return JsonObject()
-    if kind == "string list":
-        return StringList(max_length=max_length)
-    raise r.fail(f"{where}.dataType", f"unknown data type {data_type!r}")
-
-
-def _huawei_params(r: _Reader, item: Mapping[str, Any], where: str) -> tuple[ParamModel, ...]:
-    params = []
-    for place, para in r.items(item, ("paras",), where):
-        params.append(
-            ParamModel(
-                r.get(para, ("paraName", "para_name"), str, place),
-                _huawei_type(r, para, place),
-                bool(r.get(para, ("required",), bool, place, required=False, default=False)),
-            )
-        )
-    return tuple(params)
-
-
-def _huawei_service(r: _Reader, item: Mapping[str, Any], where: str, service_id: str | None) -> ServiceModel:
-    service_type = r.get(item, ("serviceType", "service_type", "serviceId", "service_id"), str, where)
-    sid = r.get(item, ("serviceId", "service_id"), str, where, required=False) or service_id or service_type
-    props = []
-    for place, prop in r.items(item, ("properties",), where):
-        method = r.get(prop, ("method",), str, place, required=False, default="R").upper()
-        props.append(
-            PropertyModel(
-                r.get(prop, ("propertyName", "property_name"), str, place),
-                _huawei_type(r, prop, place),
-                writeable="W" in method,
-                required=bool(r.get(prop, ("required",), bool, place, required=False)),
-                unit=r.get(prop, ("unit",), str, place, required=False) or None,
-                description=r.get(prop, ("description",), str, place, required=False) or None,
-            )
-        )
-    commands = []
-    for place, cmd in r.items(item, ("commands",), where):
-        responses: list[ParamModel] = []
-        for rplace, response in r.items(cmd, ("responses",), place):
-            responses.extend(_huawei_params(r, response, rplace))
-        commands.append(
-            CommandModel(
-                r.get(cmd, ("commandName", "command_name"), str, place),
-                _huawei_params(r, cmd, place),
-                tuple(responses),
-            )
-        )
-    events = tuple(
-        r.get(e, ("eventType", "event_type"), str, place) for place, e in r.items(item, ("events",), where)
-    )
-    return ServiceModel(
-        sid,
-        tuple(props),
-        tuple(commands),
-        events,
-        service_type,
-        r.get(item, ("description",), str, where, required=False) or None,
-    )
-
-
-def _huawei_device_ids(data: Any, r: _Reader) -> dict[str, str]:
-    """serviceType -> serviceId from a devicetype-capability.json."""
-    mapping = {}
-    if isinstance(data, dict):
-        for place, device in r.items(data, ("devices",), ""):
-            for cplace, cap in r.items(device, ("serviceTypeCapabilities",), place):
-                mapping[r.get(cap, ("serviceType",), str, cplace)] = r.get(cap, ("serviceId",), str, cplace)
-    return mapping
-
-
-def _huawei_services(data: Any, r: _Reader, ids: Mapping[str, str]) -> list[ServiceModel]:
-    if not isinstance(data, dict):
-        raise r.fail("", f"must be a JSON object, got {type(data).__name__}")
-    key = ("service_capabilities",) if "service_capabilities" in data else ("services",)
-    services = []
-    for place, item in r.items(data, key, ""):
-        stype = item.get("serviceType") or item.get("service_type")
-        services.append(_huawei_service(r, item, place, ids.get(stype) if isinstance(stype, str) else None))
-    if not services:
-        raise r.fail(key[0], "the model declares no service")
-    return services
-
-
-# --- Tencent --------------------------------------------------------------------------------
-def _tencent_type(r: _Reader, define: Mapping[str, Any], where: str) -> ValueType:
-    kind = r.get(define, ("type",), str, where)
-    if kind == "bool":
-        return Boolean(name="bool")
-    if kind == "int":
-        return Integer(_whole(r.number(define, ("min",), where)), _whole(r.number(define, ("max",), where)))
-    if kind == "float":
-        return Decimal(r.number(define, ("min",), where), r.number(define, ("max",), where), name="float")
-    if kind == "string":
-        return String(max_length=_whole(r.number(define, ("max",), where)))
-    if kind in ("enum", "stringenum"):
-        mapping = r.get(define, ("mapping",), dict, where)
-        if not mapping:
-            raise r.fail(f"{where}.mapping", "an enum with no values")
-        if kind == "stringenum":
-            return Enum(tuple(mapping), base=String(), labels=dict(mapping), name="stringenum")
-        try:
-            keys: tuple[Any, ...] = tuple(int(k) for k in mapping)
-        except ValueError:
-            raise r.fail(f"{where}.mapping", "enum keys must be integers") from None
-        return Enum(keys, base=Integer(name="long"), labels={int(k): v for k, v in mapping.items()})
-    if kind == "timestamp":
-        return Timestamp()
-    if kind == "struct":
-        fields = {}
-        for place, spec in r.items(define, ("specs",), where):
-            fields[r.get(spec, ("id",), str, place)] = _tencent_type(
-                r, r.get(spec, ("dataType", "define"), dict, place), f"{place}.dataType"
-            )
-        return Struct(fields)
-    if kind == "array":
-        return Array(_tencent_type(r, r.get(define, ("arrayInfo",), dict, where), f"{where}.arrayInfo"))
-    raise r.fail(f"{where}.type", f"unknown data type {kind!r}")
-
-
-def _tencent_params(r: _Reader, items: list[tuple[str, dict[str, Any]]]) -> tuple[ParamModel, ...]:
-    return tuple(
-        ParamModel(
-            r.get(p, ("id",), str, place),
-            _tencent_type(r, r.get(p, ("define",), dict, place), f"{place}.define"),
-            True,
-        )
-        for place, p in items
-    )
-
-
-def _tencent_service(data: Any, r: _Reader, fallback_id: str) -> ServiceModel:
-    if not isinstance(data, dict):
-        raise r.fail("", f"must be a JSON object, got {type(data).__name__}")
-    profile = r.get(data, ("profile",), dict, "", required=False, default={})
-    sid = r.get(profile, ("ProductId",), str, "profile", required=False) or fallback_id
-    props = []
-    for place, prop in r.items(data, ("properties",), ""):
-        props.append(
-            PropertyModel(
-                r.get(prop, ("id",), str, place),
-                _tencent_type(r, r.get(prop, ("define",), dict, place), f"{place}.define"),
-                writeable=r.get(prop, ("mode",), str, place, required=False, default="r") == "rw",
-                required=bool(r.get(prop, ("required",), bool, place, required=False)),
-                description=r.get(prop, ("desc",), str, place, required=False) or None,
-            )
-        )
-    commands = []
-    for place, action in r.items(data, ("actions",), ""):
-        commands.append(
-            CommandModel(
-                r.get(action, ("id",), str, place),
-                _tencent_params(r, r.items(action, ("input",), place)),
-                _tencent_params(r, r.items(action, ("output",), place)),
-                r.get(action, ("desc",), str, place, required=False) or None,
-            )
-        )
-    events = tuple(r.get(e, ("id",), str, place) for place, e in r.items(data, ("events",), ""))
-    return ServiceModel(sid, tuple(props), tuple(commands), events, "tencent data template")
+    """A command of a class built from a model was called, but no subclass implements it."""
 
 
 # --- the model ------------------------------------------------------------------------------
+@attrs.frozen
 class ProductModel:
     """A loaded product model: ``services`` maps each service id to its :class:`ServiceModel`."""
 
-    def __init__(self, services: Mapping[str, ServiceModel], *, source: str = "", dialect: str = "") -> None:
-        self.services: dict[str, ServiceModel] = dict(services)
-        self.source = source
-        self.dialect = dialect
+    services: dict[str, ServiceModel]
+    source: str = ""
+    dialect: str = ""  # "huawei console", "huawei v5" or "tencent data template"
 
-    def __repr__(self) -> str:
-        return f"<ProductModel {self.source!r} ({self.dialect}): {', '.join(self.services)}>"
+    @property
+    def vendor(self) -> str:
+        return self.dialect.split()[0] if self.dialect else ""
 
     @classmethod
-    def load(cls, path: str | Path) -> ProductModel:
-        """A Huawei model (``.zip``, folder, or JSON in either dialect) or a Tencent template."""
-        path = Path(path)
-        if path.is_dir():
-            return cls._load_folder(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"cannot read it: {exc.strerror or exc}", source=str(path)) from None
-        if zipfile.is_zipfile(path):
-            return cls._load_zip(path)
-        return cls.from_json(_parse_json(data, str(path)), source=str(path), fallback_id=path.stem)
+    def load(cls, path: str | os.PathLike[str]) -> ProductModel:
+        """Load a model file or folder of any supported dialect (see the module docstring)."""
+        from .model_files import read_path
+
+        services, dialect = read_path(Path(path))
+        return cls(services, str(path), dialect)
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "<json>", fallback_id: str = "service") -> ProductModel:
-        r = _Reader(source)
-        if (
-            isinstance(data, dict)
-            and "properties" in data
-            and "services" not in data
-            and "service_capabilities" not in data
-        ):
-            service = _tencent_service(data, r, fallback_id)
-            return cls({service.service_id: service}, source=source, dialect="tencent data template")
-        if isinstance(data, dict) and "devices" in data and "services" not in data:
-            raise r.fail("devices", "a devicetype-capability.json holds no services; load the .zip or folder")
-        dialect = (
-            "huawei v5" if isinstance(data, dict) and "service_capabilities" in data else "huawei console"
-        )
-        services = _huawei_services(data, r, {})
-        return cls({s.service_id: s for s in services}, source=source, dialect=dialect)
+        """A model from decoded JSON (one servicetype file, the v5 REST JSON or a Tencent template);
+        ``fallback_id`` names a Tencent template that has no ``profile.ProductId``."""
+        from .model_files import read_json
 
-    @classmethod
-    def _load_folder(cls, folder: Path) -> ProductModel:
-        files = sorted(folder.rglob("servicetype-capability.json"))
-        if not files:
-            raise ModelError("no servicetype-capability.json inside", source=str(folder))
-        ids: dict[str, str] = {}
-        for device_file in sorted(folder.rglob("devicetype-capability.json")):
-            ids.update(
-                _huawei_device_ids(
-                    _parse_json(device_file.read_bytes(), str(device_file)), _Reader(str(device_file))
-                )
-            )
-        services: dict[str, ServiceModel] = {}
-        for file in files:
-            for service in _huawei_services(
-                _parse_json(file.read_bytes(), str(file)), _Reader(str(file)), ids
-            ):
-                services[service.service_id] = service
-        return cls(services, source=str(folder), dialect="huawei console")
-
-    @classmethod
-    def _load_zip(cls, path: Path) -> ProductModel:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-                members = {n: archive.read(n) for n in names if n.endswith("capability.json")}
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise ModelError(f"not a readable zip: {exc}", source=str(path)) from None
-        ids: dict[str, str] = {}
-        for name, data in members.items():
-            if name.endswith("devicetype-capability.json"):
-                where = f"{path}!{name}"
-                ids.update(_huawei_device_ids(_parse_json(data, where), _Reader(where)))
-        services: dict[str, ServiceModel] = {}
-        for name, data in members.items():
-            if name.endswith("servicetype-capability.json"):
-                where = f"{path}!{name}"
-                for service in _huawei_services(_parse_json(data, where), _Reader(where), ids):
-                    services[service.service_id] = service  # the export repeats files in a subfolder
-        if not services:
-            raise ModelError("no servicetype-capability.json in the archive", source=str(path))
-        return cls(services, source=str(path), dialect="huawei console")
+        services, dialect = read_json(data, source, fallback_id)
+        return cls(services, source, dialect)
 
     # -- building classes ----------------------------------------------------------------------
-    def _service(self, service_id: str | None) -> ServiceModel:
-        if service_id is None:
-            if len(self.services) != 1:
-                raise KeyError(f"the model has several services ({', '.join(self.services)}): name one")
+    def service(self, service_id: str | None = None) -> ServiceModel:
+        """One service; ``service_id`` may be left out when the model has only one."""
+        if service_id is None and len(self.services) == 1:
             return next(iter(self.services.values()))
-        try:
+        if service_id in self.services:
             return self.services[service_id]
-        except KeyError:
-            raise KeyError(
-                f"no service {service_id!r} in the model (it has: {', '.join(self.services)})"
-            ) from None
+        raise KeyError(
+            f"no service {service_id!r} in {self.source or 'the model'} (it has: {', '.join(self.services)})"
+        )
 
     def service_class(self, service_id: str | None = None) -> type[Service]:
-        """A working Service subclass for one service. Subclass it to add getters, setters
-        and command bodies; commands left unimplemented answer with a clear failure."""
-        model = self._service(service_id)
-        namespace: dict[str, Any] = {
-            "service_id": model.service_id,
-            "__doc__": model.description,
-            "__module__": __name__,
-        }
-        used: set[str] = set(dir(Service))
+        """A working Service subclass for one service, one Property per model property and one
+        command per model command. Subclass it to add getters, setters and command bodies (override
+        the generated method); until then a command answers that it is not implemented."""
+        model = self.service(service_id)
+        namespace: dict[str, Any] = {"service_id": model.service_id, "__doc__": model.description}
+        used = {*dir(Service), "service_id", "spec", "_tm", "_tm_explicit_id"}
         for prop in model.properties:
-            attr = _identifier(prop.name, used)
-            namespace[attr] = Property(
+            namespace[_identifier(prop.name, used)] = Property(
                 prop.type,
                 name=prop.name,
                 writeable=prop.writeable,
@@ -500,112 +219,62 @@ class ProductModel:
                 description=prop.description,
             )
         for cmd in model.commands:
-            attr = _identifier(cmd.name, used)
+            attr = _identifier(cmd.name, used, command=True)
             namespace[attr] = _unimplemented(cmd, attr)
-        name = "".join(
-            part[0].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", model.service_id) if part
-        )
-        return type(name if name[:1].isalpha() else f"Service{name}", (Service,), namespace)
+        name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", model.service_id))
+        name = name if name[:1].isalpha() else f"Service{name}"
+        namespace["__qualname__"] = name
+        return type(name, (Service,), namespace)
 
     # -- checking classes ----------------------------------------------------------------------
     def check(self, service_class: type[Service]) -> list[Problem]:
-        """Compare a Service class with the model; an empty list means they agree."""
-        sid = service_class.service_id
-        model = self.services.get(sid)
-        if model is None and len(self.services) == 1 and self.dialect == "tencent data template":
+        """Compare a Service class with its service in the model; ``[]`` means they agree."""
+        model = self.services.get(service_class.service_id)
+        if model is None and self.vendor == "tencent" and len(self.services) == 1:
             model = next(iter(self.services.values()))  # a template is one service, whatever its id
         if model is None:
             return [
                 Problem(
                     "TM009",
-                    f"{service_class.__name__}: service {sid!r} is not in the model",
+                    f"{service_class.__name__}: service {service_class.service_id!r} is not in the model",
                     f"set service_id to one of: {', '.join(self.services)}",
                     service_class,
                 )
             ]
-        problems: list[Problem] = []
-        spec = service_class.spec
-        for prop in model.properties:
-            declared = spec.by_name.get(prop.name)
-            if declared is None:
-                if prop.required:
-                    problems.append(
-                        Problem(
-                            "TM001",
-                            f"{sid}: required property {prop.name!r} is missing",
-                            f"declare {prop.name} = Property(...) ({prop.type.describe()})",
-                            prop,
-                        )
-                    )
-                continue
-            problems.extend(_check_property(sid, declared.prop, prop))
-        for declared in spec.properties:
-            if model.property(declared.name) is None:
-                problems.append(
-                    Problem(
-                        "TM002",
-                        f"{sid}: property {declared.name!r} is not in the model",
-                        "remove it, or add it to the product model",
-                        declared.prop,
-                    )
-                )
-        for cmd in model.commands:
-            declared_cmd = spec.commands.get(cmd.name)
-            if declared_cmd is None:
-                problems.append(
-                    Problem(
-                        "TM006",
-                        f"{sid}: command {cmd.name!r} is missing",
-                        f"add a method decorated with @command({cmd.name!r})",
-                        cmd,
-                    )
-                )
-            else:
-                problems.extend(_check_command(sid, declared_cmd, cmd))
-        for name in spec.commands:
-            if model.command(name) is None:
-                problems.append(
-                    Problem(
-                        "TM007",
-                        f"{sid}: command {name!r} is not in the model",
-                        "remove it, or add it to the product model",
-                        spec.commands[name],
-                    )
-                )
-        return problems
+        return check_service(model, service_class)
 
     def describe(self) -> str:
-        """A human-readable summary (used by ``thingmodel model show``)."""
+        """A short human-readable listing (``thingmodel model show``)."""
         lines = [f"{self.source} ({self.dialect})"]
-        for service in self.services.values():
-            lines.append(
-                f"service {service.service_id}"
-                + (
-                    f" (type {service.service_type})"
-                    if service.service_type not in (None, service.service_id)
-                    else ""
-                )
-            )
-            for prop in service.properties:
-                rw = "RW" if prop.writeable else "R "
+        for s in self.services.values():
+            other_type = s.service_type not in (None, s.service_id)
+            lines.append(f"service {s.service_id}" + (f" (type {s.service_type})" if other_type else ""))
+            for p in s.properties:
+                mode = ("R" if p.readable else " ") + ("W" if p.writeable else " ")
+                lines.append(f"  {mode} {p.name}: {p.type.describe()}" + (f" [{p.unit}]" if p.unit else ""))
+            for c in s.commands:
+                out = f" -> ({_params_text(c.responses)})" if c.responses else ""
+                lines.append(f"  command {c.name}({_params_text(c.params)}){out}")
+            for e in s.events:
                 lines.append(
-                    f"  {rw} {prop.name}: {prop.type.describe()}" + (f" [{prop.unit}]" if prop.unit else "")
+                    f"  event {e.name}({_params_text(e.params)})" + (f" [{e.type}]" if e.type else "")
                 )
-            for cmd in service.commands:
-                params = ", ".join(
-                    f"{p.name}: {p.type.describe()}" + ("" if p.required else "?") for p in cmd.params
-                )
-                lines.append(f"  command {cmd.name}({params})")
-            for event in service.events:
-                lines.append(f"  event {event}")
         return "\n".join(lines)
 
 
-def _identifier(name: str, used: set[str]) -> str:
-    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    snake = re.sub(r"[^0-9a-zA-Z_]", "_", snake).lower().strip("_") or "value"
+def _params_text(params: tuple[ParamModel, ...]) -> str:
+    return ", ".join(f"{p.name}: {p.type.describe()}" + ("" if p.required else "?") for p in params)
+
+
+def _identifier(name: str, used: set[str], command: bool = False) -> str:
+    """A Python attribute name for a wire name: camelCase becomes snake_case, clashes get a suffix.
+    A command is never named get_*/set_*, which Service reads as a property accessor."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    snake = re.sub(r"\W+", "_", snake, flags=re.ASCII).strip("_").lower() or "value"
     if snake[0].isdigit() or keyword.iskeyword(snake):
         snake = f"p_{snake}"
+    if command and snake.startswith(("get_", "set_")):
+        snake = f"{snake}_command"
     candidate, n = snake, 2
     while candidate in used:
         candidate, n = f"{snake}_{n}", n + 1
@@ -614,87 +283,97 @@ def _identifier(name: str, used: set[str]) -> str:
 
 
 def _unimplemented(cmd: CommandModel, attr: str) -> Callable[..., Any]:
-    def body(self: Service, **paras: Any) -> None:
+    def method(self: Service, /, **paras: Any) -> None:
         raise CommandNotImplemented(
-            f"command {cmd.name!r} has no implementation: subclass "
-            f"{type(self).__name__} and define {attr}(self, **paras)"
+            f"command {cmd.name!r} is not implemented: subclass {type(self).__name__} "
+            f"and override {attr}(self, **paras)"
         )
 
-    body.__name__ = attr
-    body.__doc__ = cmd.description
-    return command(cmd.name, params={p.name: Param(p.name, p.type, p.required) for p in cmd.params})(body)
+    method.__name__ = method.__qualname__ = attr
+    method.__doc__ = cmd.description or f"Command {cmd.name!r}({_params_text(cmd.params)})."
+    params = {p.name: Param(p.name, p.type, p.required) for p in cmd.params}
+    return command(cmd.name, params=params)(method)
 
 
-def _bounds(value_type: ValueType) -> tuple[float | None, float | None]:
-    return getattr(value_type, "minimum", None), getattr(value_type, "maximum", None)
-
-
-def _base_kind(value_type: ValueType) -> str:
-    kind = value_type.base.kind if isinstance(value_type, Enum) else value_type.kind
-    return {"boolean": "boolean", "integer": "integer"}.get(kind, kind)
-
-
-def _check_property(sid: str, declared: Property[Any], model: PropertyModel) -> list[Problem]:
-    problems = []
-    name = model.name
-    if _base_kind(declared.type) != _base_kind(model.type):
-        return [
-            Problem(
-                "TM003",
-                f"{sid}.{name}: the class declares {declared.type.describe()}, "
-                f"the model {model.type.describe()}",
-                f"declare it as {model.type.describe()}",
-                declared,
-            )
-        ]
-    (cmin, cmax), (mmin, mmax) = _bounds(declared.type), _bounds(model.type)
-    if cmin is not None and mmin is not None and cmin < mmin:
-        problems.append(
-            Problem(
-                "TM004",
-                f"{sid}.{name}: the class allows {cmin}, below the model's minimum {mmin}",
-                f"use minimum={mmin} or higher",
-                declared,
-            )
-        )
-    if cmax is not None and mmax is not None and cmax > mmax:
-        problems.append(
-            Problem(
-                "TM004",
-                f"{sid}.{name}: the class allows {cmax}, above the model's maximum {mmax}",
-                f"use maximum={mmax} or lower",
-                declared,
-            )
-        )
-    clen = getattr(declared.type, "max_length", None)
-    mlen = getattr(model.type, "max_length", None)
-    if clen is not None and mlen is not None and clen > mlen:
-        problems.append(
-            Problem(
-                "TM004",
-                f"{sid}.{name}: the class allows {clen} characters, the model {mlen}",
-                f"use max_length={mlen} or lower",
-                declared,
-            )
-        )
-    if isinstance(model.type, Enum):
-        allowed = set(model.type.choices)
-        extra = [c for c in getattr(declared.type, "choices", ()) if c not in allowed]
-        if extra:
+# --- checking a class against a service ------------------------------------------------------
+def check_service(model: ServiceModel, cls: type[Service]) -> list[Problem]:
+    """Every disagreement between ``cls`` and ``model``, properties first, then commands."""
+    sid = model.service_id
+    spec = cls.spec
+    problems: list[Problem] = []
+    for prop in model.properties:
+        declared = spec.by_name.get(prop.name)
+        if declared is None:
+            rw = ", writeable=True" if prop.writeable else ""
             problems.append(
                 Problem(
-                    "TM004",
-                    f"{sid}.{name}: the class allows {extra!r}, not in the model's enum",
-                    f"keep to {sorted(allowed, key=str)!r}",
-                    declared,
+                    "TM001",
+                    f"{sid}: model property {prop.name!r} ({prop.type.describe()}) is missing "
+                    f"from {cls.__name__}",
+                    f"declare it: Property({spell(prop.type)}, name={prop.name!r}{rw})",
+                    prop,
                 )
             )
+        else:
+            problems.extend(_check_property(f"{sid}.{prop.name}", declared.prop, prop))
+    for declared in spec.properties:
+        if model.property(declared.name) is None:
+            problems.append(
+                Problem(
+                    "TM002",
+                    f"{sid}: property {declared.name!r} ({declared.attr}) is not in the model",
+                    "remove it, or add it to the product model",
+                    declared.prop,
+                )
+            )
+    for cmd in model.commands:
+        declared_cmd = spec.commands.get(cmd.name)
+        if declared_cmd is None:
+            problems.append(
+                Problem(
+                    "TM006",
+                    f"{sid}: model command {cmd.name!r} is missing from {cls.__name__}",
+                    f"add a method decorated with @command({cmd.name!r})",
+                    cmd,
+                )
+            )
+        else:
+            problems.extend(_check_command(f"{sid}.{cmd.name}", declared_cmd, cmd))
+    for name, declared_cmd in spec.commands.items():
+        if model.command(name) is None:
+            problems.append(
+                Problem(
+                    "TM007",
+                    f"{sid}: command {name!r} ({declared_cmd.attr}) is not in the model",
+                    "remove it, or add it to the product model",
+                    declared_cmd,
+                )
+            )
+    return problems
+
+
+def _check_property(where: str, declared: Property[Any], model: PropertyModel) -> list[Problem]:
+    problems = []
+    if _family(declared.type) != _family(model.type):
+        problems.append(
+            Problem(
+                "TM003",
+                f"{where}: the class declares {declared.type.describe()}, the model {model.type.describe()}",
+                f"declare it as Property({spell(model.type)}, ...)",
+                declared,
+            )
+        )
+    else:
+        found = _too_loose(declared.type, model.type)
+        if model.writeable:
+            found += _too_strict(declared.type, model.type, "write")
+        problems += [Problem("TM004", f"{where}: {message}", hint, declared) for message, hint in found]
     if declared.writeable != model.writeable:
         want = "writeable" if model.writeable else "read-only"
         problems.append(
             Problem(
                 "TM005",
-                f"{sid}.{name}: the model says {want}, the class does not",
+                f"{where}: the model makes it {want}, the class does not",
                 f"declare it with writeable={model.writeable}",
                 declared,
             )
@@ -702,50 +381,130 @@ def _check_property(sid: str, declared: Property[Any], model: PropertyModel) -> 
     return problems
 
 
-def _check_command(sid: str, declared: Any, model: CommandModel) -> list[Problem]:
+def _check_command(where: str, declared: CommandSpec, model: CommandModel) -> list[Problem]:
     problems = []
-    where = f"{sid}.{model.name}"
-    model_params = {p.name: p for p in model.params}
+
+    def problem(message: str, hint: str) -> None:
+        problems.append(Problem("TM008", f"{where}: {message}", hint, declared))
+
     for p in model.params:
-        mine = declared.params.get(p.name)
+        mine: Param | None = declared.params.get(p.name)
         if mine is None:
-            if not declared.accepts_extra:
-                problems.append(
-                    Problem(
-                        "TM008",
-                        f"{where}: parameter {p.name!r} is missing",
-                        f"add a parameter {p.name} ({p.type.describe()})",
-                        declared,
-                    )
+            if not declared.accepts_extra:  # **kwargs takes it
+                problem(f"parameter {p.name!r} is missing", f"add a parameter {p.name}: {spell(p.type)}")
+        elif _family(mine.type) != _family(p.type):
+            theirs = f"{mine.type.describe()} in the class, {p.type.describe()} in the model"
+            problem(f"parameter {p.name!r} is {theirs}", f"declare it as {spell(p.type)}")
+        else:
+            if mine.required and not p.required:
+                problem(
+                    f"parameter {p.name!r} is required by the class, optional in the model",
+                    "give it a default",
                 )
-            continue
-        if _base_kind(mine.type) != _base_kind(p.type):
-            problems.append(
-                Problem(
-                    "TM008",
-                    f"{where}: parameter {p.name!r} is {mine.type.describe()} in the class, "
-                    f"{p.type.describe()} in the model",
-                    f"annotate it as {p.type.describe()}",
-                    declared,
-                )
-            )
-        elif mine.required and not p.required:
-            problems.append(
-                Problem(
-                    "TM008",
-                    f"{where}: parameter {p.name!r} is required by the class but optional in the model",
-                    "give it a default value",
-                    declared,
-                )
-            )
+            for message, hint in _too_strict(mine.type, p.type, "send"):
+                problem(f"parameter {p.name!r}: {message}", hint)
+    names = {p.name for p in model.params}
     for name in declared.params:
-        if name not in model_params:
-            problems.append(
-                Problem(
-                    "TM008",
-                    f"{where}: parameter {name!r} is not in the model",
-                    "remove it, or add it to the product model",
-                    declared,
+        if name not in names:
+            problem(f"parameter {name!r} is not in the model", "remove it, or add it to the product model")
+    return problems
+
+
+# --- comparing value types --------------------------------------------------------------------
+def _family(value_type: ValueType) -> object:
+    """What two types must share to match: the kind (int and long alike), an enum's values' kind,
+    struct members and array items."""
+    if isinstance(value_type, Enum):
+        return _family(value_type.base)
+    if isinstance(value_type, Struct):
+        return ("struct", tuple(sorted((k, repr(_family(v))) for k, v in value_type.fields.items())))
+    if isinstance(value_type, Array):
+        return ("array", _family(value_type.item))
+    if isinstance(value_type, StringList):
+        return ("array", "string")
+    return value_type.kind
+
+
+_LIMITS = (("minimum", -1), ("maximum", 1), ("max_length", 1))  # (bound, the looser direction)
+
+
+def _limits(value_type: ValueType) -> dict[str, float | None]:
+    base = value_type.base if isinstance(value_type, Enum) else value_type
+    return {key: getattr(base, key, None) for key, _ in _LIMITS}
+
+
+def _accepts(value_type: ValueType, value: Any) -> bool:
+    try:
+        value_type.from_wire(value)
+    except InvalidValue:
+        return False
+    return True
+
+
+def _too_loose(mine: ValueType, model: ValueType) -> list[tuple[str, str]]:
+    """(message, hint) for each bound ``mine`` declares that lets through values ``model`` forbids."""
+    if isinstance(mine, Enum):
+        bad = [c for c in mine.choices if not _accepts(model, c)]
+        return (
+            [(f"the class allows {bad!r}, which the model forbids", f"keep to {model.describe()}")]
+            if bad
+            else []
+        )
+    found = []
+    have, limit = _limits(mine), _limits(model)
+    for key, looser in _LIMITS:
+        c, m = have[key], limit[key]
+        if c is not None and m is not None and (c - m) * looser > 0:
+            found.append(
+                (
+                    f"the class's {key} {c} is {'above' if c > m else 'below'} the model's {m}, so it "
+                    "allows values the model forbids",
+                    f"use {key}={m}",
                 )
             )
-    return problems
+    return found
+
+
+def _too_strict(mine: ValueType, model: ValueType, verb: str) -> list[tuple[str, str]]:
+    """(message, hint) for each bound ``mine`` declares that refuses values ``model`` lets the cloud
+    ``verb``; a bound the model does not have counts as infinitely loose."""
+    refused = f"values the cloud may {verb}"
+    if isinstance(model, Enum):
+        bad = [c for c in model.choices if not _accepts(mine, c)]
+        return [(f"the class refuses {bad!r}, {refused}", f"accept {model.describe()}")] if bad else []
+    if isinstance(mine, Enum):
+        low, high = _limits(model)["minimum"], _limits(model)["maximum"]
+        if isinstance(model, Integer) and low is not None and high is not None and high - low < 1000:
+            bad = [v for v in range(int(low), int(high) + 1) if not _accepts(mine, v)]
+            return [(f"the class refuses {bad!r}, {refused}", f"accept {model.describe()}")] if bad else []
+        return [
+            (f"the class allows only {mine.describe()}, the model any {model.describe()}", "drop the enum")
+        ]
+    found = []
+    have, limit = _limits(mine), _limits(model)
+    for key, looser in _LIMITS:
+        c, m = have[key], limit[key]
+        if c is not None and (m is None or (m - c) * looser > 0):
+            side = "above" if looser < 0 else "below"
+            theirs, fix = ("none", f"leave {key} out") if m is None else (m, f"use {key}={m}")
+            found.append(
+                (f"the class's {key} {c} is {side} the model's ({theirs}), so it refuses {refused}", fix)
+            )
+    return found
+
+
+def spell(value_type: ValueType) -> str:
+    """How to declare ``value_type``: the arguments of ``Property(...)``."""
+    if isinstance(value_type, Enum):
+        return f"{spell(value_type.base).split(',')[0]}, enum={list(value_type.choices)!r}"
+    if isinstance(value_type, (Integer, Decimal)):
+        head = (
+            "float" if isinstance(value_type, Decimal) else "'long'" if value_type.name == "long" else "int"
+        )
+        bounds = (f"{k}={getattr(value_type, k)}" for k in ("minimum", "maximum", "step"))
+        return ", ".join([head, *(b for b in bounds if not b.endswith("=None"))])
+    if isinstance(value_type, (String, StringList)):
+        head = "str" if isinstance(value_type, String) else "list"
+        return head + ("" if value_type.max_length is None else f", max_length={value_type.max_length}")
+    simple = {Boolean: "bool", DateTime: "datetime", Timestamp: "'timestamp'", JsonObject: "dict"}
+    return simple.get(type(value_type), f"{type(value_type).__name__}(...)  # {value_type.describe()}")

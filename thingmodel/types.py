@@ -303,6 +303,10 @@ class StringList(ValueType):
         return list(raw)
 
 
+def _member_dict(members: Mapping[str, ValueType]) -> dict[str, ValueType]:
+    return dict(members)
+
+
 @attrs.frozen
 class Struct(ValueType):
     """Tencent ``struct``: an object whose members each have their own type.
@@ -310,7 +314,7 @@ class Struct(ValueType):
     Members may be left out (a partial write); unknown members are refused.
     """
 
-    fields: Mapping[str, ValueType] = attrs.field(converter=dict)
+    fields: Mapping[str, ValueType] = attrs.field(converter=_member_dict)
     name: str = "struct"
     kind: ClassVar[str] = "struct"
     wire_is_python: ClassVar[bool] = False
