@@ -262,7 +262,28 @@ def test_a_refused_change_without_request_id_is_answered_by_reporting_the_actual
     detector = Detector()
     rig = Rig(detector)
     rig.core.handle(ev.DesiredChange(None, {"smokeDetector": {"alarm": 7}}))
-    assert rig.emitted == [ev.ReportProperties({"smokeDetector": {"alarm": 0}})]
+    assert rig.emitted == [
+        ev.ReportProperties({"smokeDetector": {"alarm": 0}}),
+        ev.SettleDesired({}, {"smokeDetector": {"alarm": "7 is above the maximum 1"}}),
+    ]
+
+
+def test_an_applied_change_without_request_id_is_reported_then_settled() -> None:
+    rig = Rig(Detector())
+    rig.core.handle(ev.DesiredChange(None, {"smokeDetector": {"alarm": 1}}))
+    assert rig.emitted == [
+        ev.ReportProperties({"smokeDetector": {"alarm": 1}}),
+        ev.SettleDesired({"smokeDetector": {"alarm": 1}}, {}),
+    ]
+
+
+def test_a_valid_value_refused_with_an_invalid_one_is_named_as_blocked() -> None:
+    rig = Rig(Detector())
+    rig.core.handle(ev.DesiredChange(None, {"smokeDetector": {"alarm": 7, "level": 5.0}}))
+    settle = rig.emitted[-1]
+    assert isinstance(settle, ev.SettleDesired) and not settle.applied
+    assert settle.refused["smokeDetector"]["alarm"] == "7 is above the maximum 1"
+    assert "another value" in settle.refused["smokeDetector"]["level"]
 
 
 def test_an_on_error_callback_that_raises_does_not_stop_the_device() -> None:
@@ -510,7 +531,10 @@ def test_a_shadow_value_the_device_does_not_hold_is_applied_and_reported() -> No
     rig = Rig(detector)
     rig.core.handle(shadow({"alarm": 1, "level": 50.0}))
     assert detector.calls == [("alarm", 1)]  # level already held: its setter is not called
-    assert rig.emitted == [ev.ReportProperties({"smokeDetector": {"alarm": 1}})]
+    assert rig.emitted == [
+        ev.ReportProperties({"smokeDetector": {"alarm": 1}}),
+        ev.SettleDesired({"smokeDetector": {"alarm": 1}}, {}),
+    ]
 
 
 def test_a_shadow_the_device_already_matches_changes_nothing() -> None:

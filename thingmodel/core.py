@@ -33,6 +33,7 @@ from .events import (
     Rejected,
     ReportProperties,
     RequestShadow,
+    SettleDesired,
     ShadowSnapshot,
 )
 from .scheduling import Clock, FixedRateJob, Scheduler, monotonic_clock
@@ -349,6 +350,8 @@ class DeviceCore:
             elif event.request_id is None:
                 # No request to answer (an AWS delta, say): the actual values are the answer.
                 self._report_actual(event.services)
+            if event.request_id is None:
+                self.emit(_settlement(event.services, errors))
         elif isinstance(event, CommandRequest):
             response = self.call(event.service_id, event.name, event.params, event.request_id)
             self.emit(response)
@@ -408,6 +411,8 @@ class DeviceCore:
                     changes[key] = value
             if changes:
                 delta[sid] = changes
+        applied: dict[str, dict[str, Any]] = {}
+        refused: dict[str, dict[str, str]] = {}
         for sid, changes in delta.items():
             # One request per service: a bad value in one service does not block the others.
             errors = self.apply_desired({sid: changes})
@@ -415,6 +420,11 @@ class DeviceCore:
                 self._error("desired", sid, name, reason)
             if errors:
                 self.report(self.services[sid])
+                refused[sid] = {name: errors.get(name, _BLOCKED) for name in changes}
+            else:
+                applied[sid] = changes
+        if applied or refused:
+            self.emit(SettleDesired(applied, refused))
 
     def request_shadow(self) -> None:
         self.emit(RequestShadow(new_request_id()))
@@ -442,6 +452,24 @@ class DeviceCore:
 
 class _Missing:
     pass
+
+
+_BLOCKED = "not applied: another value of the same change was refused"
+
+
+def _settlement(services: Mapping[str, Mapping[str, Any]], errors: Mapping[str, str]) -> SettleDesired:
+    """Split one request's values into applied and refused, keyed like ``apply_desired``'s errors."""
+    if not errors:
+        return SettleDesired({sid: dict(v) for sid, v in services.items()}, {})
+    prefix = len(services) > 1
+    refused = {
+        sid: {
+            name: errors.get(f"{sid}.{name}" if prefix else name, errors.get(sid, _BLOCKED))
+            for name in changes
+        }
+        for sid, changes in services.items()
+    }
+    return SettleDesired({}, refused)
 
 
 def _canonical(p: PropertySpec, raw: Any) -> Any:

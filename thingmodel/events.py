@@ -152,6 +152,17 @@ class RequestShadow:
 
 
 @attrs.frozen
+class SettleDesired:
+    """The outcome of desired values that came with no request to answer (an AWS or Tencent hub
+    delta, a shadow snapshot): ``applied`` now hold on the device; ``refused`` maps
+    ``{service_id: {name: reason}}``. Shadow protocols clear what was refused from ``desired``
+    so that it is neither retried nor shown as pending forever; others ignore this action."""
+
+    applied: ServiceValues = attrs.field(factory=dict)
+    refused: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class SendMessage:
     payload: bytes
 
@@ -174,7 +185,14 @@ DeviceEvent = (
     | Malformed
 )
 DeviceAction = (
-    ReportProperties | AckDesired | ReadResponse | CommandResponse | RequestShadow | SendMessage | EmitEvent
+    ReportProperties
+    | AckDesired
+    | ReadResponse
+    | CommandResponse
+    | RequestShadow
+    | SettleDesired
+    | SendMessage
+    | EmitEvent
 )
 
 
@@ -218,6 +236,17 @@ class ShadowRequested:
     device_id: str
     request_id: str
     service_id: str | None = None
+
+
+@attrs.frozen
+class DesiredCleared:
+    """The device took desired values out of its shadow (AWS/Tencent ``"desired": {key: null}``,
+    Tencent ``clear_control``). ``services`` maps a service id to the cleared names, or to None
+    for the whole section. A cleared key whose desired value the device does not report is a
+    refusal."""
+
+    device_id: str
+    services: Mapping[str, tuple[str, ...] | None]
 
 
 @attrs.frozen
@@ -282,6 +311,7 @@ PlatformEvent = (
     | ReadAnswered
     | CommandAnswered
     | ShadowRequested
+    | DesiredCleared
     | MessageUp
     | EventUp
     | DeviceMalformed

@@ -26,7 +26,7 @@ from .. import events as ev
 from ..codecs import PlatformCodec
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
-from .store import MemoryStore, ShadowStore
+from .store import MemoryStore, ShadowStore, SqliteStore
 
 log = logging.getLogger("thingmodel.cloud")
 
@@ -67,9 +67,27 @@ class ShadowCloud:
         self._pushed: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.RLock()
 
+    @property
+    def vendor(self) -> str:
+        return self.codec.vendor
+
+    def subscriptions(self) -> list[str]:
+        return self.codec.subscriptions()
+
+    def open_store(self, path: str) -> None:
+        """Keep shadows in a SQLite file from now on (they survive a restart)."""
+        self.store = SqliteStore(path)
+
+    def close(self) -> None:
+        if isinstance(self.store, SqliteStore):
+            self.store.close()
+
     # -- application side ----------------------------------------------------------------------
     def shadow(self, device_id: str) -> dict[str, ev.ShadowState]:
         return self.store.load(device_id)
+
+    def devices(self) -> list[str]:
+        return self.store.devices()
 
     def desire(self, device_id: str, services: Mapping[str, Mapping[str, Any]]) -> str:
         """Store desired values and push them as one write request; return its request id."""
@@ -158,6 +176,8 @@ class ShadowCloud:
                 self._reported(event)
             elif isinstance(event, ev.ShadowRequested):
                 self._shadow_requested(event)
+            elif isinstance(event, ev.DesiredCleared):
+                self._desired_cleared(event)
             elif isinstance(event, (ev.DesiredAcked, ev.CommandAnswered, ev.ReadAnswered)):
                 self._answered(event.request_id, event)
             elif isinstance(event, ev.DeviceMalformed):
@@ -212,6 +232,42 @@ class ShadowCloud:
             touched = any(k in reported.get(sid, {}) for sid, k, _ in wanted)
             if touched and all(now[sid].get(k, _ABSENT) == v for sid, k, v in wanted):
                 self._answered(rid, ev.DesiredAcked(device_id, rid))
+
+    def _desired_cleared(self, event: ev.DesiredCleared) -> None:
+        """The device took values out of ``desired`` (Tencent's habit once it has applied them,
+        ours when it refuses them): a pending write whose value it does not report was refused."""
+        shadows = self.store.load(event.device_id)
+        cleared = {
+            sid: set(shadows.get(sid, ev.ShadowState()).desired if keys is None else keys)
+            for sid, keys in event.services.items()
+        }
+        for rid, pending in list(self._pending.items()):
+            if pending.kind != "desired" or pending.device_id != event.device_id:
+                continue
+            errors: dict[str, str] = {}
+            prefix = len(pending.values) > 1
+            for sid, props in pending.values.items():
+                reported = shadows.get(sid, ev.ShadowState()).reported
+                for key, value in props.items():
+                    if key in cleared.get(sid, ()) and reported.get(key, _ABSENT) != value:
+                        actual = reported.get(key, _ABSENT)
+                        holds = "nothing" if actual is _ABSENT else repr(actual)
+                        errors[f"{sid}.{key}" if prefix else key] = (
+                            f"the device refused {value!r} and cleared it from desired (it reports {holds})"
+                        )
+            if errors:
+                self._answered(rid, ev.DesiredAcked(event.device_id, rid, errors, code=1))
+        shadows = self.store.load(event.device_id)  # _answered may have reverted some values
+        for sid, keys in cleared.items():
+            state = shadows.get(sid)
+            if state is None or not keys & state.desired.keys():
+                continue
+            desired = {k: v for k, v in state.desired.items() if k not in keys}
+            self.store.save(
+                event.device_id, sid, attrs.evolve(state, desired=desired, version=state.version + 1)
+            )
+            for key in keys:
+                self._pushed.pop((event.device_id, sid, key), None)
 
     def _shadow_requested(self, event: ev.ShadowRequested) -> None:
         # A device asks after each (re)connect: from now on it holds what the answer says.

@@ -219,6 +219,8 @@ class HuaweiDevice:
                     },
                 )
             ]
+        if isinstance(action, ev.SettleDesired):
+            return []  # IoTDA keeps desired values; a refusal was answered by the set response
         raise CodecError(f"huawei cannot encode {action!r}")
 
 
