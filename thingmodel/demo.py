@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from . import events as ev
 from .brokers import free_port
 from .cloud import LocalCloud
+from .codecs import cloud_key
 from .demo_device import SmokeDetector  # the same file as examples/smoke_detector.py
 from .device import Device
 
@@ -38,6 +39,10 @@ class _Narrator:
             self.say(
                 "cloud", f"command response from {event.device_id}: code {event.code}, {_fmt(event.paras)}"
             )
+        elif isinstance(event, ev.DesiredCleared):
+            for sid, names in event.services.items():
+                what = "all of desired" if names is None else ", ".join(names)
+                self.say("cloud", f"{event.device_id}/{sid} cleared {what} from its desired state")
         elif isinstance(event, ev.ShadowRequested):
             self.say("cloud", f"{event.device_id} asked for its shadow (it does on every connect)")
         elif isinstance(event, ev.DeviceMalformed):
@@ -51,6 +56,10 @@ class _DeviceLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.narrator.say("device", record.getMessage())
+
+
+#: the demo device's id per vendor (Tencent ids are ProductId.DeviceName)
+DEMO_DEVICE = {"tencent-hub": "DEMOPRD001.demo-smoke-1", "tencent-explorer": "DEMOPRD001.demo-smoke-1"}
 
 
 def _await_reported(cloud: LocalCloud, device: str, service: str, name: str, value: Any) -> None:
@@ -94,26 +103,26 @@ def run_demo(
             f"local cloud up: embedded MQTT broker on {cloud.url}, {vendor} protocol, shadows in memory",
         )
         detector = SmokeDetector(seed=1)
-        device = Device([detector], device_id="demo-smoke-1", vendor=vendor, broker=cloud.url)
+        dev = DEMO_DEVICE.get(vendor, "demo-smoke-1")
+        device = Device([detector], device_id=dev, vendor=vendor, broker=cloud.url)
+        shadow = cloud_key(device.codec, detector.service_id)
         with device:
-            narrator.say(
-                "device", f"demo-smoke-1 connected; {detector.service_id} reports every {interval:g} s"
-            )
+            narrator.say("device", f"{dev} connected; {detector.service_id} reports every {interval:g} s")
             detector.enable_auto_report(interval)
             time.sleep(interval + 0.5)
             narrator.say("app", "desire smokeDetector.alarm = 1")
-            outcome = cloud.set_desired("demo-smoke-1", "smokeDetector", {"alarm": 1})
-            _await_reported(cloud, "demo-smoke-1", "smokeDetector", "alarm", 1)  # the report follows the ack
+            outcome = cloud.set_desired(dev, shadow, {"alarm": 1})
+            _await_reported(cloud, dev, shadow, "alarm", 1)  # the report follows the ack
             narrator.say(
                 "app",
                 f"-> {'applied' if outcome.ok else outcome.errors}; shadow now: "
-                f"{_fmt(cloud.get_shadow('demo-smoke-1')['smokeDetector']['reported'])}",
+                f"{_fmt(cloud.get_shadow(dev)[shadow]['reported'])}",
             )
             narrator.say("app", "command ringAlarm(duration=3)")
-            answer = cloud.send_command("demo-smoke-1", "smokeDetector", "ringAlarm", {"duration": 3})
+            answer = cloud.send_command(dev, "smokeDetector", "ringAlarm", {"duration": 3})
             narrator.say("app", f"-> code {answer.code}, {_fmt(answer.paras)}")
             narrator.say("app", "desire smokeDetector.alarm = 5 (out of range, to see a refusal)")
-            refused = cloud.set_desired("demo-smoke-1", "smokeDetector", {"alarm": 5})
+            refused = cloud.set_desired(dev, shadow, {"alarm": 5})
             narrator.say(
                 "app",
                 f"-> refused as expected ({_reasons(refused.errors)})"

@@ -16,7 +16,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .codecs import device_codec
@@ -57,6 +57,7 @@ class Device:
         on_event: Callable[[CloudEvent], object] | None = None,
         clock: Clock = monotonic_clock,
         sync_timeout: float = 3.0,
+        codec_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.device_id = validate_id("device_id", device_id)
         #: how long connect() waits for the shadow to be fetched and applied
@@ -71,7 +72,9 @@ class Device:
         self.core = DeviceCore(services, clock=clock, on_error=self._record_error)
         self.core.on_message = on_message
         self.core.on_event = on_event
-        self.codec = device_codec(vendor, device_id=device_id)
+        self.codec = device_codec(
+            vendor, device_id=device_id, service_ids=list(self.core.services), **(codec_options or {})
+        )
         if credentials is None:
             fixed = (client_id or device_id, username, password)
             credentials = lambda: fixed  # noqa: E731
@@ -140,6 +143,38 @@ class Device:
             broker=f"{scheme}://{host}:{port}",
             credentials=credentials,
             tls=tls,
+            **options,
+        )
+
+    @classmethod
+    def for_aws(
+        cls,
+        *,
+        thing_name: str,
+        endpoint: str,
+        cert_file: str,
+        key_file: str,
+        services: Sequence[Service],
+        ca_file: str | None = None,
+        port: int = 8883,
+        shadows: Mapping[str, str | None] | None = None,
+        commands: bool = True,
+        **options: Any,
+    ) -> Device:
+        """A device on AWS IoT Core: mutual TLS with the thing's certificate, client id = thing name.
+
+        ``shadows`` maps service ids to shadow names (None = the classic shadow); by default one
+        service uses the classic shadow and several use one named shadow each. ``commands=False``
+        leaves AWS IoT's commands topics alone."""
+        tls = TlsOptions(ca_file, cert_file, key_file)
+        return cls(
+            services,
+            device_id=thing_name,
+            vendor="aws",
+            broker=f"mqtts://{endpoint}:{port}",
+            client_id=thing_name,
+            tls=tls,
+            codec_options={"shadows": shadows, "commands": commands},
             **options,
         )
 

@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 
 from . import events as ev
-from .cloud import ShadowCloud
-from .codecs import device_codec, platform_codec
+from .cloud.vendors import make_cloud
+from .codecs import cloud_key, device_codec
 from .core import DeviceCore, DeviceError
 from .scheduling import FakeClock
 from .service import Service
@@ -119,11 +119,11 @@ class FakeCloud:
         self.uplinks: list[ev.PlatformEvent] = []
         self.broker = InMemoryBroker()
         self.core = DeviceCore(list(services), clock=self.clock, on_error=self.errors.append)
-        codec = device_codec(vendor, device_id=device_id)
+        self.codec = device_codec(vendor, device_id=device_id, service_ids=list(self.core.services))
+        codec = self.codec
         self.session = DeviceSession(self.core, codec, publish=self._device_publish)
-        platform = platform_codec(vendor)
-        self.cloud = ShadowCloud(platform, publish=self.broker.publish, on_uplink=self.uplinks.append)
-        for topic_filter in platform.subscriptions():
+        self.cloud = make_cloud(vendor, self.broker.publish, on_uplink=self.uplinks.append)
+        for topic_filter in self.cloud.subscriptions():
             self.broker.subscribe(topic_filter, self.cloud.receive)
         for topic_filter in codec.subscriptions():
             self.broker.subscribe(topic_filter, self._device_receive)
@@ -167,7 +167,7 @@ class FakeCloud:
     def desire(self, props: Mapping[str, Any], service: str | None = None) -> Ack:
         """Write properties (wire names) as one request and return the device's answer."""
         sid = self._service_id(service)
-        rid = self.cloud.desire(self.device_id, {sid: dict(props)})
+        rid = self.cloud.desire(self.device_id, {cloud_key(self.codec, sid): dict(props)})
         result = self.cloud.result(rid)
         if result is None:
             return Ack(False, {}, rid, pending=True)
@@ -225,24 +225,33 @@ class FakeCloud:
     @property
     def reported(self) -> dict[str, dict[str, Any]]:
         """The shadow's reported state: ``{service_id: {wire_name: value}}``."""
-        return {sid: dict(s.reported) for sid, s in self.cloud.shadow(self.device_id).items()}
+        return {self._sid(key): dict(s.reported) for key, s in self.cloud.shadow(self.device_id).items()}
 
     @property
     def desired(self) -> dict[str, dict[str, Any]]:
         """The shadow's desired state: ``{service_id: {wire_name: value}}``."""
-        return {sid: dict(s.desired) for sid, s in self.cloud.shadow(self.device_id).items()}
+        return {self._sid(key): dict(s.desired) for key, s in self.cloud.shadow(self.device_id).items()}
 
     @property
     def reports(self) -> list[dict[str, dict[str, Any]]]:
         """Every property report the cloud received, oldest first."""
         return [
-            {k: dict(v) for k, v in e.services.items()} for e in self.uplinks if isinstance(e, ev.Reported)
+            {self._sid(k): dict(v) for k, v in e.services.items()}
+            for e in self.uplinks
+            if isinstance(e, ev.Reported)
         ]
 
     @property
     def messages(self) -> list[tuple[str, Any]]:
         """Every (topic, payload) that crossed the wire; JSON payloads decoded."""
         return [(m.topic, _decoded(m.payload)) for m in self.broker.published]
+
+    def _sid(self, key: str) -> str:
+        """The service id behind a platform-side shadow key (they differ on AWS and Tencent)."""
+        for sid in self.core.services:
+            if cloud_key(self.codec, sid) == key:
+                return sid
+        return key
 
     def _service_id(self, service: str | None) -> str:
         if service is not None:

@@ -22,13 +22,12 @@ import attrs
 
 from .. import events as ev
 from ..brokers import EmbeddedBroker
-from ..codecs import platform_codec
 from ..errors import CodecError, InvalidValue
 from ..transport import BrokerAddress, MqttTransport, TlsOptions
 from ..worker import Worker
 from . import appapi
-from .shadows import Result, ShadowCloud
-from .store import MemoryStore, ShadowStore, SqliteStore
+from .shadows import Result
+from .vendors import make_cloud
 
 log = logging.getLogger("thingmodel.cloud")
 
@@ -76,22 +75,14 @@ class LocalCloud:
         on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
     ) -> None:
         self.vendor = vendor
-        self.codec = platform_codec(vendor)
         self._broker_url = broker
         self.host, self.port = host, port
         self._store_path = store
         self._auth = (username, password)
         self._tls = tls
         self.embedded: EmbeddedBroker | None = None
-        self.store: ShadowStore = MemoryStore()
         self.worker = Worker("local-cloud-worker")
-        self.shadows = ShadowCloud(
-            self.codec,
-            publish=self._publish,
-            store=self.store,
-            on_result=self._on_result,
-            on_uplink=on_uplink,
-        )
+        self.shadows = make_cloud(vendor, self._publish, on_result=self._on_result, on_uplink=on_uplink)
         self._answered = threading.Condition()
         self._done: OrderedDict[str, None] = OrderedDict()  # answered request ids (bounded)
         self._app_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="local-cloud-app")
@@ -105,8 +96,7 @@ class LocalCloud:
 
     def start(self, timeout: float = 10.0) -> LocalCloud:
         if self._store_path:
-            self.store = SqliteStore(self._store_path)
-            self.shadows.store = self.store
+            self.shadows.open_store(self._store_path)
         if self._broker_url is None:
             self.embedded = EmbeddedBroker(self.host, self.port).start(timeout)
             self.port = self.embedded.port
@@ -119,7 +109,7 @@ class LocalCloud:
             address.port,
             lambda: (client_id, username, password),
             tls=tls,
-            subscriptions=[*self.codec.subscriptions(), appapi.REQUEST_FILTER],
+            subscriptions=[*self.shadows.subscriptions(), appapi.REQUEST_FILTER],
             on_message=self._on_message,
             name="local-cloud",
         )
@@ -139,8 +129,7 @@ class LocalCloud:
         self._app_pool.shutdown(wait=False, cancel_futures=True)
         if self.embedded is not None:
             self.embedded.stop()
-        if isinstance(self.store, SqliteStore):
-            self.store.close()
+        self.shadows.close()
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -157,7 +146,7 @@ class LocalCloud:
         }
 
     def devices(self) -> list[str]:
-        return self.store.devices()
+        return self.shadows.devices()
 
     def set_desired(
         self, device_id: str, service_id: str, properties: Mapping[str, Any], timeout: float = 5.0

@@ -6,9 +6,11 @@ A device codec turns downlink (topic, payload) pairs into device events and devi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..events import DeviceAction, DeviceEvent, Outgoing, PlatformAction, PlatformEvent
+from .aws import AwsDevice, AwsPlatform
 from .huawei import HuaweiDevice, HuaweiPlatform
 
 
@@ -32,13 +34,17 @@ class PlatformCodec(Protocol):
     def encode(self, action: PlatformAction) -> list[Outgoing]: ...
 
 
-VENDORS = ("huawei",)
+VENDORS = ("huawei", "aws")
 
 
-def device_codec(vendor: str, *, device_id: str, **options: Any) -> DeviceCodec:
-    """The device half of ``vendor``'s protocol for one device."""
+def device_codec(
+    vendor: str, *, device_id: str, service_ids: Sequence[str] = (), **options: Any
+) -> DeviceCodec:
+    """The device half of ``vendor``'s protocol for one device with these services."""
     if vendor == "huawei":
         return HuaweiDevice(device_id, **options)
+    if vendor == "aws":
+        return AwsDevice(device_id, service_ids=service_ids, **options)
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 
@@ -46,7 +52,15 @@ def platform_codec(vendor: str, **options: Any) -> PlatformCodec:
     """The platform half of ``vendor``'s protocol."""
     if vendor == "huawei":
         return HuaweiPlatform(**options)
+    if vendor == "aws":
+        return AwsPlatform(**options)
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
+
+
+def cloud_key(codec: DeviceCodec, service_id: str) -> str:
+    """The key the platform side files ``service_id``'s shadow under (AWS: its shadow's name)."""
+    key = getattr(codec, "cloud_key", None)
+    return service_id if key is None else str(key(service_id))
 
 
 __all__ = ["VENDORS", "DeviceCodec", "PlatformCodec", "device_codec", "platform_codec"]

@@ -1,0 +1,107 @@
+"""AWS's own SDKs against our local cloud in AWS mode, over mosquitto.
+
+Each SDK runs in its own process (awscrt and the v1 SDK keep process-wide state) and prints one
+JSON line per step; the test reads them and checks what the SDK saw and what our side holds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from thingmodel.brokers import Mosquitto
+from thingmodel.cloud import LocalCloud
+from thingmodel.codecs.aws import CLASSIC
+from thingmodel.device import Device
+
+from ..integration.helpers import Detector, eventually
+
+PEERS = Path(__file__).parent / "peers"
+
+
+def run_peer(script: str, *args: object, timeout: float = 90) -> dict[str, dict[str, Any]]:
+    """Run a peer program; return its steps by name (the program's exit code must be 0)."""
+    done = subprocess.run(
+        [sys.executable, str(PEERS / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    steps = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert done.returncode == 0, f"{script} failed: {steps}\n{done.stderr[-3000:]}"
+    return {s["step"]: s for s in steps}
+
+
+@pytest.fixture
+def aws_cloud(mosquitto: Mosquitto) -> Iterator[LocalCloud]:
+    with LocalCloud(vendor="aws", broker=mosquitto.url) as cloud:
+        yield cloud
+
+
+@pytest.fixture
+def detector_device(aws_cloud: LocalCloud) -> Iterator[Detector]:
+    detector = Detector()
+    with Device([detector], device_id="sdk-thing", vendor="aws", broker=aws_cloud.url) as device:
+        device.report()
+        yield detector
+
+
+def test_the_v2_sdk_as_an_application_drives_our_device(
+    aws_cloud: LocalCloud, detector_device: Detector, mosquitto: Mosquitto
+) -> None:
+    steps = run_peer("aws_v2_app.py", mosquitto.host, mosquitto.port, "sdk-thing")
+    assert steps["update_accepted"]["desired"] == {"alarm": 1}
+    assert steps["applied"]["reported"]["alarm"] == 1 and not steps["applied"]["delta"]
+    assert detector_device.alarm == 1
+    # refused: the device keeps 1, reports it and clears the invalid desired value
+    assert steps["refused"]["reported"]["alarm"] == 1 and "alarm" not in (steps["refused"]["desired"] or {})
+    assert steps["rejected"]["code"] == 409 and steps["rejected"]["message"] == "Version conflict"
+    assert steps["rejected"]["client_token"]  # echoed, or the future would not have resolved
+    assert steps["named"]["reported"] == {"x": [1, 2]} and steps["named"]["get_after_delete"] == 404
+    assert aws_cloud.get_shadow("sdk-thing")[CLASSIC]["reported"]["alarm"] == 1
+
+
+def test_the_v1_sdk_as_an_application_drives_our_device(
+    aws_cloud: LocalCloud, detector_device: Detector, mosquitto: Mosquitto
+) -> None:
+    steps = run_peer("aws_v1_app.py", mosquitto.host, mosquitto.port, "sdk-thing")
+    assert steps["update"]["status"] == "accepted"
+    assert steps["applied"]["reported"]["alarm"] == 1
+    assert detector_device.alarm == 1
+
+
+def test_the_v2_sdk_as_a_device_follows_our_clouds_deltas(
+    aws_cloud: LocalCloud, mosquitto: Mosquitto
+) -> None:
+    peer = subprocess.Popen(
+        [
+            sys.executable,
+            str(PEERS / "aws_v2_device.py"),
+            mosquitto.host,
+            str(mosquitto.port),
+            "v2-device",
+            "6",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert peer.stdout is not None
+        first = json.loads(peer.stdout.readline() or "{}")
+        assert first.get("step") == "ready", peer.stderr.read() if peer.stderr else ""
+        eventually(lambda: bool(aws_cloud.get_shadow("v2-device")), what="the SDK device's first report")
+        outcome = aws_cloud.set_desired("v2-device", CLASSIC, {"alarm": 1}, timeout=10)
+        assert outcome.ok, outcome
+        assert aws_cloud.get_shadow("v2-device")[CLASSIC]["reported"] == {"alarm": 1}
+        out, err = peer.communicate(timeout=30)
+    finally:
+        peer.kill()
+    deltas = [json.loads(line) for line in out.splitlines() if '"delta"' in line]
+    assert deltas and deltas[0]["state"] == {"alarm": 1} and deltas[0]["version"] >= 2, err[-2000:]

@@ -1,0 +1,286 @@
+"""``AwsCloud``: the local cloud's AWS IoT mode, with the same application API as ``ShadowCloud``.
+
+The shadow protocol itself is :class:`~thingmodel.cloud.aws_shadow.AwsShadowService`: every
+client (our devices, AWS's SDKs, an application) talks to it as it would to AWS. On top, this
+class gives the application side what AWS leaves to the user: a desire is an ``update`` of the
+shadow's ``desired`` section, and its answer is inferred from what the device does next -- it
+reports the desired value (applied) or clears the key from ``desired`` (refused). Commands go
+over AWS IoT's commands topics (:class:`~thingmodel.codecs.aws.AwsPlatform`).
+
+Shadows are keyed by name on the application side, the classic shadow as ``"$classic"``. A
+service id that names no named shadow of a thing that has a classic shadow addresses the classic
+one (a one-service device keeps its properties there).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from .. import events as ev
+from ..codecs._json import loads
+from ..codecs.aws import CLASSIC, AwsPlatform, parse_command_topic, parse_shadow_topic, validate_thing_name
+from ..errors import InvalidValue
+from .aws_shadow import AwsShadowService, DocumentStore, ShadowError, SqliteDocumentStore
+from .shadows import Result
+
+log = logging.getLogger("thingmodel.cloud.aws")
+
+_ABSENT = object()
+ShadowKey = tuple[str, str | None]
+
+
+@attrs.define
+class _Desire:
+    device_id: str
+    #: per shadow, the values still waiting for the device's answer
+    waiting: dict[str | None, dict[str, Any]]
+    errors: dict[str, str] = attrs.field(factory=dict)
+    prefix: bool = False
+
+
+class AwsCloud:
+    """AWS IoT shadows and commands for the local and the fake cloud."""
+
+    vendor = "aws"
+
+    def __init__(
+        self,
+        publish: Callable[[ev.Outgoing], None],
+        store: DocumentStore | None = None,
+        *,
+        on_result: Callable[[str, Result], None] | None = None,
+        on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.publish = publish
+        self.service = AwsShadowService(store) if clock is None else AwsShadowService(store, clock=clock)
+        self.commands = AwsPlatform()
+        self.on_result = on_result
+        self.on_uplink = on_uplink
+        self.results: OrderedDict[str, Result] = OrderedDict()
+        self.max_results = 10_000
+        self.problems: list[ev.DeviceMalformed] = []
+        self._desires: dict[str, _Desire] = {}
+        self._commands: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def subscriptions(self) -> list[str]:
+        return [*self.service.subscriptions(), *self.commands.subscriptions()]
+
+    def open_store(self, path: str) -> None:
+        """Keep shadows in a SQLite file from now on (they survive a restart)."""
+        self.service.store = SqliteDocumentStore(path)
+
+    def close(self) -> None:
+        close = getattr(self.service.store, "close", None)
+        if close is not None:
+            close()
+
+    # -- application side ----------------------------------------------------------------------
+    def shadow(self, device_id: str) -> dict[str, ev.ShadowState]:
+        """The thing's shadows: ``{shadow name or "$classic": ShadowState}``."""
+        out: dict[str, ev.ShadowState] = {}
+        for name in self.service.shadows(device_id):
+            try:
+                doc = self.service.get(device_id, name)
+            except ShadowError:
+                continue
+            state = doc.get("state") or {}
+            out[CLASSIC if name is None else name] = ev.ShadowState(
+                desired=state.get("desired") or {},
+                reported=state.get("reported") or {},
+                version=int(doc.get("version", 0)),
+            )
+        return out
+
+    def devices(self) -> list[str]:
+        return self.service.things()
+
+    def shadow_name(self, device_id: str, key: str) -> str | None:
+        """The shadow a service id (or shadow name, or ``"$classic"``) addresses."""
+        if key == CLASSIC:
+            return None
+        existing = self.service.shadows(device_id)
+        return None if None in existing and key not in existing else key
+
+    def desire(self, device_id: str, services: Mapping[str, Mapping[str, Any]]) -> str:
+        """Update ``desired`` in each addressed shadow; the answer comes with the device's update."""
+        validate_thing_name(device_id)
+        if not services:
+            raise InvalidValue("a desire names no service")
+        rid = uuid.uuid4().hex
+        with self._lock:
+            desire = _Desire(device_id, {}, prefix=len(services) > 1)
+            for key, props in services.items():
+                if not isinstance(props, Mapping) or not props:
+                    raise InvalidValue(f"desire for {key!r} names no property")
+                desire.waiting[self.shadow_name(device_id, key)] = dict(props)
+            outgoing: list[ev.Outgoing] = []
+            try:
+                for shadow, props in list(desire.waiting.items()):
+                    outgoing += self.service.update(device_id, shadow, {"state": {"desired": props}})[1]
+                    reported = self._reported(device_id, shadow)
+                    for name, value in list(props.items()):
+                        if reported.get(name, _ABSENT) == value:  # no delta: nothing for the device to do
+                            del props[name]
+                    if not props:
+                        del desire.waiting[shadow]
+            except ShadowError as exc:
+                raise InvalidValue(f"AWS refused the update ({exc.code}): {exc.message}") from None
+            self._desires[rid] = desire
+            for message in outgoing:  # the fake cloud's device may answer before this returns
+                self.publish(message)
+            self._settle(rid)
+        return rid
+
+    def command(
+        self, device_id: str, service_id: str | None, name: str, params: Mapping[str, Any] | None = None
+    ) -> str:
+        rid = uuid.uuid4().hex
+        with self._lock:
+            self._commands[rid] = device_id
+            for message in self.commands.encode(
+                ev.SendCommand(device_id, rid, service_id, name, dict(params or {}))
+            ):
+                self.publish(message)
+        return rid
+
+    def read(self, device_id: str, service_id: str | None = None) -> str:
+        raise InvalidValue(
+            "AWS IoT devices cannot be asked for their values: read the shadow's reported state"
+        )
+
+    def send_message(self, device_id: str, payload: bytes) -> None:
+        raise InvalidValue("AWS IoT shadows carry no free-form messages to devices")
+
+    def send_event(
+        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+    ) -> None:
+        raise InvalidValue("AWS IoT shadows carry no platform events to devices")
+
+    def result(self, request_id: str) -> Result | None:
+        with self._lock:
+            return self.results.get(request_id)
+
+    def take_result(self, request_id: str) -> Result | None:
+        with self._lock:
+            return self.results.pop(request_id, None)
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._desires.pop(request_id, None)
+            self._commands.pop(request_id, None)
+
+    # -- what clients publish ------------------------------------------------------------------
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Serve one request (shadow operation or command response); never raises."""
+        try:
+            with self._lock:
+                if parse_command_topic(topic) is not None:
+                    self._command_answer(topic, payload)
+                else:
+                    self._shadow_request(topic, payload)
+        except Exception:  # a bug here must not stop the cloud
+            log.exception("handling %s failed", topic)
+
+    def _shadow_request(self, topic: str, payload: bytes) -> None:
+        outgoing = self.service.handle(topic, payload)
+        for message in outgoing:
+            self.publish(message)
+        parsed = parse_shadow_topic(topic)
+        if parsed is None:
+            return
+        thing, shadow, operation = parsed
+        accepted = any(m.topic == f"{topic}/accepted" for m in outgoing)
+        if operation == "get" and accepted:
+            self._uplink(ev.ShadowRequested(thing, "", shadow))
+        if operation != "update" or not accepted:
+            return
+        try:
+            state = (loads(payload) or {}).get("state") or {}
+        except (ValueError, AttributeError):
+            return
+        key = CLASSIC if shadow is None else shadow
+        reported = state.get("reported")
+        if isinstance(reported, dict) and reported:
+            self._uplink(ev.Reported(thing, {key: reported}))
+        desired = state.get("desired", _ABSENT)
+        cleared: tuple[str, ...] | None = ()
+        if desired is None:
+            cleared = None
+        elif isinstance(desired, dict):
+            cleared = tuple(k for k, v in desired.items() if v is None)
+        if cleared is None or cleared:
+            self._uplink(ev.DesiredCleared(thing, {key: cleared}))
+        self._observe(thing, shadow, reported if isinstance(reported, dict) else {}, cleared)
+
+    def _observe(
+        self, thing: str, shadow: str | None, reported: Mapping[str, Any], cleared: tuple[str, ...] | None
+    ) -> None:
+        for rid, desire in list(self._desires.items()):
+            props = desire.waiting.get(shadow)
+            if desire.device_id != thing or props is None:
+                continue
+            now = self._reported(thing, shadow)
+            for name, value in list(props.items()):
+                if name in reported and now.get(name, _ABSENT) == value:
+                    del props[name]
+                elif cleared is None or name in (cleared or ()):
+                    actual = now.get(name, _ABSENT)
+                    holds = "nothing" if actual is _ABSENT else repr(actual)
+                    label = f"{shadow or CLASSIC}.{name}" if desire.prefix else name
+                    desire.errors[label] = (
+                        f"the device refused {value!r} and cleared it from desired (it reports {holds})"
+                    )
+                    del props[name]
+            if not props:
+                del desire.waiting[shadow]
+            self._settle(rid)
+
+    def _settle(self, rid: str) -> None:
+        desire = self._desires.get(rid)
+        if desire is None or desire.waiting:
+            return
+        del self._desires[rid]
+        self._answer(
+            rid, ev.DesiredAcked(desire.device_id, rid, desire.errors, code=1 if desire.errors else 0)
+        )
+
+    def _reported(self, thing: str, shadow: str | None) -> dict[str, Any]:
+        try:
+            doc = self.service.get(thing, shadow)
+        except ShadowError:
+            return {}
+        reported = (doc.get("state") or {}).get("reported")
+        return reported if isinstance(reported, dict) else {}
+
+    def _command_answer(self, topic: str, payload: bytes) -> None:
+        for event in self.commands.decode(topic, payload):
+            self._uplink(event)
+            if isinstance(event, ev.DeviceMalformed):
+                log.warning("bad command response on %s: %s", topic, event.reason)
+                self.problems.append(event)
+            rid = getattr(event, "request_id", None)
+            if rid is not None and self._commands.pop(rid, None) is not None:
+                self._answer(rid, event)  # type: ignore[arg-type]
+
+    def _answer(self, rid: str, result: Result) -> None:
+        self.results[rid] = result
+        while len(self.results) > self.max_results:
+            self.results.popitem(last=False)
+        if self.on_result is not None:
+            self.on_result(rid, result)
+
+    def _uplink(self, event: ev.PlatformEvent) -> None:
+        if self.on_uplink is not None:
+            try:
+                self.on_uplink(event)
+            except Exception:
+                log.exception("on_uplink raised")
