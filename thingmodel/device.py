@@ -178,6 +178,45 @@ class Device:
             **options,
         )
 
+    @classmethod
+    def for_tencent(
+        cls,
+        *,
+        product_id: str,
+        device_name: str,
+        secret: str,
+        services: Sequence[Service],
+        explorer: bool = True,
+        host: str | None = None,
+        port: int = 8883,
+        ca_file: str | None = None,
+        insecure: bool = False,
+        **options: Any,
+    ) -> Device:
+        """A device on Tencent IoT Explorer (data template, the default) or IoT Hub (shadow),
+        with key authentication: TLS on 8883 unless ``port=1883``."""
+        from .codecs import tencent as _tencent
+
+        device_id = f"{product_id}.{device_name}"
+        _tencent.split_device_id(device_id)  # validates both ids
+        _tencent.password(secret, "check")  # a secret that is not base64 fails here, not at connect
+
+        def credentials() -> tuple[str, str | None, str | None]:
+            user = _tencent.username(product_id, device_name, expiry=int(time.time()) + 3600)
+            return _tencent.client_id(product_id, device_name), user, _tencent.password(secret, user)
+
+        tls = TlsOptions(ca_file, None, None, insecure) if port != 1883 else None
+        scheme = "mqtt" if tls is None else "mqtts"
+        return cls(
+            services,
+            device_id=device_id,
+            vendor="tencent-explorer" if explorer else "tencent-hub",
+            broker=f"{scheme}://{host or product_id + '.iotcloud.tencentdevices.com'}:{port}",
+            credentials=credentials,
+            tls=tls,
+            **options,
+        )
+
     def __repr__(self) -> str:
         return f"<Device {self.device_id!r} {self.vendor} {self.transport!r}>"
 

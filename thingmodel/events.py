@@ -280,6 +280,8 @@ class PushDesired:
     device_id: str
     request_id: str
     services: ServiceValues
+    #: the shadow's version after this change, for protocols that carry one
+    version: int | None = None
 
 
 @attrs.frozen

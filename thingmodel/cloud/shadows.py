@@ -98,6 +98,11 @@ class ShadowCloud:
             validate_id("service_id", sid)
             if not isinstance(props, Mapping) or not props:
                 raise InvalidValue(f"desire for {sid!r} names no property")
+        one = getattr(self.codec, "service_key", None)
+        if one is not None and len(services) == 1:
+            # One shadow document per device (Tencent): it is filed under one key, whatever
+            # service id the application named.
+            services = {one(device_id): next(iter(services.values()))}
         rid = _request_id()
         with self._lock:
             shadows = self.store.load(device_id)
@@ -113,7 +118,8 @@ class ShadowCloud:
                 for key, value in props.items():
                     self._pushed[(device_id, sid, key)] = value
             self._pending[rid] = pending
-            self._send(ev.PushDesired(device_id, rid, {s: dict(p) for s, p in services.items()}))
+            version = max(state.version for state in self.store.load(device_id).values())
+            self._send(ev.PushDesired(device_id, rid, {s: dict(p) for s, p in services.items()}, version))
         return rid
 
     def command(
@@ -214,7 +220,8 @@ class ShadowCloud:
                 for key, value in props.items():
                     self._pushed[(event.device_id, sid, key)] = value
             self._pending[rid] = pending
-            self._send(ev.PushDesired(event.device_id, rid, push))
+            version = max(state.version for state in self.store.load(event.device_id).values())
+            self._send(ev.PushDesired(event.device_id, rid, push, version))
 
     def _settle_by_report(
         self, device_id: str, before: Mapping[str, ev.ShadowState], reported: Mapping[str, Mapping[str, Any]]

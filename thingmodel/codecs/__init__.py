@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from ..events import DeviceAction, DeviceEvent, Outgoing, PlatformAction, PlatformEvent
 from .aws import AwsDevice, AwsPlatform
 from .huawei import HuaweiDevice, HuaweiPlatform
+from .tencent import TencentExplorerDevice, TencentExplorerPlatform, TencentHubDevice, TencentHubPlatform
 
 
 class DeviceCodec(Protocol):
@@ -34,7 +35,7 @@ class PlatformCodec(Protocol):
     def encode(self, action: PlatformAction) -> list[Outgoing]: ...
 
 
-VENDORS = ("huawei", "aws")
+VENDORS = ("huawei", "aws", "tencent-hub", "tencent-explorer")
 
 
 def device_codec(
@@ -45,6 +46,10 @@ def device_codec(
         return HuaweiDevice(device_id, **options)
     if vendor == "aws":
         return AwsDevice(device_id, service_ids=service_ids, **options)
+    if vendor == "tencent-hub":
+        return TencentHubDevice(device_id, service_ids=service_ids, **options)
+    if vendor == "tencent-explorer":
+        return TencentExplorerDevice(device_id, service_ids=service_ids, **options)
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 
@@ -54,6 +59,10 @@ def platform_codec(vendor: str, **options: Any) -> PlatformCodec:
         return HuaweiPlatform(**options)
     if vendor == "aws":
         return AwsPlatform(**options)
+    if vendor == "tencent-hub":
+        return TencentHubPlatform(**options)
+    if vendor == "tencent-explorer":
+        return TencentExplorerPlatform(**options)
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import CodecError, InvalidValue
@@ -108,3 +109,25 @@ def field(
         expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise CodecError(f"field {where}{name!r} must be {expected}, got {type(value).__name__}")
     return value
+
+
+def errors_text(errors: Mapping[str, str]) -> str:
+    """Refusal reasons as text a person reads and our platform halves parse back."""
+    # One '"name": reason' per line: readable in the console, and the quoted name lets our
+    # platform half read it back whatever characters it holds.
+    return "\n".join(f"{json.dumps(name, ensure_ascii=False)}: {reason}" for name, reason in errors.items())
+
+
+def errors_from_text(text: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        try:
+            name, end = decoder.raw_decode(line)
+        except ValueError:
+            name, end = None, 0
+        if isinstance(name, str) and line[end : end + 2] == ": ":
+            errors[name] = line[end + 2 :]
+        elif line:  # not ours (e.g. Huawei's SDK): keep the whole text
+            errors["result"] = line
+    return errors

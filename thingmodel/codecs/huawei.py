@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from .. import events as ev
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
-from ._json import dumps, field, loads_object
+from ._json import dumps, errors_from_text, errors_text, field, loads_object
 
 VENDOR = "huawei"
 #: IoTDA refuses MQTT messages over 1 MB.
@@ -82,27 +81,6 @@ def _services_values(body: dict[str, Any], key: str = "properties") -> dict[str,
 
 def _services_list(services: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"service_id": sid, "properties": dict(values)} for sid, values in services.items()]
-
-
-def _errors_text(errors: Mapping[str, str]) -> str:
-    # One '"name": reason' per line: readable in the console, and the quoted name lets our
-    # platform half read it back whatever characters it holds.
-    return "\n".join(f"{json.dumps(name, ensure_ascii=False)}: {reason}" for name, reason in errors.items())
-
-
-def _errors_from_text(text: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    decoder = json.JSONDecoder()
-    for line in text.splitlines():
-        try:
-            name, end = decoder.raw_decode(line)
-        except ValueError:
-            name, end = None, 0
-        if isinstance(name, str) and line[end : end + 2] == ": ":
-            errors[name] = line[end + 2 :]
-        elif line:  # not ours (e.g. Huawei's SDK): keep the whole text
-            errors["result"] = line
-    return errors
 
 
 class HuaweiDevice:
@@ -182,7 +160,7 @@ class HuaweiDevice:
             body = (
                 {"result_code": RESULT_OK, "result_desc": "success"}
                 if action.ok
-                else {"result_code": RESULT_FAILED, "result_desc": _errors_text(action.errors)}
+                else {"result_code": RESULT_FAILED, "result_desc": errors_text(action.errors)}
             )
             return [_out(f"{p}properties/set/response/{_REQUEST}{action.request_id}", body)]
         if isinstance(action, ev.ReadResponse):
@@ -351,7 +329,7 @@ class HuaweiPlatform:
         if kind == "desired":
             code = field(body, "result_code", int, required=False) or RESULT_OK
             desc = field(body, "result_desc", str, required=False) or ""
-            errors = _errors_from_text(desc) if code != RESULT_OK else {}
+            errors = errors_from_text(desc) if code != RESULT_OK else {}
             return [ev.DesiredAcked(device_id, rid, errors, code)]
         if kind == "read":
             return [ev.ReadAnswered(device_id, rid, _services_values(body))]
