@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thingmodel import Property, Service, command
 from thingmodel import events as ev
-from thingmodel.codecs import huawei
+from thingmodel.cloud.aws_shadow import AwsShadowService
+from thingmodel.codecs import aws, huawei, tencent
 from thingmodel.core import DeviceCore
 
 CASES = int(os.environ.get("THINGMODEL_FUZZ_CASES", "5000"))
@@ -92,7 +94,92 @@ def huawei_case() -> CodecCase:
     )
 
 
-CASES_BY_NAME: dict[str, Callable[[], CodecCase]] = {"huawei": huawei_case}
+def aws_case() -> CodecCase:
+    return CodecCase(
+        "aws",
+        aws.AwsDevice("dev-1", service_ids=["smokeDetector"]),
+        aws.AwsPlatform(),
+        {
+            "update/delta": {"state": {"alarm": 1, "level": 3.5}, "version": 5, "timestamp": 1},
+            "get/accepted": {
+                "state": {"desired": {"alarm": 1}, "reported": {"alarm": 0}, "delta": {"alarm": 1}},
+                "version": 3,
+                "clientToken": "r:0",
+            },
+            "update/rejected": {"code": 400, "message": "Invalid JSON", "clientToken": "t"},
+            "request/json": {"command": "ringAlarm", "params": {"duration": 3}},
+            "response/json": {"status": "SUCCEEDED", "result": {"rang": {"s": "3"}}},
+        },
+    )
+
+
+def tencent_hub_case() -> CodecCase:
+    return CodecCase(
+        "tencent-hub",
+        tencent.TencentHubDevice("ABCDEFGHIJ.dev1", service_ids=["smokeDetector"]),
+        tencent.TencentHubPlatform(),
+        {
+            "delta": {"type": "delta", "payload": {"state": {"alarm": 1}, "version": 7}},
+            "get": {
+                "type": "get",
+                "result": 0,
+                "clientToken": "g",
+                "payload": {"state": {"desired": {"alarm": 1}, "reported": {"alarm": 0}}, "version": 4},
+            },
+            "update": {"type": "update", "state": {"reported": {"alarm": 1}, "desired": {"alarm": None}}},
+            "action": {
+                "method": "action",
+                "clientToken": "c",
+                "actionId": "ringAlarm",
+                "params": {"duration": 2},
+            },
+            "action_reply": {
+                "method": "action_reply",
+                "clientToken": "c",
+                "code": 0,
+                "response": {"rang": 2},
+            },
+        },
+    )
+
+
+def tencent_explorer_case() -> CodecCase:
+    return CodecCase(
+        "tencent-explorer",
+        tencent.TencentExplorerDevice("ABCDEFGHIJ.dev1", service_ids=["smokeDetector"]),
+        tencent.TencentExplorerPlatform(),
+        {
+            "control": {"method": "control", "clientToken": "c1", "params": {"alarm": 1}},
+            "get_status_reply": {
+                "method": "get_status_reply",
+                "clientToken": "g",
+                "code": 0,
+                "data": {"reported": {"alarm": 0}, "control": {"alarm": 1}},
+            },
+            "action": {
+                "method": "action",
+                "clientToken": "a",
+                "actionId": "ringAlarm",
+                "params": {"duration": 2},
+            },
+            "report_reply": {"method": "report_reply", "clientToken": "r", "code": 0},
+            "report": {"method": "report", "clientToken": "r", "params": {"alarm": 1}},
+            "control_reply": {"method": "control_reply", "clientToken": "c1", "code": 1, "status": "x"},
+            "events": {
+                "method": "event_post",
+                "clientToken": "e",
+                "events": [{"eventId": "x", "params": {}}],
+            },
+        },
+    )
+
+
+CASES_BY_NAME: dict[str, Callable[[], CodecCase]] = {
+    "huawei": huawei_case,
+    "aws": aws_case,
+    "tencent-hub": tencent_hub_case,
+    "tencent-explorer": tencent_explorer_case,
+}
 
 
 def concrete(topic_filter: str, rng: random.Random) -> str:
@@ -201,19 +288,21 @@ def device_half_survives(case: CodecCase, topic: str, payload: bytes) -> None:
     core.detach()
 
 
+@pytest.mark.parametrize("name", CASES_BY_NAME)
 @given(data=st.data())
 @FUZZ
-def test_huawei_device_half_survives_hostile_downlinks(data: st.DataObject) -> None:
-    case = huawei_case()
+def test_device_half_survives_hostile_downlinks(name: str, data: st.DataObject) -> None:
+    case = CASES_BY_NAME[name]()
     rng = data.draw(st.randoms(use_true_random=False))
     topic = concrete(data.draw(st.sampled_from(case.device.subscriptions())), rng)
     device_half_survives(case, topic, data.draw(payloads(case)))
 
 
+@pytest.mark.parametrize("name", CASES_BY_NAME)
 @given(data=st.data())
 @FUZZ
-def test_huawei_platform_half_survives_hostile_uplinks(data: st.DataObject) -> None:
-    case = huawei_case()
+def test_platform_half_survives_hostile_uplinks(name: str, data: st.DataObject) -> None:
+    case = CASES_BY_NAME[name]()
     rng = data.draw(st.randoms(use_true_random=False))
     topic = concrete(data.draw(st.sampled_from(case.platform.subscriptions())), rng)
     events = case.platform.decode(topic, data.draw(payloads(case)))
@@ -227,6 +316,7 @@ def test_huawei_platform_half_survives_hostile_uplinks(data: st.DataObject) -> N
                 ev.ReadAnswered,
                 ev.CommandAnswered,
                 ev.ShadowRequested,
+                ev.DesiredCleared,
                 ev.MessageUp,
                 ev.EventUp,
                 ev.DeviceMalformed,
@@ -236,10 +326,28 @@ def test_huawei_platform_half_survives_hostile_uplinks(data: st.DataObject) -> N
     )
 
 
+@pytest.mark.parametrize("name", CASES_BY_NAME)
 @given(topic=st.text(max_size=60), payload=st.binary(max_size=32))
 @FUZZ
-def test_huawei_decoders_survive_any_topic(topic: str, payload: bytes) -> None:
-    case = huawei_case()
+def test_decoders_survive_any_topic(name: str, topic: str, payload: bytes) -> None:
+    case = CASES_BY_NAME[name]()
     # a random topic is none of the device's downlinks, nor an uplink the platform knows
     assert all(isinstance(e, ev.Malformed) for e in case.device.decode(topic, payload))
     assert all(isinstance(e, ev.DeviceMalformed) for e in case.platform.decode(topic, payload))
+
+
+@given(data=st.data())
+@FUZZ
+def test_the_aws_shadow_service_answers_hostile_requests_and_keeps_its_state(data: st.DataObject) -> None:
+    service = AwsShadowService(clock=lambda: 1.0)
+    service.update("dev-1", None, {"state": {"desired": {"alarm": 1}, "reported": {"alarm": 0}}})
+    before = service.get("dev-1", None)
+    op = data.draw(st.sampled_from(["update", "get", "delete"]))
+    shadow = data.draw(st.sampled_from(["", "/name/cfg"]))
+    topic = f"$aws/things/dev-1/shadow{shadow}/{op}"
+    samples = {"update": {"state": {"desired": {"alarm": 0}}, "clientToken": "t", "version": 1}}
+    payload = data.draw(payloads(CodecCase("aws-service", None, None, samples)))
+    out = service.handle(topic, payload)
+    assert len(out) >= 1 and all(m.topic.startswith(topic + "/") or "/update/" in m.topic for m in out)
+    if any(m.topic.endswith("/rejected") for m in out):
+        assert service.get("dev-1", None)["state"] == before["state"]  # a rejection changes nothing
