@@ -23,6 +23,7 @@ from thingmodel.types import (
     DateTime,
     Decimal,
     Enum,
+    IntBoolean,
     Integer,
     JsonObject,
     String,
@@ -73,6 +74,7 @@ def sample(value_type: ValueType) -> Any:
         return [sample(value_type.item)]
     simple: dict[type, Any] = {
         Boolean: True,
+        IntBoolean: 1,
         DateTime: "20240102T030405Z",
         Timestamp: 1_700_000_000,
         JsonObject: {"a": 1},
@@ -266,7 +268,7 @@ def test_tencent_data_types_map_onto_value_types() -> None:
     model = ProductModel.load(LIGHT)
     service = model.services["U7D5MBSDYB"]  # profile.ProductId
     types = {p.name: p.type for p in service.properties}
-    assert types["power_switch"] == Boolean(name="bool")
+    assert types["power_switch"] == IntBoolean()  # true/false in Python, 0/1 on the wire
     color = types["color"]
     assert color == Enum([0, 1, 2], base=Integer())
     assert isinstance(color, Enum) and color.labels == {0: "Red", 1: "Green", 2: "Blue"}

@@ -11,6 +11,7 @@ from .errors import (
     ThingModelError,
     ValidationError,
 )
+from .product_model import ProductModel
 from .property import Property
 from .service import Service
 
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidValue",
     "ModelError",
     "NotAttached",
+    "ProductModel",
     "Property",
     "Service",
     "ThingModelError",

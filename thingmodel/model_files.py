@@ -26,6 +26,7 @@ from .types import (
     DateTime,
     Decimal,
     Enum,
+    IntBoolean,
     Integer,
     JsonObject,
     String,
@@ -351,7 +352,7 @@ def _tencent_type(r: _Reader, define: Mapping[str, Any], where: str, depth: int 
         raise r.error(where, f"structs and arrays nested more than {MAX_NESTING} deep")
     kind = r.name(define, ("type",), where)
     if kind == "bool":
-        return Boolean(name="bool")
+        return IntBoolean()
     if kind == "int":
         low, high = _range(r, define, where, whole=True)
         return Integer(_whole(low), _whole(high))

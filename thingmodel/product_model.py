@@ -64,6 +64,7 @@ from .types import (
     DateTime,
     Decimal,
     Enum,
+    IntBoolean,
     Integer,
     JsonObject,
     String,
@@ -506,5 +507,11 @@ def spell(value_type: ValueType) -> str:
     if isinstance(value_type, (String, StringList)):
         head = "str" if isinstance(value_type, String) else "list"
         return head + ("" if value_type.max_length is None else f", max_length={value_type.max_length}")
-    simple = {Boolean: "bool", DateTime: "datetime", Timestamp: "'timestamp'", JsonObject: "dict"}
+    simple = {
+        Boolean: "bool",
+        IntBoolean: "bool",
+        DateTime: "datetime",
+        Timestamp: "'timestamp'",
+        JsonObject: "dict",
+    }
     return simple.get(type(value_type), f"{type(value_type).__name__}(...)  # {value_type.describe()}")

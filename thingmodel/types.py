@@ -196,6 +196,17 @@ class Boolean(ValueType):
 
 
 @attrs.frozen
+class IntBoolean(Boolean):
+    """Tencent's ``bool``: true or false in Python, 0 or 1 on the wire."""
+
+    name: str = "bool"
+    wire_is_python: ClassVar[bool] = False
+
+    def to_wire(self, value: bool) -> int:
+        return int(value)
+
+
+@attrs.frozen
 class Enum(ValueType):
     """One of a fixed set of values: Huawei ``enum`` (strings), Tencent ``enum`` (int keys)
     and ``stringenum`` (string keys). ``labels`` maps a value to its display name."""
