@@ -7,6 +7,7 @@ JSON line per step; the test reads them and checks what the SDK saw and what our
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from thingmodel.brokers import Mosquitto
+from thingmodel.brokers import Mosquitto, free_port, wait_listening
 from thingmodel.cloud import LocalCloud
 from thingmodel.codecs.aws import CLASSIC
 from thingmodel.device import Device
@@ -105,3 +106,22 @@ def test_the_v2_sdk_as_a_device_follows_our_clouds_deltas(
         peer.kill()
     deltas = [json.loads(line) for line in out.splitlines() if '"delta"' in line]
     assert deltas and deltas[0]["state"] == {"alarm": 1} and deltas[0]["version"] >= 2, err[-2000:]
+
+
+def test_the_cli_cloud_in_aws_mode_serves_the_sdks_on_the_given_port() -> None:
+    """``thingmodel cloud --vendor aws --port N``: the embedded broker and AWS's protocol on N."""
+    port = free_port()
+    cli = [sys.executable, "-m", "thingmodel.cli", "cloud", "--vendor", "aws", "--port", str(port)]
+    process = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening("127.0.0.1", port, timeout=15)
+        detector = Detector()
+        with Device(
+            [detector], device_id="cli-thing", vendor="aws", broker=f"mqtt://127.0.0.1:{port}"
+        ) as device:
+            device.report()
+            steps = run_peer("aws_v1_app.py", "127.0.0.1", port, "cli-thing")
+        assert steps["applied"]["reported"]["alarm"] == 1 and detector.alarm == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
