@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import peers
 from _common import connect, nodelay_client, percentile, raw_round_trip, summary_us
 
 from thingmodel import Property, Service, command
@@ -426,6 +427,8 @@ def main() -> None:
         rows.extend(auto_report_timing(url))
         with LocalCloud(broker=url):  # answers the device's shadow request, as a platform does
             rows.extend(footprint(url))
+        with LocalCloud(vendor="aws", broker=url):  # 6: AWS's SDKs and ours, same cloud and broker
+            rows.extend(peers.rows(peers.measure(host, port, 300)))
     print(
         f"thingmodel benchmarks: {os.uname().machine}, {os.cpu_count()} cores, Python "
         f"{sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s"

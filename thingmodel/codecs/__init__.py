@@ -10,9 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..events import DeviceAction, DeviceEvent, Outgoing, PlatformAction, PlatformEvent
-from .aws import AwsDevice, AwsPlatform
 from .huawei import HuaweiDevice, HuaweiPlatform
-from .tencent import TencentExplorerDevice, TencentExplorerPlatform, TencentHubDevice, TencentHubPlatform
 
 
 class DeviceCodec(Protocol):
@@ -44,12 +42,16 @@ def device_codec(
     """The device half of ``vendor``'s protocol for one device with these services."""
     if vendor == "huawei":
         return HuaweiDevice(device_id, **options)
+    # other vendors' modules are imported when used: a device speaks one protocol
     if vendor == "aws":
+        from .aws import AwsDevice
+
         return AwsDevice(device_id, service_ids=service_ids, **options)
-    if vendor == "tencent-hub":
-        return TencentHubDevice(device_id, service_ids=service_ids, **options)
-    if vendor == "tencent-explorer":
-        return TencentExplorerDevice(device_id, service_ids=service_ids, **options)
+    if vendor in ("tencent-hub", "tencent-explorer"):
+        from . import tencent
+
+        kind = tencent.TencentHubDevice if vendor == "tencent-hub" else tencent.TencentExplorerDevice
+        return kind(device_id, service_ids=service_ids, **options)
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 
@@ -58,11 +60,13 @@ def platform_codec(vendor: str, **options: Any) -> PlatformCodec:
     if vendor == "huawei":
         return HuaweiPlatform(**options)
     if vendor == "aws":
+        from .aws import AwsPlatform
+
         return AwsPlatform(**options)
-    if vendor == "tencent-hub":
-        return TencentHubPlatform(**options)
-    if vendor == "tencent-explorer":
-        return TencentExplorerPlatform(**options)
+    if vendor in ("tencent-hub", "tencent-explorer"):
+        from . import tencent
+
+        return tencent.TencentHubPlatform() if vendor == "tencent-hub" else tencent.TencentExplorerPlatform()
     raise ValueError(f"unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 

@@ -1,0 +1,201 @@
+"""One device implementation, timed against the local cloud in AWS mode (run by peers.py).
+
+Usage: _peer_device.py KIND HOST PORT N, KIND = raw | thingmodel | v2 | v1. Prints one JSON
+line: ``{"delta": [seconds...], "rr": [seconds...]}``.
+
+- delta: an application (raw paho, in this process) publishes a desired change to the shadow;
+  the clock stops when the device's own code sees it (our setter, the SDKs' delta callbacks,
+  raw paho's on_message for ``update/delta``). Every device then reports the value, as a device
+  must for the delta to clear (thingmodel does it by itself).
+- rr: one sequential QoS 1 request/response as each does it: raw paho update -> update/accepted;
+  awsiotsdk v2 ``update_shadow().result()``; AWSIoTPythonSDK v1 ``shadowUpdate`` -> accepted
+  callback; thingmodel: a command (AWS IoT commands topics) -> its response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+kind, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+thing = f"bench-{kind}"
+P = f"$aws/things/{thing}/shadow"
+WARMUP = 20
+seen = threading.Event()
+stamp = [0.0]
+
+
+def saw() -> None:
+    stamp[0] = time.perf_counter()
+    seen.set()
+
+
+def client(name: str) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:6]}")
+    c.on_connect = lambda cl, *a: cl.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.connect(host, port)
+    c.loop_start()
+    return c
+
+
+def subscribed(c: mqtt.Client, topic: str) -> None:
+    done = threading.Event()
+    c.on_subscribe = lambda *a: done.set()
+    c.subscribe(topic, qos=1)
+    done.wait(5)
+
+
+lost = [0]
+
+
+def timed(send: Any, count: int) -> list[float]:
+    """``count`` samples; one that never arrives (v1 uses QoS 0) is counted as lost, not waited for."""
+    out = []
+    for i in range(count + WARMUP):
+        seen.clear()
+        start = time.perf_counter()
+        send(i)
+        if not seen.wait(2):
+            lost[0] += 1
+            if lost[0] > 10:
+                print(f"{kind}: more than 10 answers lost", file=sys.stderr, flush=True)
+                os._exit(1)
+            continue
+        if i >= WARMUP:
+            out.append(stamp[0] - start)
+    return out
+
+
+app = client("bench-app")
+
+
+def desire(i: int) -> None:
+    # always a new value: one equal to a stale reported value would leave no delta to publish
+    app.publish(f"{P}/update", json.dumps({"state": {"desired": {"level": i + 1}}}), qos=1)
+
+
+if kind == "raw":
+    dev = client("raw-dev")
+
+    def on_delta(cl: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        saw()
+        state = json.loads(message.payload)["state"]
+        cl.publish(f"{P}/update", json.dumps({"state": {"reported": state}}), qos=1)
+
+    dev.on_message = on_delta
+    subscribed(dev, f"{P}/update/delta")
+    delta = timed(desire, n)
+    dev.on_message = lambda *a: saw()
+    subscribed(dev, f"{P}/update/accepted")
+    rr = timed(lambda i: dev.publish(f"{P}/update", json.dumps({"state": {"reported": {"n": i}}}), qos=1), n)
+
+elif kind == "thingmodel":
+    from thingmodel import Property, Service, command
+    from thingmodel.device import Device
+
+    class Detector(Service):
+        service_id = "smokeDetector"
+        level = Property(int, writeable=True, default=0)
+
+        def set_level(self, value: int) -> None:
+            saw()
+
+        @command("ringAlarm")
+        def ring_alarm(self, duration: int = 1) -> dict[str, int]:
+            return {"rang": duration}
+
+    device = Device([Detector()], device_id=thing, vendor="aws", broker=f"mqtt://{host}:{port}").connect()
+    time.sleep(0.2)
+    delta = timed(desire, n)
+    app.on_message = lambda *a: saw()
+    subscribed(app, f"$aws/commands/things/{thing}/executions/+/response/json")
+    body = json.dumps({"command": "ringAlarm", "params": {"duration": 1}})
+    rr = timed(
+        lambda i: app.publish(f"$aws/commands/things/{thing}/executions/e{i}/request/json", body, qos=1), n
+    )
+    device.disconnect()
+
+elif kind == "v2":
+    from awscrt import io, mqtt_request_response
+    from awscrt import mqtt as crt_mqtt
+    from awsiot import ServiceStreamOptions, iotshadow
+
+    conn = crt_mqtt.Connection(
+        client=crt_mqtt.Client(io.ClientBootstrap.get_or_create_static_default(), None),
+        host_name=host,
+        port=port,
+        client_id=f"v2-{uuid.uuid4().hex[:6]}",
+    )
+    conn.connect().result(10)
+    shadow = iotshadow.IotShadowClientV2(
+        conn,
+        mqtt_request_response.ClientOptions(
+            max_request_response_subscriptions=3,
+            max_streaming_subscriptions=2,
+            operation_timeout_in_seconds=10,
+        ),
+    )
+
+    def on_v2_delta(event: Any) -> None:
+        saw()
+        state = iotshadow.ShadowState(reported=dict(event.state))
+        shadow.update_shadow(iotshadow.UpdateShadowRequest(thing_name=thing, state=state))  # not awaited
+
+    stream = shadow.create_shadow_delta_updated_stream(
+        iotshadow.ShadowDeltaUpdatedSubscriptionRequest(thing_name=thing),
+        ServiceStreamOptions(incoming_event_listener=on_v2_delta),
+    )
+    stream.open()
+    time.sleep(1)
+    delta = timed(desire, n)
+
+    def update(i: int) -> None:
+        request = iotshadow.UpdateShadowRequest(
+            thing_name=thing, state=iotshadow.ShadowState(reported={"n": i})
+        )
+        shadow.update_shadow(request).result(10)
+        saw()
+
+    rr = timed(update, n)
+    conn.disconnect().result(10)
+
+elif kind == "v1":
+    from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTShadowClient
+
+    sc = AWSIoTMQTTShadowClient(f"v1-{uuid.uuid4().hex[:6]}")
+    sc.configureEndpoint(host, port)
+    sc.configureConnectDisconnectTimeout(10)
+    sc.configureMQTTOperationTimeout(10)
+    sc.getMQTTConnection().disableMetricsCollection()
+    sc.connect()
+    handler = sc.createShadowHandlerWithName(thing, True)
+
+    def on_v1_delta(payload: str, status: str, token: Any) -> None:
+        saw()
+        body = json.dumps({"state": {"reported": json.loads(payload)["state"]}})
+        # the plain MQTT publish: shadowUpdate from a callback blocks the SDK (v1 issue #97)
+        threading.Thread(
+            target=sc.getMQTTConnection().publish, args=(f"{P}/update", body, 0), daemon=True
+        ).start()
+
+    handler.shadowRegisterDeltaCallback(on_v1_delta)
+    time.sleep(2.5)  # the SDK sleeps 2 s after each subscribe
+    delta = timed(desire, n)
+    rr = timed(
+        lambda i: handler.shadowUpdate(json.dumps({"state": {"reported": {"n": i}}}), lambda *a: saw(), 10), n
+    )
+    sc.disconnect()
+
+else:
+    raise SystemExit(f"unknown kind {kind!r}")
+
+print(json.dumps({"delta": delta, "rr": rr, "lost": lost[0]}), flush=True)
+os._exit(0)  # the SDKs' threads need not be waited for

@@ -1,0 +1,88 @@
+"""Peers side by side: thingmodel, AWS's v2 SDK (awsiotsdk) and v1 SDK (AWSIoTPythonSDK) as
+devices against the same local cloud in AWS mode on the same mosquitto, each a ratio to raw paho
+doing the same thing in the same run.
+
+    python benchmarks/peers.py [--n 500]
+
+Each device runs in its own process (the SDKs keep process-wide state); see _peer_device.py for
+what is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import summary_us
+
+from thingmodel.brokers import Mosquitto
+from thingmodel.cloud import LocalCloud
+
+KINDS = ("raw", "thingmodel", "v2", "v1")
+
+
+def measure(host: str, port: int, n: int) -> dict[str, dict[str, dict[str, float]]]:
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for kind in KINDS:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "_peer_device.py"), kind, host, str(port), str(n)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
+        samples = json.loads(done.stdout.strip().splitlines()[-1])
+        if samples.pop("lost"):
+            print(f"note: {kind} lost answers (counted out of its samples)", file=sys.stderr)
+        out[kind] = {name: summary_us(values) for name, values in samples.items()}
+    return out
+
+
+def rows(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    raw = results["raw"]
+    labels = {
+        "thingmodel": "thingmodel",
+        "v2": "awsiotsdk v2",
+        "v1": "AWSIoTPythonSDK v1",
+    }
+    out = []
+    for figure, key, what in (("3", "delta", "desired -> device code"), ("5", "rr", "request -> response")):
+        for stat in ("p50", "p99"):
+            for kind, label in labels.items():
+                ours = results[kind][key][stat]
+                out.append(
+                    {
+                        "figure": f"6 ({figure}) {label} {what} {stat}",
+                        "ours": ours,
+                        "base": raw[key][stat],
+                        "unit": "us",
+                        "ratio": ours / raw[key][stat],
+                        "target": "beat v1 and v2" if kind == "thingmodel" else "",
+                    }
+                )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=500, help="samples per figure")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with Mosquitto() as broker, LocalCloud(vendor="aws", broker=broker.url):
+        table = rows(measure(broker.host, broker.port, args.n))
+    print(f"| {'figure':52} | {'value':>10} | {'raw paho':>10} | {'ratio':>6} |")
+    print(f"|{'-' * 54}|{'-' * 12}|{'-' * 12}|{'-' * 8}|")
+    for r in table:
+        print(f"| {r['figure']:52} | {r['ours']:>7.0f} us | {r['base']:>7.0f} us | {r['ratio']:>6.2f} |")
+
+
+if __name__ == "__main__":
+    main()
