@@ -27,7 +27,7 @@ from .ids import validate_id
 from .scheduling import Clock, monotonic_clock
 from .service import Service
 from .session import DeviceSession
-from .transport import Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
+from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
 from .worker import Worker
 
 log = logging.getLogger("thingmodel.device")
@@ -98,6 +98,7 @@ class Device:
             gated=True,
             will=will,
             on_message=self._on_message,
+            ack_when_handled=True,
             on_connect=self._on_connect,
             on_drop=self._on_drop,
             name=f"device-{device_id}",
@@ -285,11 +286,14 @@ class Device:
         return self.transport.dropped
 
     # -- transport callbacks (network thread: enqueue only) -----------------------------------
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        self.worker.submit(lambda: self._receive(topic, payload))
+    def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
+        self.worker.submit(lambda: self._receive(topic, payload, ack))
 
-    def _receive(self, topic: str, payload: bytes) -> None:
-        events = self.session.receive(topic, payload)
+    def _receive(self, topic: str, payload: bytes, ack: Ack) -> None:
+        try:
+            events = self.session.receive(topic, payload)
+        finally:
+            ack()  # the broker hears of the message once it is handled (one worker: in order)
         if any(isinstance(e, ShadowSnapshot) for e in events):
             self._gate_open_after_shadow()
 

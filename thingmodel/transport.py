@@ -15,6 +15,13 @@
 - Gate: with ``gated=True`` a new connection holds the queue until :meth:`open_gate` is called.
   The Device opens it once its shadow request is answered, which proves the cloud is subscribed
   again (after a broker restart, messages sent before that would be acknowledged and lost).
+- Acknowledgement: by default paho acknowledges a QoS 1 message (PUBACK) once ``on_message``
+  returns. With ``ack_when_handled=True`` the PUBACK waits until the handler calls the ``ack``
+  it was given, from any thread: the Device calls it after its worker has handled the message,
+  so the broker learns of it only then, and paho's network thread does no ack work at the
+  moment the worker wakes (it measurably shortens desired -> setter; benchmarks/run.py figure
+  3). The handler must call ``ack`` for every message, in the order they arrived (MQTT asks for
+  PUBACKs in order); if it raises, the transport acknowledges for it.
 - Bound: at most ``offline_limit`` messages wait. Past that the *oldest* is dropped (the newest
   state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
   dropped silently.
@@ -104,6 +111,13 @@ def is_loopback(host: str) -> bool:
 Credentials = Callable[[], tuple[str, str | None, str | None]]
 """Called before every connection attempt: ``(client_id, username, password)``."""
 
+Ack = Callable[[], None]
+"""Acknowledges one received message; passed to ``on_message`` with it."""
+
+
+def _already_acked() -> None:
+    """The ack of a QoS 0 message, or of one paho acknowledged on receipt: nothing to do."""
+
 
 @attrs.define(eq=False, repr=False)
 class Backoff:
@@ -139,7 +153,8 @@ class MqttTransport:
         offline_limit: int = 1000,
         gated: bool = False,
         will: Outgoing | None = None,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes, Ack], None] | None = None,
+        ack_when_handled: bool = False,
         on_connect: Callable[[], None] | None = None,
         on_drop: Callable[[Outgoing], None] | None = None,
         name: str = "thingmodel",
@@ -158,6 +173,7 @@ class MqttTransport:
         self.gated = gated
         self.will = will
         self.on_message = on_message
+        self.ack_when_handled = ack_when_handled
         self.on_connect = on_connect
         self.on_drop = on_drop
         self.name = name
@@ -209,7 +225,11 @@ class MqttTransport:
 
     def _new_client(self, client_id: str) -> mqtt.Client:
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, reconnect_on_failure=False
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=True,
+            reconnect_on_failure=False,
+            manual_ack=self.ack_when_handled,
         )
         client.max_inflight_messages_set(100)
         client.on_socket_open = _set_nodelay
@@ -374,12 +394,21 @@ class MqttTransport:
             log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        ack: Ack = _already_acked
+        if self.ack_when_handled and message.qos > 0:
+            mid, qos = message.mid, message.qos
+
+            def ack() -> None:  # on a connection that is gone paho drops it: nothing to answer
+                client.ack(mid, qos)
+
         if self.on_message is None:
+            ack()
             return
         try:
-            self.on_message(message.topic, bytes(message.payload))
+            self.on_message(message.topic, bytes(message.payload), ack)
         except Exception:
             log.exception("handling a message on %s failed", message.topic)
+            ack()
 
     def _handle_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any

@@ -41,3 +41,83 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.01)
+
+
+class WireTap:
+    """A loopback TCP proxy in front of a broker that decodes the MQTT packets passing through.
+
+    ``packets`` lists ``(direction, kind, mid, topic)`` in the order they passed, direction
+    "up" (client -> broker) or "down"; kind is "PUBLISH", "PUBACK" or "OTHER".
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self._target = (host, port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.packets: list[tuple[str, str, int | None, str | None]] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pump, args=(client, upstream, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, "down"), daemon=True).start()
+
+    def _pump(self, source: object, sink: object, direction: str) -> None:
+        buffer = b""
+        while True:
+            try:
+                data = source.recv(65536)  # type: ignore[attr-defined]
+            except OSError:
+                data = b""
+            if not data:
+                sink.close()  # type: ignore[attr-defined]
+                return
+            buffer += data
+            buffer = self._decode(buffer, direction)
+            sink.sendall(data)  # type: ignore[attr-defined]
+
+    def _decode(self, buffer: bytes, direction: str) -> bytes:
+        while len(buffer) >= 2:
+            length, multiplier, i = 0, 1, 1
+            while True:
+                if i >= len(buffer):
+                    return buffer
+                byte = buffer[i]
+                length += (byte & 0x7F) * multiplier
+                multiplier *= 128
+                i += 1
+                if not byte & 0x80:
+                    break
+            if len(buffer) < i + length:
+                return buffer
+            first, body = buffer[0], buffer[i : i + length]
+            kind, mid, topic = "OTHER", None, None
+            if first >> 4 == 3:
+                size = int.from_bytes(body[:2], "big")
+                kind, topic = "PUBLISH", body[2 : 2 + size].decode()
+                if (first >> 1) & 3:
+                    mid = int.from_bytes(body[2 + size : 4 + size], "big")
+            elif first >> 4 == 4:
+                kind, mid = "PUBACK", int.from_bytes(body[:2], "big")
+            with self._lock:
+                self.packets.append((direction, kind, mid, topic))
+            buffer = buffer[i + length :]
+        return buffer
+
+    def close(self) -> None:
+        self._server.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from thingmodel import events as ev
@@ -208,3 +210,39 @@ def test_a_full_offline_queue_drops_the_oldest_visibly_and_the_shadow_still_conv
         device.disconnect()
         cloud.stop()
     assert received[:5] == [6, 7, 8, 9, 10]  # the five newest, in order; then the full state
+
+
+def test_the_device_acknowledges_a_downlink_only_once_it_has_handled_it(cloud: LocalCloud) -> None:
+    import threading
+
+    from .helpers import WireTap
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    class Slow(Detector):
+        def set_alarm(self, value: int) -> None:
+            entered.set()
+            release.wait(10)
+            super().set_alarm(value)
+
+    host, port = cloud.url.split("//")[1].rsplit(":", 1)
+    tap = WireTap(host, int(port))
+    try:
+        with Device([Slow()], device_id="dev-ack", broker=tap.url):
+            pending = threading.Thread(
+                target=lambda: cloud.set_desired("dev-ack", "smokeDetector", {"alarm": 1}), daemon=True
+            )
+            pending.start()
+            assert entered.wait(10), "the setter never ran"
+            request = next(p for p in tap.packets if p[0] == "down" and "properties/set" in str(p[3]))
+            time.sleep(0.2)  # time enough for an early PUBACK to show
+            assert ("up", "PUBACK", request[2], None) not in tap.packets
+            release.set()
+            pending.join(10)
+            eventually(lambda: ("up", "PUBACK", request[2], None) in tap.packets, what="the PUBACK")
+            up = [p for p in tap.packets if p[0] == "up"]
+            answer = next(i for i, p in enumerate(up) if "properties/set/response" in str(p[3]))
+            assert up.index(("up", "PUBACK", request[2], None)) > answer  # answered, then acknowledged
+    finally:
+        tap.close()

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from ..errors import CodecError
-from ..transport import BrokerAddress, MqttTransport, TlsOptions
+from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
 from . import appapi
 
 
@@ -57,7 +57,7 @@ class CloudClient:
             payload = self._answers.pop(rid)
         return appapi.parse_response(payload)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
         rid = topic[len(appapi.RESPONSE_PREFIX) :]
         with self._arrived:
             self._answers[rid] = payload

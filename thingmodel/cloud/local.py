@@ -23,7 +23,7 @@ import attrs
 from .. import events as ev
 from ..brokers import EmbeddedBroker
 from ..errors import CodecError, InvalidValue
-from ..transport import BrokerAddress, MqttTransport, TlsOptions
+from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
 from ..worker import Worker
 from . import appapi
 from .shadows import Result
@@ -220,7 +220,8 @@ class LocalCloud:
                 self._done.popitem(last=False)
             self._answered.notify_all()
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
+        # acknowledged on receipt (ack is a no-op): app requests are served by a pool, not in order
         if topic.startswith(appapi.REQUEST_PREFIX):
             self._app_pool.submit(self._serve_app, topic, payload)
         else:
