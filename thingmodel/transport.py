@@ -111,6 +111,9 @@ def is_loopback(host: str) -> bool:
 Credentials = Callable[[], tuple[str, str | None, str | None]]
 """Called before every connection attempt: ``(client_id, username, password)``."""
 
+_SUCCESS = mqtt.MQTT_ERR_SUCCESS
+_NO_CONN = mqtt.MQTT_ERR_NO_CONN
+
 Ack = Callable[[], None]
 """Acknowledges one received message; passed to ``on_message`` with it."""
 
@@ -446,16 +449,17 @@ class MqttTransport:
 
     def publish(self, message: Outgoing) -> None:
         """Send one message, or queue it (in order) while disconnected or gated."""
-        dropped: list[Outgoing] = []
         with self._send_lock:
-            with self._lock:
-                direct = self._open and not self._queue
-                if not direct:
-                    self._queue.append(message)
-                    dropped = self._trim()
-            if direct:
+            # Only holders of _send_lock touch the queue. _open may turn False under us (a
+            # disconnect); paho then refuses the publish and _send queues the message.
+            if self._open and not self._queue:
                 self._send(message)
-        self._report_drops(dropped)
+                return
+            with self._lock:
+                self._queue.append(message)
+                dropped = self._trim()
+        if dropped:
+            self._report_drops(dropped)
 
     def send_now(self, message: Outgoing) -> bool:
         """Publish past the gate (for the request that opens it); False when not connected."""
@@ -468,32 +472,31 @@ class MqttTransport:
 
     def _send(self, message: Outgoing, *, from_queue: bool = False) -> bool:
         client = self._client
-        info = (
-            None
-            if client is None
-            else client.publish(message.topic, message.payload, message.qos, message.retain)
-        )
-        if client is None or info is None or info.rc == mqtt.MQTT_ERR_NO_CONN:
-            with self._lock:  # this client is gone: send it on the next one, keeping the order
-                if from_queue:
-                    self._queue.appendleft(message)
-                else:
-                    self._queue.append(message)
-            return False
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            log.error("publish to %s failed: %s; message dropped", message.topic, mqtt.error_string(info.rc))
-            with self._lock:
-                self.dropped += 1
-            if self.on_drop is not None:
-                self.on_drop(message)
-            return True
-        if message.qos > 0:
-            with self._lock:
-                if info.mid in self._early_acks:
-                    self._early_acks.discard(info.mid)
-                elif client is self._client:
-                    self._inflight[info.mid] = message
-        return True
+        if client is not None:
+            info = client.publish(message.topic, message.payload, message.qos, message.retain)
+            rc = info.rc
+            if rc == _SUCCESS:
+                if message.qos:
+                    mid = info.mid
+                    with self._lock:
+                        if mid in self._early_acks:
+                            self._early_acks.discard(mid)
+                        elif client is self._client:
+                            self._inflight[mid] = message
+                return True
+            if rc != _NO_CONN:
+                log.error("publish to %s failed: %s; message dropped", message.topic, mqtt.error_string(rc))
+                with self._lock:
+                    self.dropped += 1
+                if self.on_drop is not None:
+                    self.on_drop(message)
+                return True
+        with self._lock:  # this client is gone: send it on the next one, keeping the order
+            if from_queue:
+                self._queue.appendleft(message)
+            else:
+                self._queue.append(message)
+        return False
 
     def _flush(self) -> None:
         with self._send_lock:
