@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,7 +31,10 @@ def summary_us(samples: list[float]) -> dict[str, float]:
 
 
 def nodelay_client(name: str) -> mqtt.Client:
+    """A raw paho client set up as our transport sets up its own: TCP_NODELAY, and up to 100
+    QoS 1 messages in flight (paho's default is 20; past it publish() only queues)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
+    client.max_inflight_messages_set(100)
 
     def on_socket_open(c: Any, u: Any, sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -47,34 +52,115 @@ def connect(client: mqtt.Client, host: str, port: int) -> None:
         raise RuntimeError("raw paho client did not connect")
 
 
-def raw_round_trip(host: str, port: int, n: int, warmup: int = 50) -> list[float]:
-    """QoS 1 request -> echo -> QoS 1 reply, sequential, with TCP_NODELAY on both clients."""
-    responder = nodelay_client("bench-responder")
-    requester = nodelay_client("bench-requester")
-    got = threading.Event()
-    subscribed = threading.Event()
-    responder.on_message = lambda c, u, m: c.publish("bench/reply", m.payload, qos=1)
-    requester.on_message = lambda c, u, m: got.set()
-    responder.on_subscribe = lambda *a: subscribed.set()
-    connect(responder, host, port)
-    connect(requester, host, port)
-    responder.subscribe("bench/request", qos=1)
-    subscribed.wait(5)
-    subscribed.clear()
-    requester.on_subscribe = lambda *a: subscribed.set()
-    requester.subscribe("bench/reply", qos=1)
-    subscribed.wait(5)
-    payload = b'{"services":[{"service_id":"s","properties":{"alarm":1}}]}'
-    samples = []
-    for i in range(n + warmup):
-        got.clear()
+class RawOneWay:
+    """Raw baseline for a push: one QoS 1 publish -> the subscriber's on_message, one at a time."""
+
+    def __init__(self, host: str, port: int, tag: str = "oneway") -> None:
+        self.topic = f"bench/{tag}"
+        self._arrived = threading.Event()
+        self._stamp = 0.0
+        self.sub = nodelay_client(f"{tag}-sub")
+        self.sub.on_message = self._on_message
+        connect(self.sub, host, port)
+        subscribe(self.sub, self.topic)
+        self.pub = nodelay_client(f"{tag}-pub")
+        connect(self.pub, host, port)
+
+    def _on_message(self, *_: Any) -> None:
+        self._stamp = time.perf_counter()
+        self._arrived.set()
+
+    def sample(self) -> float:
+        self._arrived.clear()
         start = time.perf_counter()
-        requester.publish("bench/request", payload, qos=1)
-        if not got.wait(5):
+        self.pub.publish(self.topic, b'{"services":[{"service_id":"s","properties":{"alarm":1}}]}', qos=1)
+        if not self._arrived.wait(5):
+            raise RuntimeError("raw one-way lost a message")
+        return self._stamp - start
+
+    def close(self) -> None:
+        for client in (self.pub, self.sub):
+            client.loop_stop()
+            client.disconnect()
+
+
+class RawHandOff(RawOneWay):
+    """RawOneWay, but on_message hands the message to a worker thread (a SimpleQueue) and the
+    clock stops there: the least any design pays that keeps user code off paho's network thread."""
+
+    def __init__(self, host: str, port: int, tag: str = "handoff") -> None:
+        self._jobs: queue.SimpleQueue[None] = queue.SimpleQueue()
+        threading.Thread(target=self._work, daemon=True).start()
+        super().__init__(host, port, tag)
+
+    def _on_message(self, *_: Any) -> None:
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()
+            super()._on_message()
+
+
+class RawRoundTrip:
+    """Raw baseline for a request/response: QoS 1 request -> echo -> QoS 1 reply, one at a time."""
+
+    def __init__(self, host: str, port: int, tag: str = "rtt") -> None:
+        self._got = threading.Event()
+        self.responder = nodelay_client(f"{tag}-responder")
+        self.requester = nodelay_client(f"{tag}-requester")
+        self.request, self.reply = f"bench/{tag}/request", f"bench/{tag}/reply"
+        self.responder.on_message = lambda c, u, m: c.publish(self.reply, m.payload, qos=1)
+        self.requester.on_message = lambda c, u, m: self._got.set()
+        connect(self.responder, host, port)
+        connect(self.requester, host, port)
+        subscribe(self.responder, self.request)
+        subscribe(self.requester, self.reply)
+
+    def sample(self) -> float:
+        self._got.clear()
+        start = time.perf_counter()
+        self.requester.publish(
+            self.request, b'{"services":[{"service_id":"s","properties":{"alarm":1}}]}', qos=1
+        )
+        if not self._got.wait(5):
             raise RuntimeError("raw round trip lost a message")
-        if i >= warmup:
-            samples.append(time.perf_counter() - start)
-    for client in (requester, responder):
-        client.loop_stop()
-        client.disconnect()
-    return samples
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        for client in (self.requester, self.responder):
+            client.loop_stop()
+            client.disconnect()
+
+
+def subscribe(client: mqtt.Client, topic: str) -> None:
+    done = threading.Event()
+    client.on_subscribe = lambda *a: done.set()
+    client.subscribe(topic, qos=1)
+    if not done.wait(5):
+        raise RuntimeError(f"no SUBACK for {topic}")
+
+
+def raw_round_trip(host: str, port: int, n: int, warmup: int = 50) -> list[float]:
+    """``n`` sequential raw round trips (see RawRoundTrip)."""
+    probe = RawRoundTrip(host, port)
+    try:
+        samples = [probe.sample() for _ in range(n + warmup)]
+    finally:
+        probe.close()
+    return samples[warmup:]
+
+
+def interleaved(
+    probes: dict[str, Callable[[int], float]], n: int, warmup: int = 50, gap: float = 0.001
+) -> dict[str, list[float]]:
+    """Sample each probe in turn, ``n`` times after ``warmup`` rounds, pausing ``gap`` seconds
+    after every sample: the baseline and ours then see the same machine, whatever else it does."""
+    out: dict[str, list[float]] = {name: [] for name in probes}
+    for i in range(n + warmup):
+        for name, probe in probes.items():
+            value = probe(i)
+            if i >= warmup:
+                out[name].append(value)
+            time.sleep(gap)
+    return out
