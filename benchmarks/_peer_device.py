@@ -1,7 +1,10 @@
 """One device implementation, timed against the local cloud in AWS mode (run by peers.py).
 
-Usage: _peer_device.py KIND HOST PORT N, KIND = raw | thingmodel | v2 | v1. Prints one JSON
-line: ``{"delta": [seconds...], "rr": [seconds...]}``.
+Usage: _peer_device.py KIND HOST PORT, KIND = raw | thingmodel | v2 | v1. Prints ``ready`` once
+set up, then serves lines from stdin: ``delta N`` or ``rr N`` takes N samples (after a short
+warm-up) and prints ``done``; at the end of input it prints one JSON line:
+``{"delta": [seconds...], "rr": [seconds...], "lost": n}``. peers.py runs the four kinds side by
+side and hands out turns, so that all of them see the same machine.
 
 - delta: an application (raw paho, in this process) publishes a desired change to the shadow;
   the clock stops when the device's own code sees it (our setter, the SDKs' delta callbacks,
@@ -14,6 +17,7 @@ line: ``{"delta": [seconds...], "rr": [seconds...]}``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -25,10 +29,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-kind, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 thing = f"bench-{kind}"
 P = f"$aws/things/{thing}/shadow"
-WARMUP = 20
+WARMUP = 5  # per turn: the first samples after a pause are cold
 seen = threading.Event()
 stamp = [0.0]
 
@@ -56,13 +60,16 @@ def subscribed(c: mqtt.Client, topic: str) -> None:
 lost = [0]
 
 
+sequence = itertools.count(1)  # every sample sends a new value: an old one may leave no delta
+
+
 def timed(send: Any, count: int) -> list[float]:
     """``count`` samples; one that never arrives (v1 uses QoS 0) is counted as lost, not waited for."""
     out = []
     for i in range(count + WARMUP):
         seen.clear()
         start = time.perf_counter()
-        send(i)
+        send(next(sequence))
         if not seen.wait(2):
             lost[0] += 1
             if lost[0] > 10:
@@ -78,24 +85,37 @@ app = client("bench-app")
 
 
 def desire(i: int) -> None:
-    # always a new value: one equal to a stale reported value would leave no delta to publish
-    app.publish(f"{P}/update", json.dumps({"state": {"desired": {"level": i + 1}}}), qos=1)
+    app.publish(f"{P}/update", json.dumps({"state": {"desired": {"level": i}}}), qos=1)
 
+
+def token_of(payload: bytes) -> Any:
+    return json.loads(payload).get("clientToken")
+
+
+rr_token = [""]
 
 if kind == "raw":
     dev = client("raw-dev")
 
-    def on_delta(cl: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        saw()
-        state = json.loads(message.payload)["state"]
-        cl.publish(f"{P}/update", json.dumps({"state": {"reported": state}}), qos=1)
+    def on_raw(cl: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/delta"):
+            saw()
+            state = json.loads(message.payload)["state"]
+            cl.publish(f"{P}/update", json.dumps({"state": {"reported": state}}), qos=1)
+        elif token_of(message.payload) == rr_token[0]:  # update/accepted of an rr sample
+            saw()
 
-    dev.on_message = on_delta
+    dev.on_message = on_raw
     subscribed(dev, f"{P}/update/delta")
-    delta = timed(desire, n)
-    dev.on_message = lambda *a: saw()
     subscribed(dev, f"{P}/update/accepted")
-    rr = timed(lambda i: dev.publish(f"{P}/update", json.dumps({"state": {"reported": {"n": i}}}), qos=1), n)
+
+    def request(i: int) -> None:
+        rr_token[0] = f"rr{i}"
+        body = {"state": {"reported": {"n": i}}, "clientToken": rr_token[0]}
+        dev.publish(f"{P}/update", json.dumps(body), qos=1)
+
+    def close() -> None:
+        pass
 
 elif kind == "thingmodel":
     from thingmodel import Property, Service, command
@@ -113,15 +133,15 @@ elif kind == "thingmodel":
             return {"rang": duration}
 
     device = Device([Detector()], device_id=thing, vendor="aws", broker=f"mqtt://{host}:{port}").connect()
-    time.sleep(0.2)
-    delta = timed(desire, n)
     app.on_message = lambda *a: saw()
     subscribed(app, f"$aws/commands/things/{thing}/executions/+/response/json")
     body = json.dumps({"command": "ringAlarm", "params": {"duration": 1}})
-    rr = timed(
-        lambda i: app.publish(f"$aws/commands/things/{thing}/executions/e{i}/request/json", body, qos=1), n
-    )
-    device.disconnect()
+
+    def request(i: int) -> None:
+        app.publish(f"$aws/commands/things/{thing}/executions/e{i}/request/json", body, qos=1)
+
+    def close() -> None:
+        device.disconnect()
 
 elif kind == "v2":
     from awscrt import io, mqtt_request_response
@@ -155,17 +175,16 @@ elif kind == "v2":
     )
     stream.open()
     time.sleep(1)
-    delta = timed(desire, n)
 
-    def update(i: int) -> None:
-        request = iotshadow.UpdateShadowRequest(
+    def request(i: int) -> None:
+        update = iotshadow.UpdateShadowRequest(
             thing_name=thing, state=iotshadow.ShadowState(reported={"n": i})
         )
-        shadow.update_shadow(request).result(10)
+        shadow.update_shadow(update).result(10)
         saw()
 
-    rr = timed(update, n)
-    conn.disconnect().result(10)
+    def close() -> None:
+        conn.disconnect().result(10)
 
 elif kind == "v1":
     from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTShadowClient
@@ -188,14 +207,23 @@ elif kind == "v1":
 
     handler.shadowRegisterDeltaCallback(on_v1_delta)
     time.sleep(2.5)  # the SDK sleeps 2 s after each subscribe
-    delta = timed(desire, n)
-    rr = timed(
-        lambda i: handler.shadowUpdate(json.dumps({"state": {"reported": {"n": i}}}), lambda *a: saw(), 10), n
-    )
-    sc.disconnect()
+
+    def request(i: int) -> None:
+        handler.shadowUpdate(json.dumps({"state": {"reported": {"n": i}}}), lambda *a: saw(), 10)
+
+    def close() -> None:
+        sc.disconnect()
 
 else:
     raise SystemExit(f"unknown kind {kind!r}")
 
-print(json.dumps({"delta": delta, "rr": rr, "lost": lost[0]}), flush=True)
+figures = {"delta": desire, "rr": request}
+samples: dict[str, list[float]] = {name: [] for name in figures}
+print("ready", flush=True)
+for line in sys.stdin:
+    name, count = line.split()
+    samples[name].extend(timed(figures[name], int(count)))
+    print("done", flush=True)
+close()
+print(json.dumps({**samples, "lost": lost[0]}), flush=True)
 os._exit(0)  # the SDKs' threads need not be waited for

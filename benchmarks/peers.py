@@ -2,9 +2,10 @@
 devices against the same local cloud in AWS mode on the same mosquitto, each a ratio to raw paho
 doing the same thing in the same run.
 
-    python benchmarks/peers.py [--n 500]
+    python benchmarks/peers.py [--n 600]
 
-Each device runs in its own process (the SDKs keep process-wide state); see _peer_device.py for
+Each device runs in its own process (the SDKs keep process-wide state), all four side by side,
+taking turns; see _peer_device.py for
 what is timed.
 """
 
@@ -28,22 +29,47 @@ from thingmodel.cloud import LocalCloud
 KINDS = ("raw", "thingmodel", "v2", "v1")
 
 
-def measure(host: str, port: int, n: int) -> dict[str, dict[str, dict[str, float]]]:
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for kind in KINDS:
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).parent / "_peer_device.py"), kind, host, str(port), str(n)],
-            capture_output=True,
+def measure(host: str, port: int, n: int, turns: int = 10) -> dict[str, dict[str, dict[str, float]]]:
+    """All four devices run side by side, each in its own process; they take turns of n/turns
+    samples per figure, in rotating order, so that every kind sees the same machine."""
+    script = str(Path(__file__).parent / "_peer_device.py")
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, script, kind, host, str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
-            timeout=300,
         )
-        if done.returncode != 0:
-            raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
-        samples = json.loads(done.stdout.strip().splitlines()[-1])
-        if samples.pop("lost"):
-            print(f"note: {kind} lost answers (counted out of its samples)", file=sys.stderr)
-        out[kind] = {name: summary_us(values) for name, values in samples.items()}
-    return out
+        for kind in KINDS
+    }
+    try:
+        for kind, proc in procs.items():
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"{kind} did not start")
+        per_turn = max(1, n // turns)
+        for turn in range(turns):
+            order = KINDS[turn % len(KINDS) :] + KINDS[: turn % len(KINDS)]
+            for figure in ("delta", "rr"):
+                for kind in order:
+                    proc = procs[kind]
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(f"{figure} {per_turn}\n")
+                    proc.stdin.flush()
+                    if proc.stdout.readline().strip() != "done":
+                        raise SystemExit(f"{kind} failed during {figure}")
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for kind, proc in procs.items():
+            stdout, _ = proc.communicate(timeout=60)
+            samples = json.loads(stdout.strip().splitlines()[-1])
+            if samples.pop("lost"):
+                print(f"note: {kind} lost answers (counted out of its samples)", file=sys.stderr)
+            out[kind] = {name: summary_us(values) for name, values in samples.items()}
+        return out
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
 
 
 def rows(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
@@ -73,7 +99,7 @@ def rows(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=500, help="samples per figure")
+    parser.add_argument("--n", type=int, default=600, help="samples per figure")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     with Mosquitto() as broker, LocalCloud(vendor="aws", broker=broker.url):
