@@ -5,8 +5,7 @@ doing the same thing in the same run.
     python benchmarks/peers.py [--n 600]
 
 Each device runs in its own process (the SDKs keep process-wide state), all four side by side,
-taking turns; see _peer_device.py for
-what is timed.
+taking turns; see _peer_device.py for what is timed.
 """
 
 from __future__ import annotations
