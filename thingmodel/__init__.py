@@ -30,6 +30,7 @@ def __getattr__(name: str) -> Any:
         return ProductModel
     raise AttributeError(f"module 'thingmodel' has no attribute {name!r}")
 
+
 __all__ = [
     "CodecError",
     "DefinitionError",
