@@ -1,9 +1,13 @@
 """All benchmarks, one table: each figure a ratio to a baseline measured in the same run.
 
-    python benchmarks/run.py            # about 2-3 minutes on a 2-core machine
+    python benchmarks/run.py                # about 2 minutes on a 2-core machine
+    python benchmarks/run.py --figures 1,3  # a subset
 
-Baselines are raw paho-mqtt 2.x clients with TCP_NODELAY against the same mosquitto
-(`set_tcp_nodelay true`, `max_queued_messages 0`). Targets are the issue's; see README.
+Baselines are raw paho-mqtt 2.x clients with TCP_NODELAY and our transport's in-flight window,
+against the same mosquitto (`set_tcp_nodelay true`, `max_queued_messages 0`). Baseline and
+ours are measured in alternation (rounds for 1 and 2, single samples for 3-5, turns for 6), so
+that a machine whose speed drifts shows the same drift to both; far ends run in their own
+processes (_receiver.py, _peer_device.py). Targets are the issue's; see README.
 """
 
 from __future__ import annotations
