@@ -258,6 +258,12 @@ class MqttTransport:
         with self._lock:
             return len(self._queue)
 
+    @property
+    def unacknowledged(self) -> int:
+        """Messages queued or sent and not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._queue) + len(self._inflight)
+
     def start(self, timeout: float = 30.0) -> None:
         """Connect, blocking until connected; raise ConnectError (AuthenticationError) otherwise.
 

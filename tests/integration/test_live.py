@@ -117,8 +117,10 @@ def test_reports_made_while_the_broker_is_down_arrive_after_it_returns_in_order(
         for n in range(11, 31):  # made while the broker is down
             detector.counter = n
             detector.report("counter")
+        assert device.transport.unacknowledged >= 20  # each waits in the queue
         mosquitto.start()
         eventually(lambda: received[-1:] == [30], timeout=20, what="reports made during the outage")
+        eventually(lambda: device.transport.unacknowledged == 0, what="every report acknowledged")
     finally:
         device.disconnect()
         cloud.stop()
