@@ -1,18 +1,22 @@
 """One device implementation, timed against the local cloud in AWS mode (run by peers.py).
 
-Usage: _peer_device.py KIND HOST PORT, KIND = raw | thingmodel | v2 | v1. Prints ``ready`` once
-set up, then serves lines from stdin: ``delta N`` or ``rr N`` takes N samples (after a short
-warm-up) and prints ``done``; at the end of input it prints one JSON line:
-``{"delta": [seconds...], "rr": [seconds...], "lost": n}``. peers.py runs the four kinds side by
-side and hands out turns, so that all of them see the same machine.
+Usage: _peer_device.py KIND HOST PORT, KIND = raw | thingmodel | v2 | v1. Prints ``ready`` and
+the figures it offers once set up, then serves lines from stdin: ``FIGURE N`` takes N samples
+(after a short warm-up) and prints ``done``; at the end of input it prints one JSON line:
+``{"samples": {figure: [seconds...]}, "lost": {figure: n}}``. peers.py runs the four kinds side
+by side and hands out turns, so that all of them see the same machine.
 
 - delta: an application (raw paho, in this process) publishes a desired change to the shadow;
   the clock stops when the device's own code sees it (our setter, the SDKs' delta callbacks,
   raw paho's on_message for ``update/delta``). Every device then reports the value, as a device
   must for the delta to clear (thingmodel does it by itself).
-- rr: one sequential QoS 1 request/response as each does it: raw paho update -> update/accepted;
-  awsiotsdk v2 ``update_shadow().result()``; AWSIoTPythonSDK v1 ``shadowUpdate`` -> accepted
-  callback; thingmodel: a command (AWS IoT commands topics) -> its response.
+- update: a sequential QoS 1 shadow update -> accepted, through the local cloud: raw paho
+  (matched by clientToken), awsiotsdk v2 ``update_shadow().result()``, AWSIoTPythonSDK v1
+  ``shadowUpdate`` -> accepted callback.
+- command: the request/response thingmodel's device answers: an AWS IoT command published by
+  the application -> the device's response (matched by execution id); raw paho answers the
+  same topics. The SDKs have no command handling of their own, and thingmodel's device does
+  not wait for update/accepted, so each is compared with raw paho doing the same operation.
 """
 
 from __future__ import annotations
@@ -93,6 +97,19 @@ def token_of(payload: bytes) -> Any:
 
 
 rr_token = [""]
+C = f"$aws/commands/things/{thing}/executions"
+COMMAND = json.dumps({"command": "ringAlarm", "params": {"duration": 1}})
+
+
+def on_command_response(cl: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    if message.topic == f"{C}/{rr_token[0]}/response/json":
+        saw()
+
+
+def send_command(i: int) -> None:
+    rr_token[0] = f"e{i}"
+    app.publish(f"{C}/e{i}/request/json", COMMAND, qos=1)
+
 
 if kind == "raw":
     dev = client("raw-dev")
@@ -102,12 +119,18 @@ if kind == "raw":
             saw()
             state = json.loads(message.payload)["state"]
             cl.publish(f"{P}/update", json.dumps({"state": {"reported": state}}), qos=1)
-        elif token_of(message.payload) == rr_token[0]:  # update/accepted of an rr sample
+        elif message.topic.endswith("/request/json"):  # a command: answer it, as a device does
+            answer = {"status": "SUCCEEDED", "result": {"rang": {"n": 1}}}
+            cl.publish(message.topic[: -len("request/json")] + "response/json", json.dumps(answer), qos=1)
+        elif token_of(message.payload) == rr_token[0]:  # update/accepted of an update sample
             saw()
 
     dev.on_message = on_raw
     subscribed(dev, f"{P}/update/delta")
     subscribed(dev, f"{P}/update/accepted")
+    subscribed(dev, f"{C}/+/request/json")
+    app.on_message = on_command_response
+    subscribed(app, f"{C}/+/response/json")
 
     def request(i: int) -> None:
         rr_token[0] = f"rr{i}"
@@ -133,12 +156,8 @@ elif kind == "thingmodel":
             return {"rang": duration}
 
     device = Device([Detector()], device_id=thing, vendor="aws", broker=f"mqtt://{host}:{port}").connect()
-    app.on_message = lambda *a: saw()
-    subscribed(app, f"$aws/commands/things/{thing}/executions/+/response/json")
-    body = json.dumps({"command": "ringAlarm", "params": {"duration": 1}})
-
-    def request(i: int) -> None:
-        app.publish(f"$aws/commands/things/{thing}/executions/e{i}/request/json", body, qos=1)
+    app.on_message = on_command_response
+    subscribed(app, f"{C}/+/response/json")
 
     def close() -> None:
         device.disconnect()
@@ -217,13 +236,23 @@ elif kind == "v1":
 else:
     raise SystemExit(f"unknown kind {kind!r}")
 
-figures = {"delta": desire, "rr": request}
+# delta: desired -> device code (figure 3); update: shadow update -> accepted, and command:
+# command -> response (figure 5, the request/response each offers; raw paho does both)
+if kind == "raw":
+    figures = {"delta": desire, "update": request, "command": send_command}
+elif kind == "thingmodel":
+    figures = {"delta": desire, "command": send_command}
+else:
+    figures = {"delta": desire, "update": request}
 samples: dict[str, list[float]] = {name: [] for name in figures}
-print("ready", flush=True)
+lost_by: dict[str, int] = {name: 0 for name in figures}
+print("ready " + ",".join(figures), flush=True)
 for line in sys.stdin:
     name, count = line.split()
+    before = lost[0]
     samples[name].extend(timed(figures[name], int(count)))
+    lost_by[name] += lost[0] - before
     print("done", flush=True)
 close()
-print(json.dumps({**samples, "lost": lost[0]}), flush=True)
+print(json.dumps({"samples": samples, "lost": lost_by}), flush=True)
 os._exit(0)  # the SDKs' threads need not be waited for
