@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import socket
 import statistics
 import threading
@@ -50,56 +49,6 @@ def connect(client: mqtt.Client, host: str, port: int) -> None:
     client.loop_start()
     if not ready.wait(10):
         raise RuntimeError("raw paho client did not connect")
-
-
-class RawOneWay:
-    """Raw baseline for a push: one QoS 1 publish -> the subscriber's on_message, one at a time."""
-
-    def __init__(self, host: str, port: int, tag: str = "oneway") -> None:
-        self.topic = f"bench/{tag}"
-        self._arrived = threading.Event()
-        self._stamp = 0.0
-        self.sub = nodelay_client(f"{tag}-sub")
-        self.sub.on_message = self._on_message
-        connect(self.sub, host, port)
-        subscribe(self.sub, self.topic)
-        self.pub = nodelay_client(f"{tag}-pub")
-        connect(self.pub, host, port)
-
-    def _on_message(self, *_: Any) -> None:
-        self._stamp = time.perf_counter()
-        self._arrived.set()
-
-    def sample(self) -> float:
-        self._arrived.clear()
-        start = time.perf_counter()
-        self.pub.publish(self.topic, b'{"services":[{"service_id":"s","properties":{"alarm":1}}]}', qos=1)
-        if not self._arrived.wait(5):
-            raise RuntimeError("raw one-way lost a message")
-        return self._stamp - start
-
-    def close(self) -> None:
-        for client in (self.pub, self.sub):
-            client.loop_stop()
-            client.disconnect()
-
-
-class RawHandOff(RawOneWay):
-    """RawOneWay, but on_message hands the message to a worker thread (a SimpleQueue) and the
-    clock stops there: the least any design pays that keeps user code off paho's network thread."""
-
-    def __init__(self, host: str, port: int, tag: str = "handoff") -> None:
-        self._jobs: queue.SimpleQueue[None] = queue.SimpleQueue()
-        threading.Thread(target=self._work, daemon=True).start()
-        super().__init__(host, port, tag)
-
-    def _on_message(self, *_: Any) -> None:
-        self._jobs.put(None)
-
-    def _work(self) -> None:
-        while True:
-            self._jobs.get()
-            super()._on_message()
 
 
 class RawRoundTrip:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 import queue
-import socket
 import sys
 import threading
 import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from _common import connect, nodelay_client, subscribe
 
 kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 arg = sys.argv[4] if len(sys.argv) > 4 else "fig3-dev"
@@ -35,19 +35,13 @@ finished = threading.Event()
 
 
 def client(name: str) -> mqtt.Client:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name)
-    c.on_socket_open = lambda cl, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return c
+    return nodelay_client(name)
 
 
 def start(c: mqtt.Client, topics: list[str]) -> None:
-    subscribed = threading.Event()
-    c.on_connect = lambda cl, *a: cl.subscribe([(t, 1) for t in topics])
-    c.on_subscribe = lambda *a: subscribed.set()
-    c.connect(host, port)
-    c.loop_start()
-    if not subscribed.wait(10):
-        raise SystemExit(f"{kind}: not subscribed")
+    connect(c, host, port)
+    for topic in topics:
+        subscribe(c, topic)
 
 
 done_topic = f"bench/{kind}/done"

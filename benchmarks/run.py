@@ -248,7 +248,7 @@ def device_side_write(url: str, host: str, port: int, n: int, warmup: int = 50) 
         # depends on how long the machine idled before).
         next_at = time.perf_counter()
         for i in range(n + warmup):
-            for kind in kinds[i % 3 :] + kinds[: i % 3]:
+            for kind in kinds[i % len(kinds) :] + kinds[: i % len(kinds)]:
                 next_at += SLOT
                 time.sleep(max(0.0, next_at - time.perf_counter()))
                 starts[kind].append(time.perf_counter())
@@ -547,6 +547,9 @@ def footprint(url: str) -> list[Row]:
     ]
 
 
+FIGURES = {"1", "2", "3", "4", "5", "6", "7", "8"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000, help="samples for latency figures")
@@ -557,6 +560,10 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[Row] = []
     wanted = set(args.figures.split(",")) if args.figures else None
+    if wanted is not None and not wanted <= FIGURES:
+        parser.error(
+            f"unknown figure(s) {', '.join(sorted(wanted - FIGURES))}; known: {', '.join(sorted(FIGURES))}"
+        )
 
     def want(*figures: str) -> bool:
         return wanted is None or bool(wanted.intersection(figures))

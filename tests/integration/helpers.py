@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -51,9 +53,6 @@ class WireTap:
     """
 
     def __init__(self, host: str, port: int) -> None:
-        import socket
-        import threading
-
         self._target = (host, port)
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
@@ -63,9 +62,6 @@ class WireTap:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        import socket
-        import threading
-
         while True:
             try:
                 client, _ = self._server.accept()
@@ -77,19 +73,18 @@ class WireTap:
             threading.Thread(target=self._pump, args=(client, upstream, "up"), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, "down"), daemon=True).start()
 
-    def _pump(self, source: object, sink: object, direction: str) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, direction: str) -> None:
         buffer = b""
         while True:
             try:
-                data = source.recv(65536)  # type: ignore[attr-defined]
+                data = source.recv(65536)
             except OSError:
                 data = b""
             if not data:
-                sink.close()  # type: ignore[attr-defined]
+                sink.close()
                 return
-            buffer += data
-            buffer = self._decode(buffer, direction)
-            sink.sendall(data)  # type: ignore[attr-defined]
+            buffer = self._decode(buffer + data, direction)
+            sink.sendall(data)
 
     def _decode(self, buffer: bytes, direction: str) -> bytes:
         while len(buffer) >= 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
 from thingmodel.transport import AuthenticationError, ConnectError
 
-from .helpers import Detector, eventually, fast_backoff
+from .helpers import Detector, WireTap, eventually, fast_backoff
 
 
 def test_report_reaches_the_shadows_reported_state(cloud: LocalCloud) -> None:
@@ -68,8 +69,6 @@ def test_command_runs_the_method_and_returns_its_response(cloud: LocalCloud) -> 
 
 
 def test_user_code_runs_off_the_network_thread(cloud: LocalCloud) -> None:
-    import threading
-
     seen: list[str] = []
 
     class Probe(Detector):
@@ -215,10 +214,6 @@ def test_a_full_offline_queue_drops_the_oldest_visibly_and_the_shadow_still_conv
 
 
 def test_the_device_acknowledges_a_downlink_only_once_it_has_handled_it(cloud: LocalCloud) -> None:
-    import threading
-
-    from .helpers import WireTap
-
     release = threading.Event()
     entered = threading.Event()
 
