@@ -37,10 +37,10 @@ from _common import (
 )
 
 from thingmodel import Property, Service, command
-from thingmodel import events as ev
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
+from thingmodel.protocol import messages as ev
 
 Row = dict[str, Any]
 
@@ -303,7 +303,7 @@ def end_to_end(url: str, host: str, port: int, n: int) -> list[Row]:
     last = [-1]
     got = threading.Event()
 
-    def on_uplink(event: ev.PlatformEvent) -> None:
+    def on_uplink(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and "alarm" in event.services.get("smokeDetector", {}):
             with reported:
                 last[0] = event.services["smokeDetector"]["alarm"]

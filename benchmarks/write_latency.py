@@ -16,10 +16,10 @@ import time
 from _common import raw_round_trip, summary_us
 
 from thingmodel import Property, Service
-from thingmodel import events as ev
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
+from thingmodel.protocol import messages as ev
 
 
 class Thermostat(Service):
@@ -37,7 +37,7 @@ def framework_writes(url: str, n: int, warmup: int = 50) -> dict[str, list[float
     reported = threading.Condition()
     last: list[int] = [0]
 
-    def on_uplink(event: ev.PlatformEvent) -> None:
+    def on_uplink(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and "thermostat" in event.services:
             with reported:
                 last[0] = event.services["thermostat"].get("target", last[0])

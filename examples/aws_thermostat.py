@@ -99,7 +99,7 @@ def main() -> None:
             outcome = cloud.set_desired(args.thing, "heating", {"target": 22.5})
             log.info("app: desired heating.target = 22.5 -> %s", "applied" if outcome.ok else outcome.errors)
             answer = cloud.send_command(args.thing, "heating", "boost", {"minutes": 10})
-            log.info("app: boost -> code %d %s", answer.code, dict(answer.paras))
+            log.info("app: boost -> code %d %s", answer.code, dict(answer.params))
             log.info("app: shadows %s", json.dumps(cloud.get_shadow(args.thing), sort_keys=True))
         time.sleep(args.seconds)
     if cloud is not None:

@@ -87,7 +87,7 @@ def main() -> None:
                 "app: control power_switch=1 brightness=80 -> %s", "applied" if outcome.ok else outcome.errors
             )
             answer = cloud.send_command(device_id, None, "light_on", {"is_on": 0})
-            log.info("app: action light_on(is_on=0) -> code %d %s", answer.code, dict(answer.paras))
+            log.info("app: action light_on(is_on=0) -> code %d %s", answer.code, dict(answer.params))
             log.info("app: shadow %s", cloud.get_shadow(device_id))
         time.sleep(args.seconds)
     if cloud is not None:

@@ -36,7 +36,7 @@ def test_boost_is_a_command_over_aws_iot_commands_topics() -> None:
     heating, fan = Heating(seed=1), Fan()
     cloud = FakeCloud(heating, fan, vendor="aws", device_id="thermostat-1")
     answer = cloud.command("boost", {"minutes": 5}, service="heating")
-    assert answer.ok and heating.boosts == [5] and ":" in answer.paras["until"]
+    assert answer.ok and heating.boosts == [5] and ":" in answer.params["until"]
 
 
 def test_the_example_runs_against_the_local_cloud() -> None:

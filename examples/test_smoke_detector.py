@@ -53,7 +53,7 @@ def test_smoke_rises_while_the_alarm_sounds(cloud: FakeCloud) -> None:
 
 def test_ring_alarm_answers_with_the_duration(detector: SmokeDetector, cloud: FakeCloud) -> None:
     response = cloud.command("ringAlarm", {"duration": 3})
-    assert response.code == 0 and response.paras == {"rang": 3}
+    assert response.code == 0 and response.params == {"rang": 3}
     assert detector.buzzer_rings == 1
 
 
@@ -62,7 +62,7 @@ def test_ring_alarm_refuses_a_duration_that_is_not_a_number(
 ) -> None:
     response = cloud.command("ringAlarm", {"duration": "long"})
     assert response.code != 0
-    assert "duration" in response.paras["error"]
+    assert "duration" in response.params["error"]
     assert detector.buzzer_rings == 0
 
 

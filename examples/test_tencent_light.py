@@ -41,7 +41,7 @@ def test_the_templates_action_is_a_command() -> None:
     light = Light()
     cloud = cloud_for(light)
     answer = cloud.command("light_on", {"is_on": 1})
-    assert answer.ok and answer.paras == {"err_code": 0} and light.power_switch is True
+    assert answer.ok and answer.params == {"err_code": 0} and light.power_switch is True
 
 
 def test_the_example_runs_against_the_local_cloud() -> None:

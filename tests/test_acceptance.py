@@ -67,7 +67,7 @@ def test_the_snippet_service_writes_through_its_setter_and_answers_commands() ->
     assert detector.alarm_writes == [1]
     assert cloud.reported["smokeDetector"]["alarm"] == 1
     response = cloud.command("ringAlarm", {"duration": 3})
-    assert response.ok and response.paras == {"rang": 3}
+    assert response.ok and response.params == {"rang": 3}
     assert detector.rings == [3]
 
 

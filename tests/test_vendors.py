@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from thingmodel import Property, Service, command
-from thingmodel import events as ev
-from thingmodel.codecs import VENDORS
+from thingmodel.protocol import messages as ev
 from thingmodel.testing import FakeCloud
+from thingmodel.vendors import VENDORS
 
 
 class SmokeDetector(Service):
@@ -90,13 +90,13 @@ def test_a_command_runs_the_method_and_returns_its_result(rig: tuple[SmokeDetect
     response = cloud.command("ringAlarm", {"duration": 3})
     assert response.ok and detector.rings == [3]
     # AWS IoT's command result map holds strings and booleans only
-    assert response.paras == ({"rang": "3"} if cloud.vendor == "aws" else {"rang": 3})
+    assert response.params == ({"rang": "3"} if cloud.vendor == "aws" else {"rang": 3})
 
 
 def test_a_command_with_bad_parameters_fails_with_the_reason(rig: tuple[SmokeDetector, FakeCloud]) -> None:
     detector, cloud = rig
     response = cloud.command("ringAlarm", {"duration": "long"})
-    assert not response.ok and "duration" in str(response.paras) and detector.rings == []
+    assert not response.ok and "duration" in str(response.params) and detector.rings == []
 
 
 def test_a_desire_made_offline_is_applied_on_reconnect(rig: tuple[SmokeDetector, FakeCloud]) -> None:

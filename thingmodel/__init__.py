@@ -2,8 +2,10 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .command import command
-from .core import DeviceCore, DeviceError
+from .declare.command import command
+from .declare.property import Property
+from .declare.service import Service
+from .engine.core import DeviceCore, DeviceError
 from .errors import (
     CodecError,
     DefinitionError,
@@ -13,11 +15,9 @@ from .errors import (
     ThingModelError,
     ValidationError,
 )
-from .property import Property
-from .service import Service
 
 if TYPE_CHECKING:
-    from .product_model import ProductModel
+    from .model.product import ProductModel
 
 __version__ = "0.1.0"
 
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     # ProductModel is imported on first use: devices that do not load models skip its import
     if name == "ProductModel":
-        from .product_model import ProductModel
+        from .model.product import ProductModel
 
         return ProductModel
     raise AttributeError(f"module 'thingmodel' has no attribute {name!r}")

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .brokers import BrokerError
-from .codecs import VENDORS
 from .errors import CodecError, InvalidValue, ModelError, ThingModelError
 from .transport import ConnectError
+from .vendors import VENDORS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -244,8 +244,8 @@ def _app(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .declare.service import Service
     from .device import Device
-    from .service import Service
     from .transport import TlsOptions
 
     services = []
@@ -295,7 +295,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _model(args: argparse.Namespace) -> int:
-    from .product_model import ProductModel
+    from .model.product import ProductModel
 
     model = ProductModel.load(args.path)
     if args.model_command == "show":

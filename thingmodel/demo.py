@@ -8,12 +8,12 @@ import threading
 import time
 from typing import Any, TextIO
 
-from . import events as ev
 from .brokers import free_port
 from .cloud import LocalCloud
-from .codecs import cloud_key
 from .demo_device import SmokeDetector  # the same file as examples/smoke_detector.py
 from .device import Device
+from .protocol import messages as ev
+from .vendors import shadow_key
 
 
 class _Narrator:
@@ -28,7 +28,7 @@ class _Narrator:
         with self.lock:
             print(f"{time.monotonic() - self.start:6.2f}s  [{side:^6}]  {text}", file=self.out, flush=True)
 
-    def uplink(self, event: ev.PlatformEvent) -> None:
+    def uplink(self, event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported):
             for sid, values in event.services.items():
                 self.say("cloud", f"report from {event.device_id}/{sid}: {_fmt(values)}")
@@ -37,7 +37,7 @@ class _Narrator:
             self.say("cloud", f"write acknowledged by {event.device_id}: {verdict}")
         elif isinstance(event, ev.CommandAnswered):
             self.say(
-                "cloud", f"command response from {event.device_id}: code {event.code}, {_fmt(event.paras)}"
+                "cloud", f"command response from {event.device_id}: code {event.code}, {_fmt(event.params)}"
             )
         elif isinstance(event, ev.DesiredCleared):
             for sid, names in event.services.items():
@@ -105,7 +105,7 @@ def run_demo(
         detector = SmokeDetector(seed=1)
         dev = DEMO_DEVICE.get(vendor, "demo-smoke-1")
         device = Device([detector], device_id=dev, vendor=vendor, broker=cloud.url)
-        shadow = cloud_key(device.codec, detector.service_id)
+        shadow = shadow_key(device.codec, detector.service_id)
         with device:
             narrator.say("device", f"{dev} connected; {detector.service_id} reports every {interval:g} s")
             detector.enable_auto_report(interval)
@@ -120,7 +120,7 @@ def run_demo(
             )
             narrator.say("app", "command ringAlarm(duration=3)")
             answer = cloud.send_command(dev, "smokeDetector", "ringAlarm", {"duration": 3})
-            narrator.say("app", f"-> code {answer.code}, {_fmt(answer.paras)}")
+            narrator.say("app", f"-> code {answer.code}, {_fmt(answer.params)}")
             narrator.say("app", "desire smokeDetector.alarm = 5 (out of range, to see a refusal)")
             refused = cloud.set_desired(dev, shadow, {"alarm": 5})
             narrator.say(

@@ -19,16 +19,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .codecs import device_codec
-from .codecs import huawei as _huawei
-from .core import DeviceCore, DeviceError, new_request_id
-from .events import CloudEvent, CloudMessage, Outgoing, RequestShadow, ShadowSnapshot
+from .declare.service import Service
+from .engine.core import DeviceCore, DeviceError, new_request_id
+from .engine.scheduling import Clock, monotonic_clock
+from .engine.session import DeviceSession
 from .ids import validate_id
-from .scheduling import Clock, monotonic_clock
-from .service import Service
-from .session import DeviceSession
+from .protocol.messages import CloudEvent, CloudMessage, Outgoing, RequestShadow, ShadowSnapshot
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
-from .worker import Worker
+from .transport.worker import Worker
+from .vendors import device_codec
+from .vendors import huawei as _huawei
 
 log = logging.getLogger("thingmodel.device")
 
@@ -196,7 +196,7 @@ class Device:
     ) -> Device:
         """A device on Tencent IoT Explorer (data template, the default) or IoT Hub (shadow),
         with key authentication: TLS on 8883 unless ``port=1883``."""
-        from .codecs import tencent as _tencent
+        from .vendors import tencent as _tencent
 
         device_id = f"{product_id}.{device_name}"
         _tencent.split_device_id(device_id)  # validates both ids

@@ -1,6 +1,9 @@
-"""Validation of the ids that end up inside MQTT topics (device, product, service ids)."""
+"""Ids: validation of those that end up inside MQTT topics (device, product, service ids), and
+the one function that makes request ids."""
 
 from __future__ import annotations
+
+import uuid
 
 from .errors import InvalidValue
 
@@ -25,3 +28,9 @@ def validate_id(kind: str, value: object, *, max_length: int = MAX_ID_LENGTH) ->
         if char in value:
             raise InvalidValue(f"{kind} {value!r} contains {what}, which would break its MQTT topic")
     return value
+
+
+def new_id() -> str:
+    """A fresh request id: 32 lowercase hex digits (a random UUID). The one id function of
+    thingmodel; codecs and clouds take it as ``new_id=`` so tests can pass a counter instead."""
+    return uuid.uuid4().hex

@@ -285,7 +285,7 @@ class JsonObject(ValueType):
     def from_wire(self, raw: object) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise InvalidValue(f"expected a JSON object, got {_kind(raw)} {_show(raw)}")
-        from .codecs._json import require_finite
+        from .protocol.jsonwire import require_finite
 
         require_finite(raw, "object")
         return raw

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thingmodel import Property, Service, command
-from thingmodel import events as ev
 from thingmodel.cloud.aws_shadow import AwsShadowService
-from thingmodel.codecs import aws, huawei, tencent
-from thingmodel.core import DeviceCore
+from thingmodel.engine.core import DeviceCore
+from thingmodel.protocol import messages as ev
+from thingmodel.vendors import aws, huawei, tencent
 
 CASES = int(os.environ.get("THINGMODEL_FUZZ_CASES", "5000"))
 FUZZ = settings(
@@ -263,7 +263,7 @@ def state_of(service: Detector) -> dict[str, Any]:
 
 def device_half_survives(case: CodecCase, topic: str, payload: bytes) -> None:
     detector = Detector()
-    emitted: list[ev.DeviceAction] = []
+    emitted: list[ev.Uplink] = []
     core = DeviceCore([detector], emit=emitted.append)
     before = state_of(detector)
     events = case.device.decode(topic, payload)

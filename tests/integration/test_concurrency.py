@@ -8,10 +8,10 @@ import threading
 import time
 
 from thingmodel import Property, Service
-from thingmodel import events as ev
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
+from thingmodel.protocol import messages as ev
 
 SECONDS = 10.0
 
@@ -26,7 +26,7 @@ def test_concurrent_writes_reads_reports_and_assignments_stay_consistent(mosquit
     reports: list[dict[str, int]] = []
     problems: list[str] = []
 
-    def on_uplink(event: ev.PlatformEvent) -> None:
+    def on_uplink(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and "pair" in event.services:
             reports.append(dict(event.services["pair"]))
 

@@ -8,10 +8,10 @@ import sys
 import time
 
 from thingmodel import Property, Service
-from thingmodel import events as ev
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
+from thingmodel.protocol import messages as ev
 
 from .helpers import Detector, eventually, fast_backoff
 
@@ -34,7 +34,7 @@ class Ticker(Service):
 def test_reports_every_100ms_survive_a_sigkilled_broker_in_order(mosquitto: Mosquitto) -> None:
     received: list[int] = []
 
-    def record(event: ev.PlatformEvent) -> None:
+    def record(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and "ticker" in event.services:
             received.append(event.services["ticker"]["tick"])
 

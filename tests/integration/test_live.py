@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from thingmodel import events as ev
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
+from thingmodel.protocol import messages as ev
 from thingmodel.transport import AuthenticationError, ConnectError
 
 from .helpers import Detector, WireTap, eventually, fast_backoff
@@ -63,9 +63,9 @@ def test_command_runs_the_method_and_returns_its_response(cloud: LocalCloud) -> 
     with Device([detector], device_id="dev-cmd", broker=cloud.url):
         answer = cloud.send_command("dev-cmd", "smokeDetector", "ringAlarm", {"duration": 3})
         unknown = cloud.send_command("dev-cmd", "smokeDetector", "selfDestruct")
-    assert answer.ok and answer.paras == {"rang": 3}
+    assert answer.ok and answer.params == {"rang": 3}
     assert detector.commands == [3]
-    assert unknown.code != 0 and "unknown command" in unknown.paras["error"]
+    assert unknown.code != 0 and "unknown command" in unknown.params["error"]
 
 
 def test_user_code_runs_off_the_network_thread(cloud: LocalCloud) -> None:
@@ -97,7 +97,7 @@ def test_desire_made_while_the_device_is_offline_is_applied_when_it_reconnects(c
 def test_reports_made_while_the_broker_is_down_arrive_after_it_returns_in_order(mosquitto: Mosquitto) -> None:
     received: list[int] = []
 
-    def record(event: ev.PlatformEvent) -> None:
+    def record(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and event.device_id == "dev-restart":
             received.append(event.services["smokeDetector"]["counter"])
 
@@ -170,12 +170,12 @@ def test_shadows_survive_a_restart_of_the_local_cloud(broker: object, tmp_path) 
 def test_a_full_offline_queue_drops_the_oldest_visibly_and_the_shadow_still_converges(
     mosquitto: Mosquitto,
 ) -> None:
-    from thingmodel.core import DeviceError
+    from thingmodel.engine.core import DeviceError
 
     received: list[int] = []
     errors: list[DeviceError] = []
 
-    def record(event: ev.PlatformEvent) -> None:
+    def record(event: ev.PlatformUplink) -> None:
         if isinstance(event, ev.Reported) and event.device_id == "dev-full":
             received.append(event.services["smokeDetector"]["counter"])
 

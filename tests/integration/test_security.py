@@ -11,10 +11,10 @@ import pytest
 from thingmodel import DefinitionError, InvalidValue, Property, Service
 from thingmodel.brokers import Mosquitto
 from thingmodel.cloud import LocalCloud
-from thingmodel.codecs import huawei
 from thingmodel.device import Device
 from thingmodel.testing import FakeCloud
 from thingmodel.transport import ConnectError
+from thingmodel.vendors import huawei
 
 from .conftest import _need_mosquitto
 from .helpers import Detector
@@ -77,7 +77,7 @@ def test_service_ids_that_would_break_a_topic_are_refused_at_class_definition(ba
 @pytest.mark.parametrize("bad", ["a/b", "a+b", "#"])
 def test_the_cloud_refuses_ids_that_would_break_a_topic(bad: str) -> None:
     from thingmodel.cloud import ShadowCloud
-    from thingmodel.codecs import platform_codec
+    from thingmodel.vendors import platform_codec
 
     cloud = ShadowCloud(platform_codec("huawei"), publish=lambda m: None)
     with pytest.raises(InvalidValue):

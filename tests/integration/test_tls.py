@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from thingmodel.brokers import Mosquitto
-from thingmodel.codecs import huawei
 from thingmodel.device import Device
 from thingmodel.transport import ConnectError, TlsOptions
+from thingmodel.vendors import huawei
 
 from .conftest import _need_mosquitto
 from .helpers import Detector

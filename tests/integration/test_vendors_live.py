@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from thingmodel.cloud import LocalCloud
-from thingmodel.codecs import VENDORS, cloud_key
 from thingmodel.device import Device
+from thingmodel.vendors import VENDORS, shadow_key
 
 from .conftest import Broker
 from .helpers import Detector, eventually, fast_backoff
@@ -32,7 +32,7 @@ def device_for(cloud: LocalCloud, detector: Detector, name: str) -> Device:
 
 
 def reported(cloud: LocalCloud, device: Device) -> dict[str, Any]:
-    key = cloud_key(device.codec, "smokeDetector")
+    key = shadow_key(device.codec, "smokeDetector")
     return dict(cloud.get_shadow(device.device_id).get(key, {}).get("reported", {}))
 
 
@@ -49,7 +49,7 @@ def test_a_desire_runs_the_setter_and_is_reported(vendor_cloud: LocalCloud) -> N
     with device_for(vendor_cloud, detector, "live-desire") as device:
         device.report()
         eventually(lambda: bool(reported(vendor_cloud, device)), what="the first report")
-        key = cloud_key(device.codec, "smokeDetector")
+        key = shadow_key(device.codec, "smokeDetector")
         outcome = vendor_cloud.set_desired(device.device_id, key, {"alarm": 1})
         assert outcome.ok, outcome
         assert detector.set_calls == [1]
@@ -61,7 +61,7 @@ def test_an_invalid_desire_is_refused_and_not_applied(vendor_cloud: LocalCloud) 
     with device_for(vendor_cloud, detector, "live-refuse") as device:
         device.report()
         eventually(lambda: bool(reported(vendor_cloud, device)), what="the first report")
-        key = cloud_key(device.codec, "smokeDetector")
+        key = shadow_key(device.codec, "smokeDetector")
         outcome = vendor_cloud.set_desired(device.device_id, key, {"alarm": 7})
         assert not outcome.ok and "alarm" in outcome.errors, outcome
         assert detector.set_calls == [] and detector.alarm == 0
@@ -81,7 +81,7 @@ def test_a_desire_made_offline_is_applied_on_reconnect(vendor_cloud: LocalCloud)
     with device:
         device.report()
         eventually(lambda: bool(reported(vendor_cloud, device)), what="the first report")
-    key = cloud_key(device.codec, "smokeDetector")
+    key = shadow_key(device.codec, "smokeDetector")
     outcome = vendor_cloud.set_desired(device.device_id, key, {"alarm": 1}, timeout=0.3)
     assert outcome.pending and detector.set_calls == []
     with device_for(vendor_cloud, detector, "live-offline") as again:

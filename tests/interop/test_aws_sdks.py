@@ -18,8 +18,8 @@ import pytest
 
 from thingmodel.brokers import Mosquitto, free_port, wait_listening
 from thingmodel.cloud import LocalCloud
-from thingmodel.codecs.aws import CLASSIC
 from thingmodel.device import Device
+from thingmodel.vendors.aws import CLASSIC
 
 from ..integration.helpers import Detector, eventually
 

@@ -84,7 +84,7 @@ def test_the_sdk_device_reports_and_follows_our_desired_values(
         eventually(
             lambda: reported(tencent_cloud).get("alarm") == 0, what="the SDK's first report in the shadow"
         )
-        with caplog.at_level(logging.INFO, logger="thingmodel.codecs.tencent"):
+        with caplog.at_level(logging.INFO, logger="thingmodel.vendors.tencent"):
             outcome = tencent_cloud.set_desired(DEVICE, PID, {"alarm": 1}, timeout=10)
         assert outcome.ok, outcome
         eventually(

@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..codecs._json import dumps, field, loads_object
 from ..errors import CodecError
-from ..events import Outgoing
+from ..protocol.jsonwire import dumps, field, loads_object
+from ..protocol.messages import Outgoing
 
 REQUEST_PREFIX = "thingmodel/app/request/"
 RESPONSE_PREFIX = "thingmodel/app/response/"

@@ -5,7 +5,7 @@ client (our devices, AWS's SDKs, an application) talks to it as it would to AWS.
 class gives the application side what AWS leaves to the user: a desire is an ``update`` of the
 shadow's ``desired`` section, and its answer is inferred from what the device does next -- it
 reports the desired value (applied) or clears the key from ``desired`` (refused). Commands go
-over AWS IoT's commands topics (:class:`~thingmodel.codecs.aws.AwsPlatform`).
+over AWS IoT's commands topics (:class:`~thingmodel.vendors.aws.AwsPlatform`).
 
 Shadows are keyed by name on the application side, the classic shadow as ``"$classic"``. A
 service id that names no named shadow of a thing that has a classic shadow addresses the classic
@@ -23,10 +23,10 @@ from typing import Any
 
 import attrs
 
-from .. import events as ev
-from ..codecs._json import loads
-from ..codecs.aws import CLASSIC, AwsPlatform, parse_command_topic, parse_shadow_topic, validate_thing_name
 from ..errors import InvalidValue
+from ..protocol import messages as ev
+from ..protocol.jsonwire import loads
+from ..vendors.aws import CLASSIC, AwsPlatform, parse_command_topic, parse_shadow_topic, validate_thing_name
 from .aws_shadow import AwsShadowService, DocumentStore, ShadowError, SqliteDocumentStore
 from .shadows import Result
 
@@ -56,7 +56,7 @@ class AwsCloud:
         store: DocumentStore | None = None,
         *,
         on_result: Callable[[str, Result], None] | None = None,
-        on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
+        on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.publish = publish
@@ -161,7 +161,7 @@ class AwsCloud:
         raise InvalidValue("AWS IoT shadows carry no free-form messages to devices")
 
     def send_event(
-        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+        self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any] | None = None
     ) -> None:
         raise InvalidValue("AWS IoT shadows carry no platform events to devices")
 
@@ -278,7 +278,7 @@ class AwsCloud:
         if self.on_result is not None:
             self.on_result(rid, result)
 
-    def _uplink(self, event: ev.PlatformEvent) -> None:
+    def _uplink(self, event: ev.PlatformUplink) -> None:
         if self.on_uplink is not None:
             try:
                 self.on_uplink(event)

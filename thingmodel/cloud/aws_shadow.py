@@ -27,16 +27,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from .. import events as ev
-from ..codecs._json import dumps, loads
-from ..codecs.aws import (
+from ..errors import InvalidValue
+from ..protocol import messages as ev
+from ..protocol.jsonwire import dumps, loads
+from ..vendors.aws import (
     MAX_PAYLOAD,
     parse_shadow_topic,
     shadow_prefix,
     validate_shadow_name,
     validate_thing_name,
 )
-from ..errors import InvalidValue
 
 log = logging.getLogger("thingmodel.cloud.aws")
 

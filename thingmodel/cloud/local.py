@@ -20,14 +20,14 @@ from typing import Any
 
 import attrs
 
-from .. import events as ev
 from ..brokers import EmbeddedBroker
 from ..errors import CodecError, InvalidValue
+from ..protocol import messages as ev
 from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
-from ..worker import Worker
+from ..transport.worker import Worker
 from . import appapi
+from .platforms import make_cloud
 from .shadows import Result
-from .vendors import make_cloud
 
 log = logging.getLogger("thingmodel.cloud")
 
@@ -48,7 +48,7 @@ class CommandOutcome:
     """A command's answer: ``code`` 0 is success; ``timed_out`` when the device did not answer."""
 
     code: int
-    paras: Mapping[str, Any]
+    params: Mapping[str, Any]
     request_id: str
     name: str = ""
     timed_out: bool = False
@@ -72,7 +72,7 @@ class LocalCloud:
         username: str | None = None,
         password: str | None = None,
         tls: TlsOptions | None = None,
-        on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
+        on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
     ) -> None:
         self.vendor = vendor
         self._broker_url = broker
@@ -175,7 +175,7 @@ class LocalCloud:
             self.shadows.forget(rid)
             return CommandOutcome(-1, {"error": f"no answer within {timeout:g} s"}, rid, timed_out=True)
         if isinstance(result, ev.CommandAnswered):
-            return CommandOutcome(result.code, dict(result.paras), rid, result.name)
+            return CommandOutcome(result.code, dict(result.params), rid, result.name)
         return CommandOutcome(-1, {"error": _reason(result)}, rid)
 
     def read_properties(
@@ -196,10 +196,10 @@ class LocalCloud:
         self.shadows.send_message(device_id, payload)
 
     def send_event(
-        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+        self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any] | None = None
     ) -> None:
         """A platform event to one of the device's services."""
-        self.shadows.send_event(device_id, service_id, event_type, paras)
+        self.shadows.send_event(device_id, service_id, event_type, params)
 
     def _wait(self, rid: str, timeout: float) -> Result | None:
         # _on_result runs under the shadows' lock: never take that lock while holding _answered.
@@ -261,7 +261,7 @@ class LocalCloud:
         if not isinstance(params, dict):
             raise InvalidValue("send_command needs an object of params")
         cmd = self.send_command(device_id, body.get("service_id"), _text(body, "name"), params, timeout)
-        return {"code": cmd.code, "paras": dict(cmd.paras), "timed_out": cmd.timed_out}
+        return {"code": cmd.code, "paras": dict(cmd.params), "timed_out": cmd.timed_out}
 
 
 def _text(body: Mapping[str, Any], key: str) -> str:

@@ -22,10 +22,10 @@ from typing import Any
 
 import attrs
 
-from .. import events as ev
-from ..codecs import PlatformCodec
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
+from ..protocol import messages as ev
+from ..vendors import PlatformCodec
 from .store import MemoryStore, ShadowStore, SqliteStore
 
 log = logging.getLogger("thingmodel.cloud")
@@ -52,7 +52,7 @@ class ShadowCloud:
         store: ShadowStore | None = None,
         *,
         on_result: Callable[[str, Result], None] | None = None,
-        on_uplink: Callable[[ev.PlatformEvent], None] | None = None,
+        on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
     ) -> None:
         self.codec = codec
         self.publish = publish
@@ -98,11 +98,11 @@ class ShadowCloud:
             validate_id("service_id", sid)
             if not isinstance(props, Mapping) or not props:
                 raise InvalidValue(f"desire for {sid!r} names no property")
-        one = getattr(self.codec, "service_key", None)
-        if one is not None and len(services) == 1:
-            # One shadow document per device (Tencent): it is filed under one key, whatever
-            # service id the application named.
-            services = {one(device_id): next(iter(services.values()))}
+        if len(services) == 1:
+            # Tencent keeps one document per device, filed under one key whatever service id
+            # the application named; elsewhere the key is the service id.
+            ((sid, props),) = services.items()
+            services = {self.codec.shadow_key(device_id, sid): props}
         rid = _request_id()
         with self._lock:
             shadows = self.store.load(device_id)
@@ -146,11 +146,11 @@ class ShadowCloud:
         self._send(ev.MessageDown(device_id, payload))
 
     def send_event(
-        self, device_id: str, service_id: str, event_type: str, paras: Mapping[str, Any] | None = None
+        self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any] | None = None
     ) -> None:
         """A platform event to one of the device's services (nothing answers it)."""
         validate_id("device_id", device_id)
-        self._send(ev.EventDown(device_id, service_id, event_type, dict(paras or {})))
+        self._send(ev.EventDown(device_id, service_id, event_type, dict(params or {})))
 
     def result(self, request_id: str) -> Result | None:
         """The answer to a request, once it has come (None until then)."""
@@ -176,7 +176,7 @@ class ShadowCloud:
             except Exception:  # a bug here must not stop the cloud
                 log.exception("handling %r failed", event)
 
-    def _handle(self, event: ev.PlatformEvent) -> None:
+    def _handle(self, event: ev.PlatformUplink) -> None:
         with self._lock:
             if isinstance(event, ev.Reported):
                 self._reported(event)
@@ -318,7 +318,7 @@ class ShadowCloud:
                 pending.device_id, sid, attrs.evolve(state, desired=desired, version=state.version + 1)
             )
 
-    def _send(self, action: ev.PlatformAction) -> None:
+    def _send(self, action: ev.PlatformDownlink) -> None:
         try:
             messages = self.codec.encode(action)
         except CodecError as exc:

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from typing import Protocol
 
-from ..events import ShadowState
+from ..protocol.messages import ShadowState
 
 
 class ShadowStore(Protocol):

@@ -1,0 +1,380 @@
+"""The Tencent IoT codecs: hub shadow and Explorer data template, both halves, and the sign-in.
+
+Payloads marked "reference" are the examples and captured traffic of shared/reference/tencent.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from thingmodel import InvalidValue
+from thingmodel.protocol import messages as ev
+from thingmodel.vendors import device_codec, platform_codec
+from thingmodel.vendors.tencent import (
+    TencentExplorerDevice,
+    TencentExplorerPlatform,
+    TencentHubDevice,
+    TencentHubPlatform,
+    client_id,
+    password,
+    split_device_id,
+    username,
+)
+
+PID, DEV = "ABCDEFGHIJ", "dev1"
+DEVICE = f"{PID}.{DEV}"
+HUB_DOWN = f"$shadow/operation/result/{PID}/{DEV}"
+HUB_UP = f"$shadow/operation/{PID}/{DEV}"
+
+
+def wire(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def body(message: ev.Outgoing) -> Any:
+    return json.loads(message.payload)
+
+
+# -- sign-in ----------------------------------------------------------------------------------------
+def test_the_reference_signing_vector() -> None:
+    user = "ABCDEFGHIJdev1;21010406;LpIPH;1795462442412"
+    assert password("c2VjcmV0c2VjcmV0c2VjcmV0", user, algorithm="hmacsha1") == (
+        "605391c0418b5734413773eed2ee5d55311336d7;hmacsha1"
+    )
+    assert password("c2VjcmV0c2VjcmV0c2VjcmV0", user).endswith(";hmacsha256")
+
+
+def test_username_and_client_id_follow_tencents_format() -> None:
+    assert client_id(PID, DEV) == "ABCDEFGHIJdev1"
+    assert username(PID, DEV, connid="LpIPH", expiry=1795462442) == "ABCDEFGHIJdev1;21010406;LpIPH;1795462442"
+
+
+def test_a_secret_that_is_not_base64_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidValue, match="not valid base64") as error:
+        password("not base64 at all!!", "user")
+    assert "not base64 at all" not in str(error.value)
+
+
+@pytest.mark.parametrize("device_id", ["nodot", ".dev", "PID.", "PID/x.dev", "A+B.dev", "A.d#v", "A.d\0"])
+def test_device_ids_that_would_break_a_topic_are_refused(device_id: str) -> None:
+    with pytest.raises(InvalidValue):
+        split_device_id(device_id)
+
+
+def test_the_registry_builds_both_tencent_codecs() -> None:
+    assert isinstance(device_codec("tencent-hub", device_id=DEVICE, service_ids=["s"]), TencentHubDevice)
+    assert isinstance(
+        device_codec("tencent-explorer", device_id=DEVICE, service_ids=["s"]), TencentExplorerDevice
+    )
+    assert isinstance(platform_codec("tencent-hub"), TencentHubPlatform)
+    assert isinstance(platform_codec("tencent-explorer"), TencentExplorerPlatform)
+
+
+# -- hub: device half -------------------------------------------------------------------------------
+def hub(*sids: str) -> TencentHubDevice:
+    return TencentHubDevice(DEVICE, service_ids=list(sids or ["light"]))
+
+
+def test_the_reference_get_reply_becomes_a_snapshot() -> None:
+    reply = {  # reference 1.1, zh doc 2024
+        "clientToken": "8480",
+        "payload": {
+            "state": {
+                "delta": {"alarmvalue": "50"},
+                "desired": {"alarmvalue": "50"},
+                "reported": {"temperature": 32},
+            },
+            "timestamp": 1678783950012,
+            "version": 14,
+        },
+        "result": 0,
+        "timestamp": 1678783991,
+        "type": "get",
+    }
+    [snapshot] = hub().decode(HUB_DOWN, wire(reply))
+    assert snapshot == ev.ShadowSnapshot(
+        "8480", {"light": ev.ShadowState({"alarmvalue": "50"}, {"temperature": 32}, 14)}
+    )
+
+
+def test_the_reference_delta_push_becomes_a_desired_change() -> None:
+    codec = hub()
+    push = {"type": "delta", "payload": {"state": {"updateCount": 9}, "version": 7}}  # reference 5
+    assert codec.decode(HUB_DOWN, wire(push)) == [ev.DesiredChange(None, {"light": {"updateCount": 9}}, 7)]
+    assert codec.decode(HUB_DOWN, wire(push)) == []  # the same version again: already applied
+    newer = {"type": "delta", "payload": {"state": {"updateCount": 10}, "version": 9}}
+    assert codec.decode(HUB_DOWN, wire(newer))
+
+
+def test_a_get_answer_resets_the_version_a_restarted_cloud_counts_from() -> None:
+    codec = hub()
+    codec.decode(HUB_DOWN, wire({"type": "delta", "payload": {"state": {"a": 1}, "version": 50}}))
+    codec.decode(HUB_DOWN, wire({"type": "get", "result": 0, "clientToken": "g", "payload": {"version": 3}}))
+    assert codec.decode(HUB_DOWN, wire({"type": "delta", "payload": {"state": {"a": 2}, "version": 4}}))
+
+
+def test_a_report_is_an_update_of_reported_as_the_sdk_sends_it() -> None:
+    [update] = hub().encode(ev.ReportProperties({"light": {"updateCount": 5}}))
+    sent = body(update)
+    assert update.topic == HUB_UP
+    assert (
+        sent["type"] == "update" and sent["state"] == {"reported": {"updateCount": 5}} and sent["clientToken"]
+    )
+
+
+def test_handled_desired_values_are_cleared_key_by_key() -> None:
+    [update] = hub().encode(ev.SettleDesired({"light": {"a": 1}}, {"light": {"b": "too big"}}))
+    assert body(update)["state"] == {"desired": {"a": None, "b": None}}
+
+
+def test_several_services_nest_by_service_id() -> None:
+    codec = hub("heating", "fan")
+    [update] = codec.encode(ev.ReportProperties({"fan": {"speed": 2}}))
+    assert body(update)["state"] == {"reported": {"fan": {"speed": 2}}}
+    push = {"type": "delta", "payload": {"state": {"fan": {"speed": 3}}, "version": 2}}
+    assert codec.decode(HUB_DOWN, wire(push)) == [ev.DesiredChange(None, {"fan": {"speed": 3}}, 2)]
+    [clear] = codec.encode(ev.SettleDesired({"fan": {"speed": 3}}, {}))
+    assert body(clear)["state"] == {"desired": {"fan": {"speed": None}}}
+
+
+def test_a_refused_update_is_surfaced_with_tencents_result_code() -> None:
+    reply = {"type": "update", "result": 5005, "clientToken": "t-1"}
+    assert hub().decode(HUB_DOWN, wire(reply)) == [ev.Rejected("t-1", 5005, "shadow update refused")]
+
+
+def test_hub_commands_use_the_default_custom_topics_in_explorer_action_format() -> None:
+    codec = hub()
+    down = {"method": "action", "clientToken": "c1", "actionId": "blink", "params": {"times": 2}}
+    assert codec.decode(f"{PID}/{DEV}/control", wire(down)) == [
+        ev.CommandRequest("c1", "light", "blink", {"times": 2})
+    ]
+    [reply] = codec.encode(ev.CommandResponse("c1", 0, {"done": True}))
+    assert reply.topic == f"{PID}/{DEV}/event"
+    assert body(reply) == {
+        "method": "action_reply",
+        "clientToken": "c1",
+        "code": 0,
+        "status": "ok",
+        "response": {"done": True},
+    }
+
+
+@pytest.mark.parametrize(
+    "payload", [b"x", b"[]", b'{"type": "delta"}', b'{"type": "get"}', b'{"type": "nope", "result": 0}']
+)
+def test_malformed_hub_downlinks_are_reported_not_raised(payload: bytes) -> None:
+    [event] = hub().decode(HUB_DOWN, payload)
+    assert isinstance(event, ev.Malformed) and event.reason
+
+
+# -- hub: platform half -----------------------------------------------------------------------------
+def test_the_platform_reads_reports_and_clears_as_the_sdk_sends_them() -> None:
+    platform = TencentHubPlatform()
+    report = {
+        "type": "update",
+        "state": {"reported": {"updateCount": 5}},
+        "clientToken": "ABCDEFGHIJ-1",
+    }  # reference 5
+    assert platform.decode(HUB_UP, wire(report)) == [ev.Reported(DEVICE, {PID: {"updateCount": 5}})]
+    clear = {"type": "update", "state": {"desired": None}, "clientToken": "ABCDEFGHIJ-2"}  # reference 5
+    assert platform.decode(HUB_UP, wire(clear)) == [ev.DesiredCleared(DEVICE, {PID: None})]
+    both = {"type": "update", "state": {"reported": {"a": 1}, "desired": {"a": None}}}
+    assert platform.decode(HUB_UP, wire(both)) == [
+        ev.Reported(DEVICE, {PID: {"a": 1}}),
+        ev.DesiredCleared(DEVICE, {PID: ("a",)}),
+    ]
+    get = {"type": "get", "clientToken": "ABCDEFGHIJ-0"}
+    assert platform.decode(HUB_UP, wire(get)) == [ev.ShadowRequested(DEVICE, "ABCDEFGHIJ-0")]
+
+
+def test_the_platform_pushes_deltas_and_answers_gets_in_tencents_shapes() -> None:
+    platform = TencentHubPlatform()
+    [push] = platform.encode(ev.PushDesired(DEVICE, "r1", {PID: {"power_switch": 0}}, 8))
+    assert push.topic == HUB_DOWN and body(push) == {
+        "type": "delta",
+        "payload": {"state": {"power_switch": 0}, "version": 8},
+    }
+    shadow = {PID: ev.ShadowState({"a": 2}, {"a": 1, "b": 0}, 5)}
+    [answer] = platform.encode(ev.AnswerShadow(DEVICE, "g1", shadow))
+    got = body(answer)
+    assert got["type"] == "get" and got["result"] == 0 and got["clientToken"] == "g1"
+    assert got["payload"]["state"] == {"reported": {"a": 1, "b": 0}, "desired": {"a": 2}, "delta": {"a": 2}}
+    assert got["payload"]["version"] == 5
+
+
+def test_what_tencent_hub_cannot_carry_is_refused_by_name() -> None:
+    with pytest.raises(Exception, match="AskRead"):
+        TencentHubPlatform().encode(ev.AskRead(DEVICE, "r", None))
+
+
+# -- explorer ---------------------------------------------------------------------------------------
+PROP_DOWN, PROP_UP = f"$thing/down/property/{PID}/{DEV}", f"$thing/up/property/{PID}/{DEV}"
+
+
+def explorer() -> TencentExplorerDevice:
+    return TencentExplorerDevice(DEVICE, service_ids=["light"])
+
+
+def test_an_explorer_device_has_exactly_one_service() -> None:
+    with pytest.raises(InvalidValue, match="one service"):
+        TencentExplorerDevice(DEVICE, service_ids=["a", "b"])
+
+
+def test_the_reference_control_becomes_a_desired_change_answered_by_control_reply() -> None:
+    codec = explorer()
+    control = {
+        "method": "control",
+        "clientToken": "123",
+        "params": {"power_switch": 1, "color": 1, "brightness": 66},
+    }
+    assert codec.decode(PROP_DOWN, wire(control)) == [
+        ev.DesiredChange("123", {"light": {"power_switch": 1, "color": 1, "brightness": 66}})
+    ]
+    [ok] = codec.encode(ev.AckDesired("123"))
+    assert ok.topic == PROP_UP and body(ok) == {
+        "method": "control_reply",
+        "clientToken": "123",
+        "code": 0,
+        "status": "",
+    }
+    [refused] = codec.encode(ev.AckDesired("124", {"brightness": "120 is above the maximum 100"}))
+    assert body(refused)["code"] == 1 and "brightness" in body(refused)["status"]
+
+
+def test_the_reference_get_status_reply_with_pending_control_is_applied_then_cleared() -> None:
+    codec = explorer()
+    [ask] = codec.encode(ev.RequestShadow("0WUKPUCOTC-1"))
+    assert body(ask)["method"] == "get_status"
+    reply = {  # reference 2: data.reported as in real captures, plus a pending control
+        "method": "get_status_reply",
+        "clientToken": "0WUKPUCOTC-1",
+        "code": 0,
+        "status": "success",
+        "data": {"reported": {"power_switch": 0, "brightness": 0}, "control": {"power_switch": 1}},
+    }
+    assert codec.decode(PROP_DOWN, wire(reply)) == [
+        ev.ShadowSnapshot(
+            "0WUKPUCOTC-1",
+            {"light": ev.ShadowState({"power_switch": 1}, {"power_switch": 0, "brightness": 0})},
+        )
+    ]
+    [clear] = codec.encode(ev.SettleDesired({"light": {"power_switch": 1}}, {}))
+    assert body(clear) == {"method": "clear_control", "clientToken": "0WUKPUCOTC-1"}
+    assert codec.encode(ev.SettleDesired({"light": {"power_switch": 1}}, {})) == []  # once
+
+
+def test_actions_are_commands_and_their_reply_carries_the_response() -> None:
+    codec = explorer()
+    action = {  # reference 2
+        "method": "action",
+        "clientToken": "20a4ccfd-d308-11e9-86c6-5254008a4f10",
+        "actionId": "openDoor",
+        "timestamp": 1212121221,
+        "params": {"userid": "323343"},
+    }
+    [request] = codec.decode(f"$thing/down/action/{PID}/{DEV}", wire(action))
+    assert request == ev.CommandRequest(action["clientToken"], "light", "openDoor", {"userid": "323343"})
+    [reply] = codec.encode(ev.CommandResponse(action["clientToken"], 0, {"Code": 0}))
+    assert reply.topic == f"$thing/up/action/{PID}/{DEV}" and body(reply)["response"] == {"Code": 0}
+
+
+def test_events_are_posted_as_event_post() -> None:
+    [post] = explorer().encode(ev.EmitEvent("light", "status_report", {"status": 0, "message": ""}))
+    sent = body(post)
+    assert post.topic == f"$thing/up/event/{PID}/{DEV}"
+    assert (
+        sent["method"] == "event_post"
+        and sent["eventId"] == "status_report"
+        and sent["params"] == {"status": 0, "message": ""}
+    )
+
+
+def test_a_malformed_control_with_a_token_is_answered_with_an_error_code() -> None:
+    [event] = explorer().decode(PROP_DOWN, wire({"method": "control", "clientToken": "9", "params": 3}))
+    assert isinstance(event, ev.Malformed) and event.kind == "desired" and event.request_id == "9"
+
+
+def test_the_platform_accepts_the_python_sdks_control_reply_without_method_visibly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    platform = TencentExplorerPlatform()
+    quirk = {"code": 0, "clientToken": "clientToken-abc", "status": "ok"}  # reference 5, captured
+    with caplog.at_level(logging.INFO, logger="thingmodel.vendors.tencent"):
+        assert platform.decode(PROP_UP, wire(quirk)) == [ev.DesiredAcked(DEVICE, "clientToken-abc", {}, 0)]
+        platform.decode(PROP_UP, wire(quirk))
+    assert [r.getMessage() for r in caplog.records].count(
+        f"{DEVICE}: control_reply without method (tencent-iot-device 1.0.0 quirk) accepted"
+    ) == 1
+
+
+def test_the_platform_reads_the_sdks_uplinks() -> None:
+    platform = TencentExplorerPlatform()
+    report = {
+        "method": "report",
+        "clientToken": "ABCDEFGHIJ-0",
+        "params": {"power_switch": 1, "brightness": 10},
+    }
+    assert platform.decode(PROP_UP, wire(report)) == [
+        ev.Reported(DEVICE, {PID: {"power_switch": 1, "brightness": 10}})
+    ]
+    assert platform.decode(PROP_UP, wire({"method": "get_status", "clientToken": "ABCDEFGHIJ-1"})) == [
+        ev.ShadowRequested(DEVICE, "ABCDEFGHIJ-1")
+    ]
+    assert platform.decode(PROP_UP, wire({"method": "clear_control", "clientToken": "ABCDEFGHIJ-1"})) == [
+        ev.DesiredCleared(DEVICE, {PID: None})
+    ]
+    wrapped = {  # the Python SDK wraps a single event_post in "events"
+        "method": "event_post",
+        "clientToken": "ABCDEFGHIJ-2",
+        "events": [
+            {
+                "eventId": "status_report",
+                "type": "info",
+                "timestamp": 1,
+                "params": {"status": 0, "message": ""},
+            }
+        ],
+    }
+    assert platform.decode(f"$thing/up/event/{PID}/{DEV}", wire(wrapped)) == [
+        ev.EventUp(DEVICE, PID, "status_report", {"status": 0, "message": ""})
+    ]
+    reply = {
+        "method": "action_reply",
+        "code": 0,
+        "clientToken": "act-1",
+        "status": "done",
+        "response": {"err_code": 0},
+    }
+    assert platform.decode(f"$thing/up/action/{PID}/{DEV}", wire(reply)) == [
+        ev.CommandAnswered(DEVICE, "act-1", 0, {"err_code": 0})
+    ]
+
+
+def test_a_refused_control_reply_gives_the_reasons_back_per_property() -> None:
+    device, platform = explorer(), TencentExplorerPlatform()
+    [reply] = device.encode(ev.AckDesired("7", {"brightness": "120 is above the maximum 100"}))
+    [acked] = platform.decode(reply.topic, reply.payload)
+    assert acked == ev.DesiredAcked(DEVICE, "7", {"brightness": "120 is above the maximum 100"}, 1)
+
+
+def test_the_platform_sends_control_and_get_status_reply_with_pending_control() -> None:
+    platform = TencentExplorerPlatform()
+    [control] = platform.encode(ev.PushDesired(DEVICE, "r1", {PID: {"power_switch": 1}}))
+    assert control.topic == PROP_DOWN and body(control) == {
+        "method": "control",
+        "clientToken": "r1",
+        "params": {"power_switch": 1},
+    }
+    [reply] = platform.encode(
+        ev.AnswerShadow(DEVICE, "g", {PID: ev.ShadowState({"power_switch": 1}, {"power_switch": 0})})
+    )
+    assert body(reply)["data"] == {"reported": {"power_switch": 0}, "control": {"power_switch": 1}}
+
+
+def test_oversized_messages_are_refused_before_publishing_naming_the_limit() -> None:
+    with pytest.raises(Exception, match="16384"):
+        explorer().encode(ev.ReportProperties({"light": {"name": "x" * 17000}}))

@@ -1,0 +1,28 @@
+"""I/O: the paho-mqtt transport (the only code that opens sockets) and the worker thread that
+runs user code off paho's network thread."""
+
+from .mqtt import (
+    Ack,
+    AuthenticationError,
+    Backoff,
+    BrokerAddress,
+    ConnectError,
+    Credentials,
+    MqttTransport,
+    TlsOptions,
+    is_loopback,
+)
+from .worker import Worker
+
+__all__ = [
+    "Ack",
+    "AuthenticationError",
+    "Backoff",
+    "BrokerAddress",
+    "ConnectError",
+    "Credentials",
+    "MqttTransport",
+    "TlsOptions",
+    "Worker",
+    "is_loopback",
+]

@@ -1,0 +1,539 @@
+"""The MQTT transport on paho-mqtt 2.x: the only module that opens sockets.
+
+- TLS with certificate and host-name verification by default (a CA file or the system store),
+  client certificates, and an explicit, loudly logged ``insecure`` opt-out. Plain TCP is for
+  loopback unless asked for explicitly.
+- TCP_NODELAY on the socket (without it a QoS 1 request/response stalls ~40 ms on Nagle).
+- Reconnect with exponential backoff and jitter, reset after each successful connection;
+  credentials are computed again for every attempt (Huawei's depend on the hour). A CONNACK
+  refusing the credentials ends the retries with :class:`AuthenticationError`.
+- Every filter is subscribed again after each (re)connect.
+- Delivery: the transport keeps every QoS 1 message until the broker acknowledges it. Messages
+  published while disconnected, and those unacknowledged when a connection drops, wait in one
+  ordered queue and are sent again, in order, after the reconnect (each connection uses a fresh
+  paho client, so paho never resends behind our back and the order stays ours).
+- Gate: with ``gated=True`` a new connection holds the queue until :meth:`open_gate` is called.
+  The Device opens it once its shadow request is answered, which proves the cloud is subscribed
+  again (after a broker restart, messages sent before that would be acknowledged and lost).
+- Acknowledgement: by default paho acknowledges a QoS 1 message (PUBACK) once ``on_message``
+  returns. With ``ack_when_handled=True`` the PUBACK waits until the handler calls the ``ack``
+  it was given, from any thread: the Device calls it after its worker has handled the message,
+  so the broker learns of it only then, and paho's network thread does no ack work at the
+  moment the worker wakes (it measurably shortens desired -> setter; benchmarks/run.py figure
+  3). The handler must call ``ack`` for every message, in the order they arrived (MQTT asks for
+  PUBACKs in order); if it raises, the transport acknowledges for it.
+- Bound: at most ``offline_limit`` messages wait. Past that the *oldest* is dropped (the newest
+  state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
+  dropped silently.
+
+Callbacks (``on_message``, ``on_connect``) run on paho's network thread: keep them short and hand
+work to another thread (the Device does).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ipaddress
+import logging
+import random
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ..errors import ThingModelError
+from ..protocol.messages import Outgoing
+
+log = logging.getLogger("thingmodel.transport")
+
+_AUTH_REFUSED = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5 as paho maps them to MQTT 5 codes
+
+
+class ConnectError(ThingModelError, ConnectionError):
+    """The transport could not connect (in time)."""
+
+
+class AuthenticationError(ConnectError):
+    """The broker refused the credentials; retrying would not help."""
+
+
+@attrs.frozen
+class TlsOptions:
+    """TLS settings. Verification is on unless ``insecure=True`` (never do that in production)."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+@attrs.frozen
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """``mqtt://host:port`` (plain) or ``mqtts://host:port`` (TLS)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+            raise ValueError(f"broker URL {url!r} must look like mqtt://host:port or mqtts://host:port")
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ValueError(f"broker URL {url!r}: {exc}") from None
+        return cls(parts.hostname, port, tls)
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+Credentials = Callable[[], tuple[str, str | None, str | None]]
+"""Called before every connection attempt: ``(client_id, username, password)``."""
+
+_SUCCESS = mqtt.MQTT_ERR_SUCCESS
+_NO_CONN = mqtt.MQTT_ERR_NO_CONN
+
+Ack = Callable[[], None]
+"""Acknowledges one received message; passed to ``on_message`` with it."""
+
+
+def _already_acked() -> None:
+    """The ack of a QoS 0 message, or of one paho acknowledged on receipt: nothing to do."""
+
+
+@attrs.define(eq=False, repr=False)
+class Backoff:
+    """Exponential backoff with jitter: ``min * 2**n`` capped at ``max``, each wait drawn
+    uniformly from the upper half of that (so attempts of many devices spread out)."""
+
+    minimum: float = 0.5
+    maximum: float = 30.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.minimum * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class MqttTransport:
+    """One MQTT connection that stays up: connect, subscribe, publish, reconnect."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        credentials: Credentials,
+        *,
+        tls: TlsOptions | None = None,
+        subscriptions: list[str] | None = None,
+        keepalive: int = 60,
+        backoff: Backoff | None = None,
+        offline_limit: int = 1000,
+        gated: bool = False,
+        will: Outgoing | None = None,
+        on_message: Callable[[str, bytes, Ack], None] | None = None,
+        ack_when_handled: bool = False,
+        on_connect: Callable[[], None] | None = None,
+        on_drop: Callable[[Outgoing], None] | None = None,
+        name: str = "thingmodel",
+    ) -> None:
+        if tls is None and not is_loopback(host):
+            log.warning("plain TCP to %s:%s: credentials and data travel unencrypted", host, port)
+        if offline_limit < 1:
+            raise ValueError("offline_limit must be at least 1")
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.subscriptions = list(subscriptions or [])
+        self.keepalive = keepalive
+        self.backoff = backoff or Backoff()
+        self.offline_limit = offline_limit
+        self.gated = gated
+        self.will = will
+        self.on_message = on_message
+        self.ack_when_handled = ack_when_handled
+        self.on_connect = on_connect
+        self.on_drop = on_drop
+        self.name = name
+        #: messages dropped because the offline queue was full
+        self.dropped = 0
+        self._credentials = credentials
+        self._context = self._tls_context(tls) if tls is not None else None
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._session_over = threading.Event()  # set when the current connection has ended
+        self._fatal: ConnectError | None = None
+        self._last_error: str = "no attempt yet"
+        self._ever_connected = False
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._subscribe_mid: int | None = None
+        # Delivery state, guarded by _lock (never held while calling into paho: paho calls
+        # on_publish while holding its own lock, and publish() takes that lock).
+        self._lock = threading.Lock()
+        self._queue: collections.deque[Outgoing] = collections.deque()
+        self._inflight: dict[int, Outgoing] = {}  # by mid, in publish order
+        self._early_acks: set[int] = set()
+        self._drained = threading.Condition(self._lock)  # notified when nothing awaits an ack
+        self._drop_streak = 0
+        self._open = False
+        # Serializes every decision to send or queue, so the queue order is the publish order.
+        # paho's callbacks never take it (they only take _lock), so holding it across
+        # client.publish() cannot deadlock against paho's internal mutex.
+        self._send_lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"<MqttTransport {self.host}:{self.port} {'tls' if self.tls else 'plain'} {state}>"
+
+    def _tls_context(self, tls: TlsOptions) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=tls.ca_file)
+        if tls.cert_file:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        if tls.insecure:
+            log.warning(
+                "TLS VERIFICATION IS OFF for %s:%s: the server's certificate and name are "
+                "not checked; anyone on the path can impersonate it",
+                self.host,
+                self.port,
+            )
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _new_client(self, client_id: str) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=True,
+            reconnect_on_failure=False,
+            manual_ack=self.ack_when_handled,
+        )
+        client.max_inflight_messages_set(100)
+        client.on_socket_open = _set_nodelay
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
+        client.on_publish = self._handle_publish
+        if self.will is not None:
+            client.will_set(self.will.topic, self.will.payload, self.will.qos, self.will.retain)
+        if self._context is not None:
+            client.tls_set_context(self._context)
+        return client
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be (re)sent."""
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def unacknowledged(self) -> int:
+        """Messages queued or sent and not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._queue) + len(self._inflight)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Connect, blocking until connected; raise ConnectError (AuthenticationError) otherwise.
+
+        After the first connection the transport reconnects by itself until :meth:`stop`.
+        """
+        if self._thread is not None:
+            raise RuntimeError("transport already started")
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-mqtt", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(0.02):
+            if self._fatal is not None or time.monotonic() >= deadline:
+                self.stop()
+                if self._fatal is not None:
+                    raise self._fatal
+                raise ConnectError(
+                    f"could not connect to {self.host}:{self.port} within {timeout:g} s: {self._last_error}"
+                )
+
+    def stop(self, drain_timeout: float = 5.0) -> None:
+        """Wait (at most ``drain_timeout``) until everything sent is acknowledged, then
+        disconnect cleanly and end the network thread."""
+        if self._open and self._connected.is_set():
+            with self._drained:
+                self._drained.wait_for(
+                    lambda: not (self._queue or self._inflight) or not self._open, drain_timeout
+                )
+        self._stopping.set()
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):  # already gone
+                client.disconnect()
+        self._session_over.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self._connected.clear()
+        left = self.queued
+        if left:
+            log.warning("%s: %d messages were not acknowledged before the disconnect", self.name, left)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            client_id, username, password = self._credentials()
+            client = self._new_client(client_id)
+            client.username_pw_set(username, password)
+            self._client = client
+            try:
+                client.connect(self.host, self.port, self.keepalive)
+            except ssl.SSLCertVerificationError as exc:
+                self._last_error = f"TLS certificate verification failed: {exc.verify_message}"
+                log.error("%s:%s: %s", self.host, self.port, self._last_error)
+                if not self._ever_connected:
+                    self._fatal = ConnectError(f"{self.host}:{self.port}: {self._last_error}")
+                    return
+            except (OSError, ssl.SSLError) as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                log.info("connect to %s:%s failed: %s", self.host, self.port, self._last_error)
+            else:
+                # paho's own network thread (loop_start) does the socket writes; without it
+                # publish() writes on the caller's thread and wakes the loop for every message.
+                self._session_over.clear()
+                client.loop_start()
+                self._session_over.wait()  # set by on_disconnect, or by stop()
+                client.loop_stop()
+                self._requeue_inflight()
+                if self._fatal is not None:
+                    return
+            if self._stopping.is_set():
+                return
+            delay = self.backoff.next_delay()
+            log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
+            self._stopping.wait(delay)
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+    def _handle_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            self._last_error = f"broker refused the connection: {reason}"
+            if reason.value in _AUTH_REFUSED:
+                self._fatal = AuthenticationError(
+                    f"{self.host}:{self.port} refused the credentials ({reason}); not retrying"
+                )
+                log.error("%s", self._fatal)
+            else:
+                log.warning("%s:%s: %s", self.host, self.port, self._last_error)
+            return
+        self._ever_connected = True
+        self.backoff.reset()
+        if self.subscriptions:
+            # Ready only once the broker confirms: a message sent to us before that would be lost.
+            _, self._subscribe_mid = client.subscribe([(f, 1) for f in self.subscriptions])
+        else:
+            self._ready()
+
+    def _handle_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        if mid != self._subscribe_mid or client is not self._client:
+            return
+        for topic_filter, reason in zip(self.subscriptions, reasons, strict=False):
+            if getattr(reason, "is_failure", False):
+                log.error(
+                    "%s:%s refused the subscription to %s: %s", self.host, self.port, topic_filter, reason
+                )
+        self._ready()
+
+    def _ready(self) -> None:
+        self._connected.set()
+        log.info("connected to %s:%s", self.host, self.port)
+        if self._drop_streak:
+            log.warning(
+                "%s: %d messages were dropped while offline (queue limit %d)",
+                self.name,
+                self._drop_streak,
+                self.offline_limit,
+            )
+            self._drop_streak = 0
+        if not self.gated:
+            self.open_gate()
+        if self.on_connect is not None:
+            try:
+                self.on_connect()
+            except Exception:
+                log.exception("on_connect callback raised")
+
+    def _handle_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        with self._lock:
+            self._open = False
+        self._session_over.set()
+        if was and not self._stopping.is_set():
+            log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        ack: Ack = _already_acked
+        if self.ack_when_handled and message.qos > 0:
+            mid, qos = message.mid, message.qos
+
+            def ack() -> None:  # on a connection that is gone paho drops it: nothing to answer
+                client.ack(mid, qos)
+
+        if self.on_message is None:
+            ack()
+            return
+        try:
+            self.on_message(message.topic, bytes(message.payload), ack)
+        except Exception:
+            log.exception("handling a message on %s failed", message.topic)
+            ack()
+
+    def _handle_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        with self._lock:
+            if client is not self._client:
+                return
+            if self._inflight.pop(mid, None) is None:
+                self._early_acks.add(mid)  # acknowledged before publish() recorded it
+            elif not self._inflight and not self._queue:
+                self._drained.notify_all()
+
+    def _requeue_inflight(self) -> None:
+        """After a connection ends: unacknowledged messages go back to the front, in order."""
+        with self._send_lock, self._lock:
+            pending = list(self._inflight.values())
+            self._inflight.clear()
+            self._early_acks.clear()
+            self._queue.extendleft(reversed(pending))
+            self._open = False
+            self._drained.notify_all()
+            dropped = [] if self._stopping.is_set() else self._trim()
+        self._report_drops(dropped)
+
+    # -- publishing ----------------------------------------------------------------------------
+    def open_gate(self) -> None:
+        """Send what waits in the queue, then publish directly until the next disconnect."""
+        with self._send_lock:
+            with self._lock:
+                if not self._connected.is_set():
+                    return
+                self._open = True
+                log.debug("%s: gate open, sending %d queued messages", self.name, len(self._queue))
+            self._flush()
+
+    def publish(self, message: Outgoing) -> None:
+        """Send one message, or queue it (in order) while disconnected or gated."""
+        with self._send_lock:
+            # Only holders of _send_lock touch the queue. _open may turn False under us (a
+            # disconnect); paho then refuses the publish and _send queues the message.
+            if self._open and not self._queue:
+                self._send(message)
+                return
+            with self._lock:
+                self._queue.append(message)
+                dropped = self._trim()
+        if dropped:
+            self._report_drops(dropped)
+
+    def send_now(self, message: Outgoing) -> bool:
+        """Publish past the gate (for the request that opens it); False when not connected."""
+        if not self._connected.is_set():
+            return False
+        client = self._client
+        if client is None:
+            return False
+        return client.publish(message.topic, message.payload, message.qos, message.retain).rc == 0
+
+    def _send(self, message: Outgoing, *, from_queue: bool = False) -> bool:
+        client = self._client
+        if client is not None:
+            info = client.publish(message.topic, message.payload, message.qos, message.retain)
+            rc = info.rc
+            if rc == _SUCCESS:
+                if message.qos:
+                    mid = info.mid
+                    with self._lock:
+                        if mid in self._early_acks:
+                            self._early_acks.discard(mid)
+                        elif client is self._client:
+                            self._inflight[mid] = message
+                return True
+            if rc != _NO_CONN:
+                log.error("publish to %s failed: %s; message dropped", message.topic, mqtt.error_string(rc))
+                with self._lock:
+                    self.dropped += 1
+                if self.on_drop is not None:
+                    self.on_drop(message)
+                return True
+        with self._lock:  # this client is gone: send it on the next one, keeping the order
+            if from_queue:
+                self._queue.appendleft(message)
+            else:
+                self._queue.append(message)
+        return False
+
+    def _flush(self) -> None:
+        with self._send_lock:
+            while True:
+                with self._lock:
+                    if not self._open or not self._queue:
+                        return
+                    message = self._queue.popleft()
+                if not self._send(message, from_queue=True):
+                    return
+
+    def _trim(self) -> list[Outgoing]:
+        dropped = []
+        while len(self._queue) > self.offline_limit:
+            dropped.append(self._queue.popleft())
+            self.dropped += 1
+        return dropped
+
+    def _report_drops(self, dropped: list[Outgoing]) -> None:
+        for message in dropped:
+            self._drop_streak += 1
+            if self._drop_streak == 1:  # once per outage; the total is logged on reconnect
+                log.warning(
+                    "%s: offline queue full (%d messages): dropping the oldest (counted in .dropped)",
+                    self.name,
+                    self.offline_limit,
+                )
+            if self.on_drop is not None:
+                self.on_drop(message)
+
+
+def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not a TCP socket (websockets, unix)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
