@@ -24,13 +24,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import ThingModelError
+from .errors import BrokerError as BrokerError  # raised here; defined with the others
 
 log = logging.getLogger("thingmodel.brokers")
-
-
-class BrokerError(ThingModelError, RuntimeError):
-    """A broker could not be started."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -20,15 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .declare.service import Service
-from .engine.core import DeviceCore, DeviceError, new_request_id
+from .engine.core import DeviceError, check_services
 from .engine.scheduling import Clock, monotonic_clock
 from .engine.session import DeviceSession
 from .ids import validate_id
-from .protocol.messages import CloudEvent, CloudMessage, Outgoing, RequestShadow, ShadowSnapshot
+from .protocol.messages import CloudEvent, CloudMessage, Outgoing
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
 from .transport.worker import Worker
 from .vendors import device_codec
-from .vendors import huawei as _huawei
 
 log = logging.getLogger("thingmodel.device")
 
@@ -69,23 +68,17 @@ class Device:
         #: the most recent errors the device surfaced (also logged, and passed to on_error)
         self.errors: collections.deque[DeviceError] = collections.deque(maxlen=100)
         self._on_error = on_error
-        self.core = DeviceCore(services, clock=clock, on_error=self._record_error)
-        self.core.on_message = on_message
-        self.core.on_event = on_event
+        self._clock = clock
+        services_by_id = check_services(services)
         self.codec = device_codec(
-            vendor, device_id=device_id, service_ids=list(self.core.services), **(codec_options or {})
+            vendor, device_id=device_id, service_ids=list(services_by_id), **(codec_options or {})
         )
         if credentials is None:
             fixed = (client_id or device_id, username, password)
             credentials = lambda: fixed  # noqa: E731
         self._dropped_since_connect = 0
-        self._connection = 0
-        self._gate_open = False
         self._synced = threading.Condition()
-        #: how often, and how many times, the shadow is requested after a connect before the
-        #: queued messages are sent anyway
-        self.shadow_retry_interval = 1.0
-        self.shadow_retries = 10
+        self._gate_open = False
         self.transport = MqttTransport(
             address.host,
             address.port,
@@ -100,123 +93,50 @@ class Device:
             on_message=self._on_message,
             ack_when_handled=True,
             on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
             on_drop=self._on_drop,
             name=f"device-{device_id}",
         )
-        self.session = DeviceSession(self.core, self.codec, publish=self.transport.publish)
         self.worker = Worker(
             f"device-{device_id}-worker",
-            idle_seconds=lambda: self.core.scheduler.idle_seconds,
-            run_pending=self.core.run_pending,
+            idle_seconds=lambda: self.session.idle_seconds(self._clock),
+            run_pending=self._run_pending,
         )
-        self.core.on_schedule_change = self.worker.wake
+        self.session = DeviceSession(
+            list(services_by_id.values()),
+            self.codec,
+            publish=self.transport.publish,
+            publish_now=self.transport.send_now,
+            on_gate_open=self._gate_opened,
+            clock=clock,
+            on_error=self._record_error,
+            on_message=on_message,
+            on_event=on_event,
+            on_schedule_change=self.worker.wake,
+        )
+        self.core = self.session.core
+
+    # Each vendor's credentials and hosts live beside its codec (thingmodel/vendors/<vendor>.py).
+    @classmethod
+    def for_huawei(cls, **options: Any) -> Device:
+        """A device on Huawei IoTDA: see :func:`thingmodel.vendors.huawei.device` for the options."""
+        from .vendors import huawei
+
+        return huawei.device(cls, **options)
 
     @classmethod
-    def for_huawei(
-        cls,
-        *,
-        device_id: str,
-        secret: str,
-        host: str,
-        services: Sequence[Service],
-        port: int = 8883,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
-        check_timestamp: bool = True,
-        insecure: bool = False,
-        **options: Any,
-    ) -> Device:
-        """A device on Huawei IoTDA (secret authentication; port 8883 is TLS, 1883 plain)."""
-        validate_id("device_id", device_id)
+    def for_aws(cls, **options: Any) -> Device:
+        """A device on AWS IoT Core: see :func:`thingmodel.vendors.aws.device` for the options."""
+        from .vendors import aws
 
-        def credentials() -> tuple[str, str | None, str | None]:
-            stamp = _huawei.timestamp()
-            client = _huawei.client_id(device_id, stamp, check_timestamp=check_timestamp)
-            return client, device_id, _huawei.password(secret, stamp)
-
-        tls = TlsOptions(ca_file, cert_file, key_file, insecure) if port != 1883 else None
-        scheme = "mqtt" if tls is None else "mqtts"
-        return cls(
-            services,
-            device_id=device_id,
-            vendor="huawei",
-            broker=f"{scheme}://{host}:{port}",
-            credentials=credentials,
-            tls=tls,
-            **options,
-        )
+        return aws.device(cls, **options)
 
     @classmethod
-    def for_aws(
-        cls,
-        *,
-        thing_name: str,
-        endpoint: str,
-        cert_file: str,
-        key_file: str,
-        services: Sequence[Service],
-        ca_file: str | None = None,
-        port: int = 8883,
-        shadows: Mapping[str, str | None] | None = None,
-        commands: bool = True,
-        **options: Any,
-    ) -> Device:
-        """A device on AWS IoT Core: mutual TLS with the thing's certificate, client id = thing name.
+    def for_tencent(cls, **options: Any) -> Device:
+        """A device on Tencent IoT: see :func:`thingmodel.vendors.tencent.device` for the options."""
+        from .vendors import tencent
 
-        ``shadows`` maps service ids to shadow names (None = the classic shadow); by default one
-        service uses the classic shadow and several use one named shadow each. ``commands=False``
-        leaves AWS IoT's commands topics alone."""
-        tls = TlsOptions(ca_file, cert_file, key_file)
-        return cls(
-            services,
-            device_id=thing_name,
-            vendor="aws",
-            broker=f"mqtts://{endpoint}:{port}",
-            client_id=thing_name,
-            tls=tls,
-            codec_options={"shadows": shadows, "commands": commands},
-            **options,
-        )
-
-    @classmethod
-    def for_tencent(
-        cls,
-        *,
-        product_id: str,
-        device_name: str,
-        secret: str,
-        services: Sequence[Service],
-        explorer: bool = True,
-        host: str | None = None,
-        port: int = 8883,
-        ca_file: str | None = None,
-        insecure: bool = False,
-        **options: Any,
-    ) -> Device:
-        """A device on Tencent IoT Explorer (data template, the default) or IoT Hub (shadow),
-        with key authentication: TLS on 8883 unless ``port=1883``."""
-        from .vendors import tencent as _tencent
-
-        device_id = f"{product_id}.{device_name}"
-        _tencent.split_device_id(device_id)  # validates both ids
-        _tencent.password(secret, "check")  # a secret that is not base64 fails here, not at connect
-
-        def credentials() -> tuple[str, str | None, str | None]:
-            user = _tencent.username(product_id, device_name, expiry=int(time.time()) + 3600)
-            return _tencent.client_id(product_id, device_name), user, _tencent.password(secret, user)
-
-        tls = TlsOptions(ca_file, None, None, insecure) if port != 1883 else None
-        scheme = "mqtt" if tls is None else "mqtts"
-        return cls(
-            services,
-            device_id=device_id,
-            vendor="tencent-explorer" if explorer else "tencent-hub",
-            broker=f"{scheme}://{host or product_id + '.iotcloud.tencentdevices.com'}:{port}",
-            credentials=credentials,
-            tls=tls,
-            **options,
-        )
+        return tencent.device(cls, **options)
 
     def __repr__(self) -> str:
         return f"<Device {self.device_id!r} {self.vendor} {self.transport!r}>"
@@ -285,47 +205,50 @@ class Device:
         """Messages refused because the offline queue was full."""
         return self.transport.dropped
 
+    # -- the shadow sync (engine/sync.py): how often it asks, and how many times -----------------
+    @property
+    def shadow_retry_interval(self) -> float:
+        """Seconds between shadow requests after a connect while the cloud does not answer."""
+        return self.session.sync.retry_interval
+
+    @shadow_retry_interval.setter
+    def shadow_retry_interval(self, seconds: float) -> None:
+        self.session.sync.retry_interval = seconds
+
+    @property
+    def shadow_retries(self) -> int:
+        """Shadow requests made after a connect before the queued messages are sent anyway."""
+        return self.session.sync.max_requests
+
+    @shadow_retries.setter
+    def shadow_retries(self, count: int) -> None:
+        self.session.sync.max_requests = count
+
     # -- transport callbacks (network thread: enqueue only) -----------------------------------
     def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
         self.worker.submit(lambda: self._receive(topic, payload, ack))
 
     def _receive(self, topic: str, payload: bytes, ack: Ack) -> None:
         try:
-            events = self.session.receive(topic, payload)
+            self.session.receive(topic, payload)
         finally:
             ack()  # the broker hears of the message once it is handled (one worker: in order)
-        if any(isinstance(e, ShadowSnapshot) for e in events):
-            self._gate_open_after_shadow()
 
     def _on_connect(self) -> None:
-        self._gate_open = False
-        self._connection += 1
-        connection = self._connection
-        self.worker.submit(lambda: self._request_shadow(connection, 1))
+        with self._synced:
+            self._gate_open = False
+        self.worker.submit(lambda: self.session.connected(self._clock()))
 
-    def _request_shadow(self, connection: int, attempt: int) -> None:
-        """Ask for the shadow past the gate; ask again every second until the cloud answers.
+    def _on_disconnect(self) -> None:
+        self.worker.submit(self.session.disconnected)
 
-        The answer (handled in _receive) proves the cloud listens again; only then does the
-        queue of reports made while offline go out, so none is sent into an empty broker.
-        """
-        if connection != self._connection or not self.transport.connected or self._gate_open:
-            return
-        if attempt > self.shadow_retries:
-            log.warning("no shadow answer after %d requests: sending queued messages anyway", attempt - 1)
-            self._gate_open_after_shadow()
-            return
-        for message in self.codec.encode(RequestShadow(new_request_id())):
-            self.transport.send_now(message)
+    def _run_pending(self) -> None:
+        """On the worker, whenever it wakes: due auto-reports, then a due shadow request."""
+        self.core.run_pending()
+        self.session.tick_if_due(self._clock)
 
-        def again() -> None:
-            self.worker.submit(lambda: self._request_shadow(connection, attempt + 1))
-
-        timer = threading.Timer(self.shadow_retry_interval, again)
-        timer.daemon = True
-        timer.start()
-
-    def _gate_open_after_shadow(self) -> None:
+    def _gate_opened(self, gave_up: bool) -> None:
+        """The cloud answered the shadow request (or never did): send what waits."""
         if not self.transport.connected:
             return
         with self._synced:

@@ -1,4 +1,19 @@
-"""The exceptions thingmodel raises. Each subclasses the builtin it refines."""
+"""The exceptions thingmodel raises, all under :class:`ThingModelError`. Each also subclasses the
+builtin it refines, so ``except ValueError`` and friends keep working.
+
+    ThingModelError
+    ├── InvalidValue (ValueError)          one value does not fit its type
+    ├── ValidationError (ValueError)       every failure of one request
+    ├── DefinitionError (TypeError)        a Service class declared wrongly
+    ├── ModelError (ValueError)            a broken product-model file
+    ├── CodecError (ValueError)            a message that cannot be encoded or decoded
+    ├── NotAttached (RuntimeError)         a service not attached to a device
+    ├── ConnectError (ConnectionError)     no connection (in time)
+    │   └── AuthenticationError            the broker refused the credentials
+    ├── BrokerError (RuntimeError)         a broker could not be started
+    ├── ShadowError                        a shadow request AWS would reject (its code and text)
+    └── CommandNotImplemented              a command of a class built from a model, not written yet
+"""
 
 from __future__ import annotations
 
@@ -45,3 +60,28 @@ class CodecError(ThingModelError, ValueError):
 
 class NotAttached(ThingModelError, RuntimeError):
     """The service is not attached to a device yet, so it cannot report."""
+
+
+class ConnectError(ThingModelError, ConnectionError):
+    """The transport could not connect (in time)."""
+
+
+class AuthenticationError(ConnectError):
+    """The broker refused the credentials; retrying would not help."""
+
+
+class BrokerError(ThingModelError, RuntimeError):
+    """A broker could not be started."""
+
+
+class ShadowError(ThingModelError):
+    """A shadow request AWS would reject: ``code`` and ``message`` are AWS's."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
+
+
+class CommandNotImplemented(ThingModelError):
+    """A command of a class built from a product model was called, but no subclass implements it."""

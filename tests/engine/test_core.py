@@ -218,6 +218,27 @@ def test_a_setter_that_raises_rolls_back_the_setters_already_called() -> None:
     assert [(e.kind, e.name) for e in rig.errors if e.kind == "setter"] == [("setter", "label")]
 
 
+class Labelled(Service):
+    service_id = "labelled"
+    labels = Property(dict, writeable=True, default={"room": "hall"})
+    level = Property(int, writeable=True)
+
+    def set_level(self, value: int) -> None:
+        raise RuntimeError("stuck")
+
+
+def test_a_rollback_restores_a_mutable_default_as_this_instance_s_own_copy() -> None:
+    first = Labelled()
+    rig = Rig(first)
+    rig.write({"labels": {"room": "attic"}, "level": 3}, service="labelled")
+    [ack] = rig.emitted
+    assert list(ack.errors) == ["level"]
+    assert first.labels == {"room": "hall"}  # rolled back to the default
+    first.labels["floor"] = 2  # mutating this instance's value ...
+    assert Labelled().labels == {"room": "hall"}  # ... never changes the class's default
+    assert Labelled.labels.default == {"room": "hall"}
+
+
 def test_a_rollback_spans_every_service_of_the_request() -> None:
     detector, valve = Detector(), Valve()
     valve.jammed = True
@@ -502,8 +523,9 @@ def test_a_malformed_message_without_request_id_is_only_surfaced_as_an_error() -
 def test_malformed_huawei_requests_are_answered_with_failures_and_the_device_keeps_serving() -> None:
     detector = Detector()
     published: list[ev.Outgoing] = []
-    core = DeviceCore([detector], clock=FakeClock(START))
-    session = DeviceSession(core, HuaweiDevice("dev-1"), publish=published.append)
+    session = DeviceSession(
+        [detector], HuaweiDevice("dev-1"), publish=published.append, clock=FakeClock(START)
+    )
     prefix = "$oc/devices/dev-1/sys/"
     session.receive(prefix + "properties/set/request_id=bad-set", b'{"services": [')
     session.receive(prefix + "commands/request_id=bad-cmd", b'{"paras": {}}')

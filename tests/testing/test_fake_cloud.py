@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from thingmodel import Property, Service, command
-from thingmodel.testing import pytest_plugin
 from thingmodel.protocol import messages as ev
-from thingmodel.testing import FakeCloud, InMemoryBroker
+from thingmodel.testing import FakeCloud, InMemoryBroker, pytest_plugin
 
 fake_cloud = pytest_plugin.fake_cloud  # the fixture the plugin registers when thingmodel is installed
 

@@ -1,6 +1,7 @@
 """The local cloud: device shadows and the platform side of each vendor protocol."""
 
-from .local import CommandOutcome, DesireOutcome, LocalCloud
+from .app import CommandOutcome, DesireOutcome
+from .local import LocalCloud
 from .shadows import ShadowCloud
 from .store import MemoryStore, ShadowStore, SqliteStore
 

@@ -12,17 +12,18 @@ so it asks over the same broker: a request on ``thingmodel/app/request/{id}``, t
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from ..errors import CodecError
+from ..ids import new_id
 from ..protocol.jsonwire import dumps, field, loads_object
 from ..protocol.messages import Outgoing
+from .app import OPERATIONS
 
 REQUEST_PREFIX = "thingmodel/app/request/"
 RESPONSE_PREFIX = "thingmodel/app/response/"
 REQUEST_FILTER = REQUEST_PREFIX + "+"
-OPS = ("get_shadow", "set_desired", "send_command", "read")
+OPS = tuple(OPERATIONS)
 MAX_PAYLOAD = 256 * 1024
 
 
@@ -30,7 +31,7 @@ def request(op: str, **args: Any) -> tuple[str, Outgoing]:
     """``(request_id, message)`` for one application request."""
     if op not in OPS:
         raise ValueError(f"unknown operation {op!r} (known: {', '.join(OPS)})")
-    rid = uuid.uuid4().hex
+    rid = new_id()
     body = {"op": op, **{k: v for k, v in args.items() if v is not None}}
     return rid, Outgoing(REQUEST_PREFIX + rid, dumps(body))
 

@@ -16,24 +16,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from ..errors import InvalidValue
+from ..errors import InvalidValue, ShadowError
+from ..ids import new_id as _new_id
 from ..protocol import messages as ev
 from ..protocol.jsonwire import loads
+from ..sentinel import ABSENT
 from ..vendors.aws import CLASSIC, AwsPlatform, parse_command_topic, parse_shadow_topic, validate_thing_name
-from .aws_shadow import AwsShadowService, DocumentStore, ShadowError, SqliteDocumentStore
-from .shadows import Result
+from .app import RequestBook, Result
+from .aws_shadow import AwsShadowService, DocumentStore, SqliteDocumentStore
 
 log = logging.getLogger("thingmodel.cloud.aws")
 
-_ABSENT = object()
 ShadowKey = tuple[str, str | None]
+
+
+@attrs.frozen
+class _Command:
+    device_id: str
 
 
 @attrs.define
@@ -58,28 +62,28 @@ class AwsCloud:
         on_result: Callable[[str, Result], None] | None = None,
         on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
         clock: Callable[[], float] | None = None,
+        new_id: Callable[[], str] = _new_id,
     ) -> None:
         self.publish = publish
-        self.service = AwsShadowService(store) if clock is None else AwsShadowService(store, clock=clock)
+        self.new_id = new_id
+        self.shadow_service = (
+            AwsShadowService(store) if clock is None else AwsShadowService(store, clock=clock)
+        )
         self.commands = AwsPlatform()
-        self.on_result = on_result
         self.on_uplink = on_uplink
-        self.results: OrderedDict[str, Result] = OrderedDict()
-        self.max_results = 10_000
-        self.problems: list[ev.DeviceMalformed] = []
-        self._desires: dict[str, _Desire] = {}
-        self._commands: dict[str, str] = {}
+        #: desires and commands waiting for devices, their answers and recent problems (bounded)
+        self.book: RequestBook[_Desire | _Command] = RequestBook(on_result=on_result)
         self._lock = threading.RLock()
 
     def subscriptions(self) -> list[str]:
-        return [*self.service.subscriptions(), *self.commands.subscriptions()]
+        return [*self.shadow_service.subscriptions(), *self.commands.subscriptions()]
 
     def open_store(self, path: str) -> None:
         """Keep shadows in a SQLite file from now on (they survive a restart)."""
-        self.service.store = SqliteDocumentStore(path)
+        self.shadow_service.store = SqliteDocumentStore(path)
 
     def close(self) -> None:
-        close = getattr(self.service.store, "close", None)
+        close = getattr(self.shadow_service.store, "close", None)
         if close is not None:
             close()
 
@@ -87,9 +91,9 @@ class AwsCloud:
     def shadow(self, device_id: str) -> dict[str, ev.ShadowState]:
         """The thing's shadows: ``{shadow name or "$classic": ShadowState}``."""
         out: dict[str, ev.ShadowState] = {}
-        for name in self.service.shadows(device_id):
+        for name in self.shadow_service.shadows(device_id):
             try:
-                doc = self.service.get(device_id, name)
+                doc = self.shadow_service.get(device_id, name)
             except ShadowError:
                 continue
             state = doc.get("state") or {}
@@ -101,13 +105,13 @@ class AwsCloud:
         return out
 
     def devices(self) -> list[str]:
-        return self.service.things()
+        return self.shadow_service.things()
 
     def shadow_name(self, device_id: str, key: str) -> str | None:
         """The shadow a service id (or shadow name, or ``"$classic"``) addresses."""
         if key == CLASSIC:
             return None
-        existing = self.service.shadows(device_id)
+        existing = self.shadow_service.shadows(device_id)
         return None if None in existing and key not in existing else key
 
     def desire(self, device_id: str, services: Mapping[str, Mapping[str, Any]]) -> str:
@@ -115,7 +119,7 @@ class AwsCloud:
         validate_thing_name(device_id)
         if not services:
             raise InvalidValue("a desire names no service")
-        rid = uuid.uuid4().hex
+        rid = self.new_id()
         with self._lock:
             desire = _Desire(device_id, {}, prefix=len(services) > 1)
             for key, props in services.items():
@@ -125,16 +129,18 @@ class AwsCloud:
             outgoing: list[ev.Outgoing] = []
             try:
                 for shadow, props in list(desire.waiting.items()):
-                    outgoing += self.service.update(device_id, shadow, {"state": {"desired": props}})[1]
+                    outgoing += self.shadow_service.update(device_id, shadow, {"state": {"desired": props}})[
+                        1
+                    ]
                     reported = self._reported(device_id, shadow)
                     for name, value in list(props.items()):
-                        if reported.get(name, _ABSENT) == value:  # no delta: nothing for the device to do
+                        if reported.get(name, ABSENT) == value:  # no delta: nothing for the device to do
                             del props[name]
                     if not props:
                         del desire.waiting[shadow]
             except ShadowError as exc:
                 raise InvalidValue(f"AWS refused the update ({exc.code}): {exc.message}") from None
-            self._desires[rid] = desire
+            self.book.open(rid, desire)
             for message in outgoing:  # the fake cloud's device may answer before this returns
                 self.publish(message)
             self._settle(rid)
@@ -143,9 +149,9 @@ class AwsCloud:
     def command(
         self, device_id: str, service_id: str | None, name: str, params: Mapping[str, Any] | None = None
     ) -> str:
-        rid = uuid.uuid4().hex
+        rid = self.new_id()
         with self._lock:
-            self._commands[rid] = device_id
+            self.book.open(rid, _Command(device_id))
             for message in self.commands.encode(
                 ev.SendCommand(device_id, rid, service_id, name, dict(params or {}))
             ):
@@ -167,16 +173,15 @@ class AwsCloud:
 
     def result(self, request_id: str) -> Result | None:
         with self._lock:
-            return self.results.get(request_id)
+            return self.book.result(request_id)
 
     def take_result(self, request_id: str) -> Result | None:
         with self._lock:
-            return self.results.pop(request_id, None)
+            return self.book.take(request_id)
 
     def forget(self, request_id: str) -> None:
         with self._lock:
-            self._desires.pop(request_id, None)
-            self._commands.pop(request_id, None)
+            self.book.close(request_id)
 
     # -- what clients publish ------------------------------------------------------------------
     def receive(self, topic: str, payload: bytes) -> None:
@@ -191,7 +196,7 @@ class AwsCloud:
             log.exception("handling %s failed", topic)
 
     def _shadow_request(self, topic: str, payload: bytes) -> None:
-        outgoing = self.service.handle(topic, payload)
+        outgoing = self.shadow_service.handle(topic, payload)
         for message in outgoing:
             self.publish(message)
         parsed = parse_shadow_topic(topic)
@@ -211,7 +216,7 @@ class AwsCloud:
         reported = state.get("reported")
         if isinstance(reported, dict) and reported:
             self._uplink(ev.Reported(thing, {key: reported}))
-        desired = state.get("desired", _ABSENT)
+        desired = state.get("desired", ABSENT)
         cleared: tuple[str, ...] | None = ()
         if desired is None:
             cleared = None
@@ -224,17 +229,19 @@ class AwsCloud:
     def _observe(
         self, thing: str, shadow: str | None, reported: Mapping[str, Any], cleared: tuple[str, ...] | None
     ) -> None:
-        for rid, desire in list(self._desires.items()):
+        for rid, desire in list(self.book.pending.items()):
+            if not isinstance(desire, _Desire):
+                continue
             props = desire.waiting.get(shadow)
             if desire.device_id != thing or props is None:
                 continue
             now = self._reported(thing, shadow)
             for name, value in list(props.items()):
-                if name in reported and now.get(name, _ABSENT) == value:
+                if name in reported and now.get(name, ABSENT) == value:
                     del props[name]
                 elif cleared is None or name in (cleared or ()):
-                    actual = now.get(name, _ABSENT)
-                    holds = "nothing" if actual is _ABSENT else repr(actual)
+                    actual = now.get(name, ABSENT)
+                    holds = "nothing" if actual is ABSENT else repr(actual)
                     label = f"{shadow or CLASSIC}.{name}" if desire.prefix else name
                     desire.errors[label] = (
                         f"the device refused {value!r} and cleared it from desired (it reports {holds})"
@@ -245,17 +252,17 @@ class AwsCloud:
             self._settle(rid)
 
     def _settle(self, rid: str) -> None:
-        desire = self._desires.get(rid)
-        if desire is None or desire.waiting:
+        desire = self.book.pending.get(rid)
+        if not isinstance(desire, _Desire) or desire.waiting:
             return
-        del self._desires[rid]
+        self.book.close(rid)
         self._answer(
             rid, ev.DesiredAcked(desire.device_id, rid, desire.errors, code=1 if desire.errors else 0)
         )
 
     def _reported(self, thing: str, shadow: str | None) -> dict[str, Any]:
         try:
-            doc = self.service.get(thing, shadow)
+            doc = self.shadow_service.get(thing, shadow)
         except ShadowError:
             return {}
         reported = (doc.get("state") or {}).get("reported")
@@ -266,17 +273,14 @@ class AwsCloud:
             self._uplink(event)
             if isinstance(event, ev.DeviceMalformed):
                 log.warning("bad command response on %s: %s", topic, event.reason)
-                self.problems.append(event)
+                self.book.problem(event)
             rid = getattr(event, "request_id", None)
-            if rid is not None and self._commands.pop(rid, None) is not None:
+            if rid is not None and isinstance(self.book.pending.get(rid), _Command):
+                self.book.close(rid)
                 self._answer(rid, event)  # type: ignore[arg-type]
 
     def _answer(self, rid: str, result: Result) -> None:
-        self.results[rid] = result
-        while len(self.results) > self.max_results:
-            self.results.popitem(last=False)
-        if self.on_result is not None:
-            self.on_result(rid, result)
+        self.book.answer(rid, result)
 
     def _uplink(self, event: ev.PlatformUplink) -> None:
         if self.on_uplink is not None:

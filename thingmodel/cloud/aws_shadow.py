@@ -27,9 +27,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ..errors import InvalidValue
+from ..errors import InvalidValue, ShadowError
 from ..protocol import messages as ev
 from ..protocol.jsonwire import dumps, loads
+from ..sentinel import ABSENT
 from ..vendors.aws import (
     MAX_PAYLOAD,
     parse_shadow_topic,
@@ -44,16 +45,6 @@ MAX_STATE_BYTES = 8 * 1024
 MAX_DEPTH = 6
 MAX_TOKEN_BYTES = 64
 SECTIONS = ("desired", "reported")
-_ABSENT = object()
-
-
-class ShadowError(Exception):
-    """A request AWS would reject: ``code`` and ``message`` are AWS's."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code} {message}")
-        self.code = code
-        self.message = message
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -154,12 +145,12 @@ def delta(desired: Mapping[str, Any], reported: Mapping[str, Any]) -> dict[str, 
     """Desired leaves that differ from reported (objects compared member by member)."""
     out: dict[str, Any] = {}
     for key, want in desired.items():
-        have = reported.get(key, _ABSENT)
+        have = reported.get(key, ABSENT)
         if isinstance(want, dict) and isinstance(have, dict):
             sub = delta(want, have)
             if sub:
                 out[key] = sub
-        elif have is _ABSENT or not _same(want, have):
+        elif have is ABSENT or not _same(want, have):
             out[key] = want
     return out
 

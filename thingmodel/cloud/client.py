@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
 from ..errors import CodecError
+from ..ids import new_id
 from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
 from . import appapi
 
@@ -23,7 +23,7 @@ class CloudClient:
         tls: TlsOptions | None = None,
     ) -> None:
         address = BrokerAddress.parse(broker)
-        client_id = f"thingmodel-app-{uuid.uuid4().hex[:8]}"
+        client_id = f"thingmodel-app-{new_id()[:8]}"
         self._answers: dict[str, bytes] = {}
         self._arrived = threading.Condition()
         self.transport = MqttTransport(

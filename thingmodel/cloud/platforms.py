@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 from ..protocol import messages as ev
 from ..vendors import platform_codec
-from .shadows import Result, ShadowCloud
+from .app import Result
+from .shadows import ShadowCloud
 
 
-class Cloud(Protocol):
+class VendorCloud(Protocol):
     """What the local and fake clouds need from a vendor's cloud side."""
 
     @property
@@ -47,7 +48,7 @@ def make_cloud(
     *,
     on_result: Callable[[str, Result], None] | None = None,
     on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
-) -> Cloud:
+) -> VendorCloud:
     """The cloud side of ``vendor``'s protocol, publishing through ``publish``."""
     if vendor == "aws":
         from .aws import AwsCloud  # imported when used: it pulls in the shadow service

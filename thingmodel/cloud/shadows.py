@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from ..errors import CodecError, InvalidValue
+from ..ids import new_id as _new_id
 from ..ids import validate_id
 from ..protocol import messages as ev
-from ..vendors import PlatformCodec
+from ..protocol.codec import PlatformCodec
+from ..sentinel import ABSENT
+from .app import RequestBook, Result
 from .store import MemoryStore, ShadowStore, SqliteStore
 
 log = logging.getLogger("thingmodel.cloud")
-
-_ABSENT = object()
-Result = ev.DesiredAcked | ev.CommandAnswered | ev.ReadAnswered | ev.DeviceMalformed
 
 
 @attrs.define
@@ -53,17 +51,15 @@ class ShadowCloud:
         *,
         on_result: Callable[[str, Result], None] | None = None,
         on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
+        new_id: Callable[[], str] = _new_id,
     ) -> None:
         self.codec = codec
+        self.new_id = new_id
         self.publish = publish
         self.store: ShadowStore = store if store is not None else MemoryStore()
-        self.on_result = on_result
         self.on_uplink = on_uplink
-        #: answers by request id (the oldest are forgotten past ``max_results``)
-        self.results: OrderedDict[str, Result] = OrderedDict()
-        self.max_results = 10_000
-        self.problems: deque[ev.DeviceMalformed] = deque(maxlen=1000)
-        self._pending: dict[str, _Pending] = {}
+        #: requests waiting for devices, their answers and recent malformed uplinks (bounded)
+        self.book: RequestBook[_Pending] = RequestBook(on_result=on_result)
         self._pushed: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.RLock()
 
@@ -103,13 +99,13 @@ class ShadowCloud:
             # the application named; elsewhere the key is the service id.
             ((sid, props),) = services.items()
             services = {self.codec.shadow_key(device_id, sid): props}
-        rid = _request_id()
+        rid = self.new_id()
         with self._lock:
             shadows = self.store.load(device_id)
             pending = _Pending("desired", device_id, values={s: dict(p) for s, p in services.items()})
             for sid, props in services.items():
                 state = shadows.get(sid, ev.ShadowState())
-                pending.previous[sid] = {k: state.desired.get(k, _ABSENT) for k in props}
+                pending.previous[sid] = {k: state.desired.get(k, ABSENT) for k in props}
                 self.store.save(
                     device_id,
                     sid,
@@ -117,7 +113,7 @@ class ShadowCloud:
                 )
                 for key, value in props.items():
                     self._pushed[(device_id, sid, key)] = value
-            self._pending[rid] = pending
+            self.book.open(rid, pending)
             version = max(state.version for state in self.store.load(device_id).values())
             self._send(ev.PushDesired(device_id, rid, {s: dict(p) for s, p in services.items()}, version))
         return rid
@@ -126,17 +122,17 @@ class ShadowCloud:
         self, device_id: str, service_id: str | None, name: str, params: Mapping[str, Any] | None = None
     ) -> str:
         validate_id("device_id", device_id)
-        rid = _request_id()
+        rid = self.new_id()
         with self._lock:
-            self._pending[rid] = _Pending("command", device_id)
+            self.book.open(rid, _Pending("command", device_id))
             self._send(ev.SendCommand(device_id, rid, service_id, name, dict(params or {})))
         return rid
 
     def read(self, device_id: str, service_id: str | None = None) -> str:
         validate_id("device_id", device_id)
-        rid = _request_id()
+        rid = self.new_id()
         with self._lock:
-            self._pending[rid] = _Pending("read", device_id)
+            self.book.open(rid, _Pending("read", device_id))
             self._send(ev.AskRead(device_id, rid, service_id))
         return rid
 
@@ -155,17 +151,17 @@ class ShadowCloud:
     def result(self, request_id: str) -> Result | None:
         """The answer to a request, once it has come (None until then)."""
         with self._lock:
-            return self.results.get(request_id)
+            return self.book.result(request_id)
 
     def take_result(self, request_id: str) -> Result | None:
         """Like :meth:`result`, and forget it."""
         with self._lock:
-            return self.results.pop(request_id, None)
+            return self.book.take(request_id)
 
     def forget(self, request_id: str) -> None:
         """Stop waiting for an answer (it is dropped if it still comes)."""
         with self._lock:
-            self._pending.pop(request_id, None)
+            self.book.close(request_id)
 
     # -- device side ---------------------------------------------------------------------------
     def receive(self, topic: str, payload: bytes) -> None:
@@ -178,23 +174,20 @@ class ShadowCloud:
 
     def _handle(self, event: ev.PlatformUplink) -> None:
         with self._lock:
-            if isinstance(event, ev.Reported):
-                self._reported(event)
-            elif isinstance(event, ev.ShadowRequested):
-                self._shadow_requested(event)
-            elif isinstance(event, ev.DesiredCleared):
-                self._desired_cleared(event)
-            elif isinstance(event, (ev.DesiredAcked, ev.CommandAnswered, ev.ReadAnswered)):
-                self._answered(event.request_id, event)
-            elif isinstance(event, ev.DeviceMalformed):
-                log.warning(
-                    "bad message from device %s on %s: %s", event.device_id, event.topic, event.reason
-                )
-                self.problems.append(event)
-                if event.request_id is not None and event.request_id in self._pending:
-                    self._answered(event.request_id, event)
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
             if self.on_uplink is not None:
                 self.on_uplink(event)
+
+    def _on_answer(self, event: ev.DesiredAcked | ev.CommandAnswered | ev.ReadAnswered) -> None:
+        self._answered(event.request_id, event)
+
+    def _on_malformed(self, event: ev.DeviceMalformed) -> None:
+        log.warning("bad message from device %s on %s: %s", event.device_id, event.topic, event.reason)
+        self.book.problem(event)
+        if event.request_id is not None and event.request_id in self.book.pending:
+            self._answered(event.request_id, event)
 
     def _reported(self, event: ev.Reported) -> None:
         shadows = self.store.load(event.device_id)
@@ -207,19 +200,19 @@ class ShadowCloud:
             )
             for key, value in state.desired.items():
                 if (
-                    reported.get(key, _ABSENT) != value
-                    and self._pushed.get((event.device_id, sid, key), _ABSENT) != value
+                    reported.get(key, ABSENT) != value
+                    and self._pushed.get((event.device_id, sid, key), ABSENT) != value
                 ):
                     push.setdefault(sid, {})[key] = value
         self._settle_by_report(event.device_id, shadows, event.services)
         if push:
-            rid = _request_id()
+            rid = self.new_id()
             pending = _Pending("desired", event.device_id)
             for sid, props in push.items():
-                pending.previous[sid] = {k: _ABSENT for k in props}
+                pending.previous[sid] = {k: ABSENT for k in props}
                 for key, value in props.items():
                     self._pushed[(event.device_id, sid, key)] = value
-            self._pending[rid] = pending
+            self.book.open(rid, pending)
             version = max(state.version for state in self.store.load(event.device_id).values())
             self._send(ev.PushDesired(event.device_id, rid, push, version))
 
@@ -228,7 +221,7 @@ class ShadowCloud:
     ) -> None:
         """A write whose request never reached the device (it was offline) is settled when the
         device, having applied it from its shadow, reports exactly those values."""
-        for rid, pending in list(self._pending.items()):
+        for rid, pending in list(self.book.pending.items()):
             if pending.kind != "desired" or pending.device_id != device_id or not pending.values:
                 continue
             now = {
@@ -237,7 +230,7 @@ class ShadowCloud:
             }
             wanted = [(sid, k, v) for sid, props in pending.values.items() for k, v in props.items()]
             touched = any(k in reported.get(sid, {}) for sid, k, _ in wanted)
-            if touched and all(now[sid].get(k, _ABSENT) == v for sid, k, v in wanted):
+            if touched and all(now[sid].get(k, ABSENT) == v for sid, k, v in wanted):
                 self._answered(rid, ev.DesiredAcked(device_id, rid))
 
     def _desired_cleared(self, event: ev.DesiredCleared) -> None:
@@ -248,7 +241,7 @@ class ShadowCloud:
             sid: set(shadows.get(sid, ev.ShadowState()).desired if keys is None else keys)
             for sid, keys in event.services.items()
         }
-        for rid, pending in list(self._pending.items()):
+        for rid, pending in list(self.book.pending.items()):
             if pending.kind != "desired" or pending.device_id != event.device_id:
                 continue
             errors: dict[str, str] = {}
@@ -256,9 +249,9 @@ class ShadowCloud:
             for sid, props in pending.values.items():
                 reported = shadows.get(sid, ev.ShadowState()).reported
                 for key, value in props.items():
-                    if key in cleared.get(sid, ()) and reported.get(key, _ABSENT) != value:
-                        actual = reported.get(key, _ABSENT)
-                        holds = "nothing" if actual is _ABSENT else repr(actual)
+                    if key in cleared.get(sid, ()) and reported.get(key, ABSENT) != value:
+                        actual = reported.get(key, ABSENT)
+                        holds = "nothing" if actual is ABSENT else repr(actual)
                         errors[f"{sid}.{key}" if prefix else key] = (
                             f"the device refused {value!r} and cleared it from desired (it reports {holds})"
                         )
@@ -289,7 +282,7 @@ class ShadowCloud:
         self._send(ev.AnswerShadow(event.device_id, event.request_id, shadows))
 
     def _answered(self, rid: str, event: Result) -> None:
-        pending = self._pending.pop(rid, None)
+        pending = self.book.close(rid)
         if pending is None:
             # already settled by a report, or given up on by the application
             log.info("answer to a request no longer pending: %s from %s", rid, event.device_id)
@@ -298,11 +291,7 @@ class ShadowCloud:
             refused = not event.ok if isinstance(event, ev.DesiredAcked) else True
             if refused:
                 self._revert(pending)
-        self.results[rid] = event
-        while len(self.results) > self.max_results:
-            self.results.popitem(last=False)
-        if self.on_result is not None:
-            self.on_result(rid, event)
+        self.book.answer(rid, event)
 
     def _revert(self, pending: _Pending) -> None:
         shadows = self.store.load(pending.device_id)
@@ -310,7 +299,7 @@ class ShadowCloud:
             state = shadows.get(sid, ev.ShadowState())
             desired = dict(state.desired)
             for key, old in previous.items():
-                if old is _ABSENT:
+                if old is ABSENT:
                     desired.pop(key, None)
                 else:
                     desired[key] = old
@@ -327,5 +316,13 @@ class ShadowCloud:
             self.publish(message)
 
 
-def _request_id() -> str:
-    return uuid.uuid4().hex
+_HANDLERS: dict[type, Callable[[ShadowCloud, Any], None]] = {
+    ev.Reported: ShadowCloud._reported,
+    ev.ShadowRequested: ShadowCloud._shadow_requested,
+    ev.DesiredCleared: ShadowCloud._desired_cleared,
+    ev.DesiredAcked: ShadowCloud._on_answer,
+    ev.CommandAnswered: ShadowCloud._on_answer,
+    ev.ReadAnswered: ShadowCloud._on_answer,
+    ev.DeviceMalformed: ShadowCloud._on_malformed,
+}
+"""What the cloud does with each uplink (messages and events up are only passed to ``on_uplink``)."""

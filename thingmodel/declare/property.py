@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -11,6 +10,7 @@ import attrs
 
 from ..errors import InvalidValue
 from ..types import ValueType, resolve_type
+from .state import state_of
 
 if TYPE_CHECKING:
     from .service import Service
@@ -114,22 +114,17 @@ class Property(Generic[T]):
     def __get__(self, instance: Service | None, owner: builtins.type) -> Property[T] | T:
         if instance is None:
             return self
-        try:
-            return instance.__dict__[self.attr]  # type: ignore[no-any-return]
-        except KeyError:
-            if isinstance(self.default, (list, dict, set)):
-                # Each instance gets its own copy of a mutable default, never the shared one.
-                value = copy.deepcopy(self.default)
-                instance.__dict__[self.attr] = value
-                return value  # type: ignore[return-value]
-            return self.default  # type: ignore[no-any-return]
+        return state_of(instance).get(self)  # type: ignore[no-any-return]
 
     def __set__(self, instance: Service, value: T) -> None:
         try:
             checked = self.type.check(value)
         except InvalidValue as exc:
             raise InvalidValue(f"{self.qualname}: {exc}") from None
-        instance._tm_assign(self, checked)
+        state = state_of(instance)
+        old = state.set(self, checked)
+        if self.report_on_change and old != checked and state.host is not None:
+            state.host.report(instance, [self.name])
 
     @property
     def qualname(self) -> str:

@@ -8,9 +8,8 @@ default outside its own range) raise :class:`~thingmodel.errors.DefinitionError`
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import attrs
 
@@ -18,9 +17,7 @@ from ..errors import DefinitionError, InvalidValue, NotAttached, ValidationError
 from ..ids import validate_id
 from .command import CommandSpec, build_command, command_mark
 from .property import Property
-
-if TYPE_CHECKING:
-    pass
+from .state import new_state, state_of
 
 _ACCESSOR_PREFIXES = ("get_", "set_")
 
@@ -59,6 +56,7 @@ class ServiceSpec:
     properties: tuple[PropertySpec, ...]
     by_name: Mapping[str, PropertySpec]
     commands: Mapping[str, CommandSpec]
+    by_attr: Mapping[str, PropertySpec] = attrs.field(factory=dict)
 
 
 class ServiceHost(Protocol):
@@ -71,13 +69,6 @@ class ServiceHost(Protocol):
     def report(self, service: Service, names: list[str] | None = None) -> None: ...
 
 
-@attrs.define
-class _ServiceState:
-    lock: threading.RLock = attrs.field(factory=threading.RLock)
-    host: ServiceHost | None = None
-    auto_report: float | None = None
-
-
 class Service:
     """Base class of a device service. Subclass it, set ``service_id`` and declare properties.
 
@@ -88,7 +79,6 @@ class Service:
     service_id: ClassVar[str]
     spec: ClassVar[ServiceSpec]
     _tm_explicit_id: ClassVar[bool] = False
-    _tm: _ServiceState
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -108,44 +98,34 @@ class Service:
         if cls is Service:
             raise TypeError("Service is a base class: subclass it and declare properties")
         self = super().__new__(cls)
-        # Set here rather than in __init__ so that a subclass's own __init__ need not call super().
-        self.__dict__["_tm"] = _ServiceState()
+        # Here rather than in __init__ so that a subclass's own __init__ need not call super().
+        new_state(self)
         return self
-
-    # -- used by Property.__set__ ---------------------------------------------------------------
-    def _tm_assign(self, prop: Property[Any], value: Any) -> None:
-        state = self._tm
-        with state.lock:
-            old = self.__dict__.get(prop.attr, prop.default)
-            self.__dict__[prop.attr] = value
-        if prop.report_on_change and old != value and state.host is not None:
-            state.host.report(self, [prop.name])
 
     # -- public API --------------------------------------------------------------------------
     def update(self, **values: Any) -> None:
         """Assign several properties (by attribute name) at once: all are checked first, then
         assigned together, so no report or read ever sees some of them changed and not others."""
-        by_attr = {p.attr: p.prop for p in self.spec.properties}
+        by_attr = self.spec.by_attr
         errors: dict[str, str] = {}
         checked: list[tuple[Property[Any], Any]] = []
         for attr, value in values.items():
-            prop = by_attr.get(attr)
-            if prop is None:
+            p = by_attr.get(attr)
+            if p is None:
                 errors[attr] = f"{type(self).__name__} has no property {attr!r}"
                 continue
             try:
-                checked.append((prop, prop.type.check(value)))
+                checked.append((p.prop, p.check(value)))
             except InvalidValue as exc:
                 errors[attr] = str(exc)
         if errors:
             raise ValidationError(errors, what=f"update of {type(self).__name__}")
-        state = self._tm
+        state = state_of(self)
         changed = []
         with state.lock:
             for prop, value in checked:
-                if self.__dict__.get(prop.attr, prop.default) != value:
+                if state.set(prop, value) != value:
                     changed.append(prop)
-                self.__dict__[prop.attr] = value
         on_change = [p.name for p in changed if p.report_on_change]
         if on_change and state.host is not None:
             state.host.report(self, on_change)
@@ -154,14 +134,14 @@ class Service:
         """Report every property every ``seconds``. Calling it again changes the period."""
         if not seconds > 0:
             raise ValueError(f"auto-report period must be positive, got {seconds!r}")
-        state = self._tm
+        state = state_of(self)
         state.auto_report = float(seconds)
         if state.host is not None:
             state.host.schedule_auto_report(self, state.auto_report)
 
     def disable_auto_report(self) -> None:
         """Stop the periodic report; safe to call when it is not enabled."""
-        state = self._tm
+        state = state_of(self)
         state.auto_report = None
         if state.host is not None:
             state.host.cancel_auto_report(self)
@@ -169,11 +149,11 @@ class Service:
     @property
     def auto_report_interval(self) -> float | None:
         """The auto-report period in seconds, or None when off."""
-        return self._tm.auto_report
+        return state_of(self).auto_report
 
     def report(self, *names: str) -> None:
         """Report the named properties (wire or attribute names), or all of them, now."""
-        host = self._tm.host
+        host = state_of(self).host
         if host is None:
             raise NotAttached(f"{type(self).__name__} is not attached to a device; cannot report")
         wire = [self._wire_name(n) for n in names] if names else None
@@ -183,15 +163,14 @@ class Service:
         spec = self.spec
         if name in spec.by_name:
             return name
-        for p in spec.properties:
-            if p.attr == name:
-                return p.name
+        p = spec.by_attr.get(name)
+        if p is not None:
+            return p.name
         raise KeyError(f"{type(self).__name__} has no property {name!r}")
 
     def __repr__(self) -> str:
-        values = ", ".join(
-            f"{p.attr}={self.__dict__.get(p.attr, p.prop.default)!r}" for p in self.spec.properties
-        )
+        state = state_of(self)
+        values = ", ".join(f"{p.attr}={state.get(p)!r}" for p in self.spec.properties)
         return f"<{type(self).__name__} {self.service_id!r} {values}>"
 
 
@@ -256,4 +235,6 @@ def _build_spec(cls: type[Service]) -> ServiceSpec:
         PropertySpec(prop, accessors.get(f"get_{attr}"), accessors.get(f"set_{attr}"))
         for attr, prop in props.items()
     )
-    return ServiceSpec(cls.service_id, specs, {p.name: p for p in specs}, commands)
+    return ServiceSpec(
+        cls.service_id, specs, {p.name: p for p in specs}, commands, {p.attr: p for p in specs}
+    )

@@ -7,7 +7,7 @@ service's shadow (``shadow_key``): the service id on Huawei, the shadow's name o
 ProductId on Tencent (one document per device).
 
 Each codec encodes through a table ``{message class: method}`` (:class:`EncoderTable`), so what a
-vendor can send is data: ``codec.sends`` lists it, and :func:`thingmodel.vendors.support_table`
+vendor can send is data: ``codec.encoders.kinds`` lists it, and :func:`thingmodel.vendors.support_table`
 prints the matrix docs/vendors.md shows.
 """
 
@@ -18,37 +18,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import CodecError
 from .messages import Downlink, Outgoing, PlatformDownlink, PlatformUplink, Uplink
-
-
-class DeviceCodec(Protocol):
-    vendor: str
-
-    def subscriptions(self) -> list[str]: ...
-
-    def shadow_key(self, service_id: str) -> str: ...
-
-    @property
-    def sends(self) -> frozenset[type]: ...
-
-    def decode(self, topic: str, payload: bytes) -> list[Downlink]: ...
-
-    def encode(self, message: Uplink) -> list[Outgoing]: ...
-
-
-class PlatformCodec(Protocol):
-    vendor: str
-
-    def subscriptions(self) -> list[str]: ...
-
-    def shadow_key(self, device_id: str, service_id: str) -> str: ...
-
-    @property
-    def sends(self) -> frozenset[type]: ...
-
-    def decode(self, topic: str, payload: bytes) -> list[PlatformUplink]: ...
-
-    def encode(self, message: PlatformDownlink) -> list[Outgoing]: ...
-
 
 C = TypeVar("C")
 M = TypeVar("M")
@@ -89,3 +58,33 @@ class EncoderTable(Generic[C, M]):
 
     def items(self) -> Mapping[type, Callable[[C, Any], list[Outgoing]]]:
         return dict(self._table)
+
+
+class DeviceCodec(Protocol):
+    vendor: str
+
+    def subscriptions(self) -> list[str]: ...
+
+    @property
+    def encoders(self) -> EncoderTable[Any, Any]: ...
+
+    def shadow_key(self, service_id: str) -> str: ...
+
+    def decode(self, topic: str, payload: bytes) -> list[Downlink]: ...
+
+    def encode(self, message: Uplink) -> list[Outgoing]: ...
+
+
+class PlatformCodec(Protocol):
+    vendor: str
+
+    def subscriptions(self) -> list[str]: ...
+
+    @property
+    def encoders(self) -> EncoderTable[Any, Any]: ...
+
+    def shadow_key(self, device_id: str, service_id: str) -> str: ...
+
+    def decode(self, topic: str, payload: bytes) -> list[PlatformUplink]: ...
+
+    def encode(self, message: PlatformDownlink) -> list[Outgoing]: ...

@@ -15,89 +15,29 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
+from ..cloud.app import CommandOutcome, DesireOutcome, command_outcome, desire_outcome
 from ..cloud.platforms import make_cloud
 from ..declare.service import Service
-from ..engine.core import DeviceCore, DeviceError
+from ..engine.core import DeviceError, check_services
 from ..engine.scheduling import FakeClock
 from ..engine.session import DeviceSession
 from ..protocol import messages as ev
-from ..protocol.topics import topic_matches, validate_filter
 from ..vendors import device_codec, shadow_key
+from .broker import InMemoryBroker
 
 __all__ = ["Ack", "CommandResult", "FakeCloud", "InMemoryBroker"]
 
-Handler = Callable[[str, bytes], None]
 
+Ack = DesireOutcome
+"""The device's answer to one desire (``ok``, ``errors`` per refused property, ``pending`` when the
+device was offline and the value waits in the shadow): the cloud's :class:`DesireOutcome`."""
 
-class InMemoryBroker:
-    """Delivers publishes to matching subscriptions, in order, without threads.
-
-    A publish made while a delivery is running is queued and delivered after it, as a broker
-    would, so handlers never re-enter each other.
-    """
-
-    def __init__(self) -> None:
-        self._subscriptions: list[tuple[str, Handler]] = []
-        self._queue: deque[ev.Outgoing] = deque()
-        self._delivering = False
-        #: every message published, in order
-        self.published: list[ev.Outgoing] = []
-
-    def subscribe(self, topic_filter: str, handler: Handler) -> None:
-        self._subscriptions.append((validate_filter(topic_filter), handler))
-
-    def unsubscribe(self, handler: Handler) -> None:
-        self._subscriptions = [(f, h) for f, h in self._subscriptions if h is not handler]
-
-    def publish(self, message: ev.Outgoing) -> None:
-        if "+" in message.topic or "#" in message.topic:
-            raise ValueError(f"cannot publish to a topic with wildcards: {message.topic!r}")
-        self.published.append(message)
-        self._queue.append(message)
-        if self._delivering:
-            return
-        self._delivering = True
-        try:
-            while self._queue:
-                current = self._queue.popleft()
-                for topic_filter, handler in list(self._subscriptions):
-                    if topic_matches(topic_filter, current.topic):
-                        handler(current.topic, current.payload)
-        finally:
-            self._delivering = False
-            self._queue.clear()
-
-
-@attrs.frozen
-class Ack:
-    """The device's answer to one desire. ``errors`` maps each refused property to the reason.
-
-    ``pending`` is True when the device was offline: the value waits in the shadow.
-    """
-
-    ok: bool
-    errors: Mapping[str, str]
-    request_id: str
-    pending: bool = False
-
-
-@attrs.frozen
-class CommandResult:
-    """The device's answer to a command: ``code`` 0 is success."""
-
-    code: int
-    params: Mapping[str, Any]
-    request_id: str
-    name: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
+CommandResult = CommandOutcome
+"""The device's answer to a command (``code`` 0 is success, ``params``): the cloud's
+:class:`CommandOutcome`."""
 
 
 class FakeCloud:
@@ -118,10 +58,19 @@ class FakeCloud:
         #: every decoded uplink the cloud received, in order
         self.uplinks: list[ev.PlatformUplink] = []
         self.broker = InMemoryBroker()
-        self.core = DeviceCore(list(services), clock=self.clock, on_error=self.errors.append)
-        self.codec = device_codec(vendor, device_id=device_id, service_ids=list(self.core.services))
+        services_by_id = check_services(services)
+        self.codec = device_codec(vendor, device_id=device_id, service_ids=list(services_by_id))
         codec = self.codec
-        self.session = DeviceSession(self.core, codec, publish=self._device_publish)
+        self.session = DeviceSession(
+            list(services_by_id.values()),
+            codec,
+            publish=self._device_publish,
+            publish_now=self._device_publish_now,
+            on_gate_open=self._gate_opened,
+            clock=self.clock,
+            on_error=self.errors.append,
+        )
+        self.core = self.session.core
         self.cloud = make_cloud(vendor, self.broker.publish, on_uplink=self.uplinks.append)
         for topic_filter in self.cloud.subscriptions():
             self.broker.subscribe(topic_filter, self.cloud.receive)
@@ -133,15 +82,15 @@ class FakeCloud:
 
     # -- connection ----------------------------------------------------------------------------
     def connect(self) -> None:
-        """Bring the device online: queued uplinks are sent, then it fetches its shadow."""
+        """Bring the device online, as the live device comes back: it asks for its shadow, applies
+        what is desired, and once the cloud has answered sends what waited in its offline queue."""
         self.online = True
-        while self._offline:
-            self.broker.publish(self._offline.popleft())
-        self.session.connected()
+        self.session.connected(self.clock())
 
     def disconnect(self) -> None:
         """Take the device offline: downlinks are lost, uplinks wait in its offline queue."""
         self.online = False
+        self.session.disconnected()
 
     def close(self) -> None:
         """Detach the services so that they can be used with another cloud or device."""
@@ -154,10 +103,18 @@ class FakeCloud:
         self.close()
 
     def _device_publish(self, message: ev.Outgoing) -> None:
-        if self.online:
+        if self.online and self.session.sync.gate_open:
             self.broker.publish(message)
         else:
             self._offline.append(message)
+
+    def _device_publish_now(self, message: ev.Outgoing) -> None:
+        if self.online:
+            self.broker.publish(message)
+
+    def _gate_opened(self, gave_up: bool) -> None:
+        while self._offline and self.online:
+            self.broker.publish(self._offline.popleft())
 
     def _device_receive(self, topic: str, payload: bytes) -> None:
         if self.online:
@@ -168,15 +125,7 @@ class FakeCloud:
         """Write properties (wire names) as one request and return the device's answer."""
         sid = self._service_id(service)
         rid = self.cloud.desire(self.device_id, {shadow_key(self.codec, sid): dict(props)})
-        result = self.cloud.result(rid)
-        if result is None:
-            return Ack(False, {}, rid, pending=True)
-        if isinstance(result, ev.DesiredAcked):
-            errors = dict(result.errors)
-            if not result.ok and not errors:
-                errors = {"result": f"result code {result.code}"}
-            return Ack(result.ok, errors, rid)
-        return Ack(False, {"payload": getattr(result, "reason", repr(result))}, rid)
+        return desire_outcome(rid, self.cloud.result(rid))
 
     def command(
         self, name: str, params: Mapping[str, Any] | None = None, service: str | None = None
@@ -184,12 +133,7 @@ class FakeCloud:
         """Call a command and return the device's response."""
         sid = self._service_id(service)
         rid = self.cloud.command(self.device_id, sid, name, params)
-        result = self.cloud.result(rid)
-        if isinstance(result, ev.CommandAnswered):
-            return CommandResult(result.code, dict(result.params), rid, result.name)
-        if result is None:
-            return CommandResult(-1, {"error": "the device is offline"}, rid)
-        return CommandResult(-1, {"error": getattr(result, "reason", repr(result))}, rid)
+        return command_outcome(rid, self.cloud.result(rid), silence="the device is offline")
 
     def read(self, service: str | None = None) -> dict[str, Any]:
         """The service's current values as the device answers a property get."""
@@ -209,16 +153,19 @@ class FakeCloud:
         self.cloud.send_event(self.device_id, service, event_type, params)
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward, running every auto-report that falls due on the way."""
+        """Move the clock forward, running every auto-report (and shadow request retry) that falls
+        due on the way."""
         target = self.clock() + _dt.timedelta(seconds=seconds)
-        scheduler = self.core.scheduler
-        while scheduler.jobs:
-            due = scheduler.next_run
-            if due is None or due > target:
+        while True:
+            wait = self.session.idle_seconds(self.clock)
+            if wait is None:
                 break
-            if due > self.clock():
-                self.clock.set(due)
+            due = self.clock() + _dt.timedelta(seconds=max(wait, 0.0))
+            if due > target:
+                break
+            self.clock.set(max(due, self.clock()))
             self.core.run_pending()
+            self.session.tick(self.clock())
         self.clock.set(target)
 
     # -- what the cloud holds ------------------------------------------------------------------
@@ -268,10 +215,3 @@ def _decoded(payload: bytes) -> Any:
         return json.loads(payload)
     except (ValueError, RecursionError):
         return payload
-
-
-def iter_messages(cloud: FakeCloud, suffix: str) -> Iterator[Any]:
-    """Payloads of the messages whose topic ends with ``suffix`` (a small helper for asserts)."""
-    for topic, payload in cloud.messages:
-        if topic.endswith(suffix):
-            yield payload

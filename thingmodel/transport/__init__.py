@@ -1,17 +1,8 @@
 """I/O: the paho-mqtt transport (the only code that opens sockets) and the worker thread that
 runs user code off paho's network thread."""
 
-from .mqtt import (
-    Ack,
-    AuthenticationError,
-    Backoff,
-    BrokerAddress,
-    ConnectError,
-    Credentials,
-    MqttTransport,
-    TlsOptions,
-    is_loopback,
-)
+from ..errors import AuthenticationError, ConnectError
+from .mqtt import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions, is_loopback
 from .worker import Worker
 
 __all__ = [

@@ -26,8 +26,8 @@
   state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
   dropped silently.
 
-Callbacks (``on_message``, ``on_connect``) run on paho's network thread: keep them short and hand
-work to another thread (the Device does).
+Callbacks (``on_message``, ``on_connect``, ``on_disconnect``) run on paho's network thread: keep
+them short and hand work to another thread (the Device does).
 """
 
 from __future__ import annotations
@@ -49,20 +49,12 @@ import attrs
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..errors import ThingModelError
+from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
 
 log = logging.getLogger("thingmodel.transport")
 
 _AUTH_REFUSED = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5 as paho maps them to MQTT 5 codes
-
-
-class ConnectError(ThingModelError, ConnectionError):
-    """The transport could not connect (in time)."""
-
-
-class AuthenticationError(ConnectError):
-    """The broker refused the credentials; retrying would not help."""
 
 
 @attrs.frozen
@@ -159,6 +151,7 @@ class MqttTransport:
         on_message: Callable[[str, bytes, Ack], None] | None = None,
         ack_when_handled: bool = False,
         on_connect: Callable[[], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
         on_drop: Callable[[Outgoing], None] | None = None,
         name: str = "thingmodel",
     ) -> None:
@@ -178,6 +171,7 @@ class MqttTransport:
         self.on_message = on_message
         self.ack_when_handled = ack_when_handled
         self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
         self.on_drop = on_drop
         self.name = name
         #: messages dropped because the offline queue was full
@@ -401,6 +395,11 @@ class MqttTransport:
         self._session_over.set()
         if was and not self._stopping.is_set():
             log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
+        if was and self.on_disconnect is not None:
+            try:
+                self.on_disconnect()
+            except Exception:
+                log.exception("on_disconnect callback raised")
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         ack: Ack = _already_acked

@@ -55,10 +55,6 @@ class Worker:
             thread.join(timeout)
         self._thread = None
 
-    @property
-    def on_worker_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def _loop(self) -> None:
         while True:
             timeout = self._idle_seconds()

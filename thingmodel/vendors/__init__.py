@@ -84,8 +84,8 @@ def support_table() -> str:
 
     rows: list[tuple[str, type]] = [("device sends", kind) for kind in _members(Uplink)]
     rows += [("cloud sends", kind) for kind in _members(PlatformDownlink)]
-    device = {v.name: getattr(vendor_module(v.name), v.device).sends for v in _TABLE}
-    platform = {v.name: getattr(vendor_module(v.name), v.platform).sends for v in _TABLE}
+    device = {v.name: getattr(vendor_module(v.name), v.device).encoders.kinds for v in _TABLE}
+    platform = {v.name: getattr(vendor_module(v.name), v.platform).encoders.kinds for v in _TABLE}
     # AWS shadows are served by the shadow service; its platform codec covers commands only.
     platform["aws"] = platform["aws"] | {ms.PushDesired, ms.AnswerShadow}
     lines = ["| | message | " + " | ".join(v.title for v in _TABLE) + " |"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,6 +30,10 @@ from ..ids import new_id as _new_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, field, loads_object
+
+if TYPE_CHECKING:
+    from ..declare.service import Service
+    from ..device import Device
 
 log = logging.getLogger("thingmodel.vendors.aws")
 
@@ -278,9 +282,8 @@ class AwsDevice:
         return [ev.Rejected(token, code, f"update of {shadow or 'the classic shadow'}: {message}")]
 
     # -- uplinks -------------------------------------------------------------------------------
-    @property
-    def sends(self) -> frozenset[type]:
-        return _DEVICE_SENDS.kinds
+    encoders = _DEVICE_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
         return _DEVICE_SENDS.encode(self, message)
@@ -350,9 +353,8 @@ class AwsPlatform:
         except CodecError as exc:
             return [ev.DeviceMalformed(thing, topic, str(exc), kind="command", request_id=execution_id)]
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _PLATFORM_SENDS.kinds
+    encoders = _PLATFORM_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def shadow_key(self, device_id: str, service_id: str) -> str:
         return service_id
@@ -367,3 +369,38 @@ class AwsPlatform:
         if m.service_id:
             body["service"] = m.service_id
         return [_out(command_request_topic(m.device_id, m.request_id), body)]
+
+
+# --- a Device on AWS IoT -----------------------------------------------------------------------
+def device(
+    cls: type[Device],
+    *,
+    thing_name: str,
+    endpoint: str,
+    cert_file: str,
+    key_file: str,
+    services: Sequence[Service],
+    ca_file: str | None = None,
+    port: int = 8883,
+    shadows: Mapping[str, str | None] | None = None,
+    commands: bool = True,
+    **options: Any,
+) -> Device:
+    """A device on AWS IoT Core (``Device.for_aws``): mutual TLS with the thing's certificate,
+    client id = thing name.
+
+    ``shadows`` maps service ids to shadow names (None = the classic shadow); by default one
+    service uses the classic shadow and several use one named shadow each. ``commands=False``
+    leaves AWS IoT's commands topics alone."""
+    from ..transport import TlsOptions
+
+    return cls(
+        services,
+        device_id=thing_name,
+        vendor=VENDOR,
+        broker=f"mqtts://{endpoint}:{port}",
+        client_id=thing_name,
+        tls=TlsOptions(ca_file, cert_file, key_file),
+        codec_options={"shadows": shadows, "commands": commands},
+        **options,
+    )

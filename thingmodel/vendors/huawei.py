@@ -5,7 +5,8 @@
 topic lives under ``$oc/devices/{device_id}/sys/``; requests carry ``request_id={id}`` as their
 last topic level and the answer goes to ``.../response/request_id={id}``.
 
-Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`).
+Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`) and the
+``Device`` factory behind ``Device.for_huawei`` (:func:`device`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, errors_from_text, errors_text, field, loads_object
+
+if TYPE_CHECKING:
+    from ..declare.service import Service
+    from ..device import Device
 
 VENDOR = "huawei"
 #: IoTDA refuses MQTT messages over 1 MB.
@@ -166,9 +171,8 @@ class HuaweiDevice:
             return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
         return [ev.CloudEvent(*event) for event in _events_from_wire(body)]
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _DEVICE_SENDS.kinds
+    encoders = _DEVICE_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def shadow_key(self, service_id: str) -> str:
         return service_id
@@ -347,9 +351,8 @@ class HuaweiPlatform:
             ]
         return [ev.ShadowRequested(device_id, rid, field(body, "service_id", str, required=False) or None)]
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _PLATFORM_SENDS.kinds
+    encoders = _PLATFORM_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def shadow_key(self, device_id: str, service_id: str) -> str:
         return service_id
@@ -388,3 +391,46 @@ class HuaweiPlatform:
     def _answer_shadow(self, m: ev.AnswerShadow) -> list[ev.Outgoing]:
         body = {"object_device_id": m.device_id, "shadow": _shadow_to_wire(m.services)}
         return [_out(f"{_prefix(m.device_id)}shadow/get/response/{_REQUEST}{m.request_id}", body)]
+
+
+# --- a Device on IoTDA -----------------------------------------------------------------------------
+def device(
+    cls: type[Device],
+    *,
+    device_id: str,
+    secret: str,
+    host: str,
+    services: Sequence[Service],
+    port: int = 8883,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    check_timestamp: bool = True,
+    insecure: bool = False,
+    **options: Any,
+) -> Device:
+    """A device on Huawei IoTDA with secret authentication (``Device.for_huawei``): port 8883 is
+    TLS, 1883 plain. ``check_timestamp`` asks IoTDA to check the password's hour stamp."""
+    from ..transport import TlsOptions
+
+    validate_id("device_id", device_id)
+
+    def credentials() -> tuple[str, str | None, str | None]:
+        stamp = timestamp()
+        return (
+            client_id(device_id, stamp, check_timestamp=check_timestamp),
+            device_id,
+            password(secret, stamp),
+        )
+
+    tls = TlsOptions(ca_file, cert_file, key_file, insecure) if port != 1883 else None
+    scheme = "mqtt" if tls is None else "mqtts"
+    return cls(
+        services,
+        device_id=device_id,
+        vendor=VENDOR,
+        broker=f"{scheme}://{host}:{port}",
+        credentials=credentials,
+        tls=tls,
+        **options,
+    )

@@ -1,8 +1,9 @@
 """Tencent IoT over MQTT: the IoT Hub device shadow and the IoT Explorer data template, sans-IO.
 
 Both ends of both protocols live here, plus the MQTT sign-in (:func:`username`,
-:func:`password`, :func:`client_id`). A Tencent device is named ``ProductId.DeviceName``
-everywhere in thingmodel (product ids are ``[A-Z0-9]{10}``, so the first ``.`` splits it).
+:func:`password`, :func:`client_id`) and the ``Device`` factory behind ``Device.for_tencent``
+(:func:`device`). A Tencent device is named ``ProductId.DeviceName`` everywhere in thingmodel
+(product ids are ``[A-Z0-9]{10}``, so the first ``.`` splits it).
 
 Tencent keeps one document per device, so the platform halves file it under one key, the
 device's ProductId (as a Tencent data template is one service whose id is its ProductId); the
@@ -25,7 +26,7 @@ import random
 import string
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CodecError, InvalidValue
 from ..ids import new_id as _new_id
@@ -34,6 +35,10 @@ from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, errors_from_text, errors_text, field, loads_object
 from ..sentinel import ABSENT
+
+if TYPE_CHECKING:
+    from ..declare.service import Service
+    from ..device import Device
 
 log = logging.getLogger("thingmodel.vendors.tencent")
 
@@ -263,9 +268,8 @@ class TencentHubDevice:
             {s: ev.ShadowState(desired.get(s, {}), reported.get(s, {}), version) for s in sids},
         )
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _HUB_DEVICE_SENDS.kinds
+    encoders = _HUB_DEVICE_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
         return _HUB_DEVICE_SENDS.encode(self, message)
@@ -353,9 +357,8 @@ class TencentHubPlatform:
             kind_of: ev.RequestKind = "command" if not shadow else "other"
             return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind_of, request_id=token)]
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _HUB_PLATFORM_SENDS.kinds
+    encoders = _HUB_PLATFORM_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def encode(self, message: ev.PlatformDownlink) -> list[ev.Outgoing]:
         return _HUB_PLATFORM_SENDS.encode(self, message)
@@ -484,9 +487,8 @@ class TencentExplorerDevice:
         except CodecError as exc:
             return [ev.Malformed(topic, str(exc), kind=kinds.get(topic, "other"), request_id=token)]  # type: ignore[arg-type]
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _EXPLORER_DEVICE_SENDS.kinds
+    encoders = _EXPLORER_DEVICE_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
         return _EXPLORER_DEVICE_SENDS.encode(self, message)
@@ -625,9 +627,8 @@ class TencentExplorerPlatform:
             )
         return out
 
-    @property
-    def sends(self) -> frozenset[type]:
-        return _EXPLORER_PLATFORM_SENDS.kinds
+    encoders = _EXPLORER_PLATFORM_SENDS
+    """What this half can send: ``{message class: encoder}``."""
 
     def encode(self, message: ev.PlatformDownlink) -> list[ev.Outgoing]:
         return _EXPLORER_PLATFORM_SENDS.encode(self, message)
@@ -668,3 +669,43 @@ class TencentExplorerPlatform:
             "params": dict(m.params),
         }
         return [_out(f"$thing/down/action/{pid}/{dev}", body)]
+
+
+# --- a Device on Tencent IoT ---------------------------------------------------------------------
+def device(
+    cls: type[Device],
+    *,
+    product_id: str,
+    device_name: str,
+    secret: str,
+    services: Sequence[Service],
+    explorer: bool = True,
+    host: str | None = None,
+    port: int = 8883,
+    ca_file: str | None = None,
+    insecure: bool = False,
+    **options: Any,
+) -> Device:
+    """A device on Tencent IoT Explorer (data template, the default) or IoT Hub (shadow), with key
+    authentication (``Device.for_tencent``): TLS on 8883 unless ``port=1883``."""
+    from ..transport import TlsOptions
+
+    device_id = f"{product_id}.{device_name}"
+    split_device_id(device_id)  # validates both ids
+    password(secret, "check")  # a secret that is not base64 fails here, not at connect
+
+    def credentials() -> tuple[str, str | None, str | None]:
+        user = username(product_id, device_name, expiry=int(time.time()) + 3600)
+        return client_id(product_id, device_name), user, password(secret, user)
+
+    tls = TlsOptions(ca_file, None, None, insecure) if port != 1883 else None
+    scheme = "mqtt" if tls is None else "mqtts"
+    return cls(
+        services,
+        device_id=device_id,
+        vendor="tencent-explorer" if explorer else "tencent-hub",
+        broker=f"{scheme}://{host or product_id + '.iotcloud.tencentdevices.com'}:{port}",
+        credentials=credentials,
+        tls=tls,
+        **options,
+    )
