@@ -78,6 +78,14 @@ class ValueType(abc.ABC):
         """Check a Python-side value (an assignment, a getter's result); return it converted."""
         return self.from_wire(value)
 
+    def accepts(self, value: object) -> bool:
+        """Whether :meth:`from_wire` takes ``value`` without raising InvalidValue."""
+        try:
+            self.from_wire(value)
+        except InvalidValue:
+            return False
+        return True
+
     def describe(self) -> str:
         """A short human description, used in error messages and ``model show``."""
         return self.kind

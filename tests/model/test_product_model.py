@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from thingmodel import ModelError, Property, Service, command
 from thingmodel.errors import InvalidValue
-from thingmodel.model.product import EventModel, ProductModel, ServiceModel
+from thingmodel.model import EventModel, ProductModel, ServiceModel
+from thingmodel.model.checks import check_commands, check_events, check_properties, check_service
 from thingmodel.testing import FakeCloud
 from thingmodel.types import (
     Array,
@@ -504,6 +505,86 @@ def test_a_tencent_template_checks_a_class_whatever_its_service_id() -> None:
     problems = ProductModel.load(LIGHT).check(Light)
     assert "TM009" not in [p.id for p in problems]
     assert [p.id for p in problems].count("TM001") == 4  # color, brightness, name, position
+
+
+def test_a_command_named_like_a_model_event_is_tm010() -> None:
+    model = ProductModel.load(LIGHT)
+    base: Any = model.service_class()
+
+    class Light(base):  # type: ignore[misc]
+        @command("low_voltage")
+        def report_voltage(self, voltage: float) -> None:
+            pass
+
+    problems = model.check(Light)
+    assert [p.id for p in problems] == ["TM007", "TM010"]
+    event = problems[1]
+    assert event.message == "U7D5MBSDYB: command 'low_voltage' (report_voltage) is an event in the model"
+    assert event.hint.startswith("events are sent by the device, not written or called by the cloud")
+    assert event.obj is Light.spec.commands["low_voltage"]
+
+
+def test_a_property_named_like_a_model_event_is_tm010() -> None:
+    model = ProductModel.load(LIGHT)
+    base: Any = model.service_class()
+
+    class Light(base):  # type: ignore[misc]
+        fault = Property(int, name="hardware_fault", writeable=True)
+
+    problems = model.check(Light)
+    assert [p.id for p in problems] == ["TM002", "TM010"]
+    event = problems[1]
+    assert event.message == "U7D5MBSDYB: property 'hardware_fault' (fault) is an event in the model"
+    assert "sent by the device" in event.hint and event.obj is Light.spec.by_name["hardware_fault"].prop
+
+
+def test_a_class_that_leaves_the_model_events_out_gets_no_tm010() -> None:
+    class Light(Service):
+        service_id = "light"
+        power_switch = Property("bool", writeable=True)
+
+    model = ProductModel.load(LIGHT)
+    service = model.service()
+    assert service.events  # status_report, low_voltage, hardware_fault
+    assert "TM010" not in [p.id for p in model.check(Light)]
+    assert check_events(service, Light) == []
+    assert check_events(service, model.service_class()) == []
+
+
+def test_an_event_that_is_also_a_model_command_or_property_is_not_tm010() -> None:
+    model = ProductModel.from_json(
+        {
+            "services": [
+                {
+                    "serviceType": "thing",
+                    "properties": [{"propertyName": "fault", "dataType": "int", "method": "R"}],
+                    "commands": [{"commandName": "reboot"}],
+                    "events": [{"eventType": "reboot"}, {"eventType": "fault"}],
+                }
+            ]
+        }
+    )
+    assert model.check(model.service_class()) == []
+
+
+def test_check_service_runs_the_property_command_and_event_checks_in_order() -> None:
+    class Wrong(SmokeDetector):
+        humidity = Property(str)
+
+        @command("selfTest")
+        def self_test(self) -> None:
+            pass
+
+    service = ProductModel.load(SMOKE_ZIP).service()
+    parts = [check(service, Wrong) for check in (check_properties, check_commands, check_events)]
+    assert [[p.id for p in part] for part in parts] == [["TM003"], ["TM007"], []]
+    assert check_service(service, Wrong) == [*parts[0], *parts[1], *parts[2]]
+
+
+def test_a_value_type_accepts_what_from_wire_takes() -> None:
+    assert Integer(0, 1).accepts(1) and Integer(0, 1).accepts(1.0)
+    assert not Integer(0, 1).accepts(2) and not Integer(0, 1).accepts("1")
+    assert Enum(["ON"], base=String()).accepts("ON") and not Enum(["ON"], base=String()).accepts("OFF")
 
 
 # -- describing ------------------------------------------------------------------------------

@@ -2,5 +2,23 @@
 them, and classes checked against them."""
 
 from .product import ProductModel
+from .schema import (
+    CommandModel,
+    CommandNotImplemented,
+    EventModel,
+    ParamModel,
+    Problem,
+    PropertyModel,
+    ServiceModel,
+)
 
-__all__ = ["ProductModel"]
+__all__ = [
+    "CommandModel",
+    "CommandNotImplemented",
+    "EventModel",
+    "ParamModel",
+    "Problem",
+    "ProductModel",
+    "PropertyModel",
+    "ServiceModel",
+]

@@ -1,5 +1,5 @@
 """Reading product-model files: Huawei console exports (zip, folder, JSON), the IoTDA v5 REST JSON
-and Tencent data templates, into :mod:`thingmodel.model.product` objects.
+and Tencent data templates, into :mod:`thingmodel.model.schema` objects.
 
 Use :meth:`thingmodel.model.product.ProductModel.load`; every failure here is a
 :class:`~thingmodel.errors.ModelError` naming the file (and zip member), the place and the reason.
@@ -34,7 +34,7 @@ from ..types import (
     Timestamp,
     ValueType,
 )
-from .product import CommandModel, EventModel, ParamModel, PropertyModel, ServiceModel, _accepts
+from .schema import CommandModel, EventModel, ParamModel, PropertyModel, ServiceModel
 
 MAX_MEMBER_BYTES = 16 * 2**20  # a zip member larger than this is refused, not inflated
 MAX_NESTING = 4  # Tencent struct/array nesting
@@ -374,7 +374,7 @@ def _tencent_type(r: _Reader, define: Mapping[str, Any], where: str, depth: int 
             number = _as_number(key)
             if kind == "stringenum":
                 labels[key] = label
-            elif number is not None and number.is_integer() and _accepts(Integer(), int(number)):
+            elif number is not None and number.is_integer() and Integer().accepts(int(number)):
                 labels[int(number)] = label
             else:
                 raise r.error(_at(_at(where, "mapping"), key), "an enum key must be a 32-bit whole number")
