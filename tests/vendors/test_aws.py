@@ -1,13 +1,26 @@
-"""The AWS IoT device codec: shadow topics and payloads as the AWS docs give them, versions, commands."""
+"""The AWS IoT device codec: shadow topics and payloads as the AWS docs give them, versions, commands.
+
+Golden fixtures: each ``tests/fixtures/aws/NN-scenario.json`` holds one (topic, payload) pair taken
+from shared/reference/aws-shadow.md (commands: our own format of docs/vendors.md) and the neutral
+messages it stands for (see ``golden.py``). The cloud's half of a shadow is the shadow service
+(``AwsShadowService``), which answers requests rather than encoding neutral messages: a shadow
+downlink says which requests make it publish the message (``cloud_before``, then
+``cloud_request``), and an update uplink what the service answers (``answer``). Command downlinks
+are ``AwsPlatform``'s encoding of ``platform``. Every uplink is decoded by the local cloud's AWS
+mode (``AwsCloud``: the shadow service and ``AwsPlatform``) into ``platform``.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from thingmodel import InvalidValue
+from thingmodel.cloud.aws import AwsCloud
+from thingmodel.cloud.aws_shadow import AwsShadowService
 from thingmodel.protocol import messages as ev
 from thingmodel.vendors import device_codec
 from thingmodel.vendors.aws import (
@@ -20,6 +33,8 @@ from thingmodel.vendors.aws import (
     result_to_wire,
 )
 
+from . import golden
+
 THING = "thermostat-1"
 P = f"$aws/things/{THING}/shadow"
 
@@ -30,6 +45,96 @@ def body(message: ev.Outgoing) -> Any:
 
 def wire(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+# -- golden fixtures ------------------------------------------------------------------------------
+GOLDEN = golden.fixture_paths("aws")
+DOWN = [p for p in GOLDEN if golden.load(p)["direction"] == "down"]
+UP = [p for p in GOLDEN if golden.load(p)["direction"] == "up"]
+SHADOW_DOWN = [p for p in DOWN if "cloud_request" in golden.load(p)]
+COMMAND_DOWN = [p for p in DOWN if p not in SHADOW_DOWN]
+ANSWERED = [p for p in UP if "answer" in golden.load(p)]
+
+
+def _device(fixture: dict[str, Any]) -> AwsDevice:
+    """The fixture's device half, with a counter for clientTokens, taken through ``before``."""
+    device = AwsDevice(fixture["device_id"], service_ids=fixture["service_ids"], new_id=golden.counter())
+    golden.run_before(device, fixture)
+    return device
+
+
+def _service(fixture: dict[str, Any]) -> AwsShadowService:
+    """A shadow service on the test clock that has served the fixture's ``cloud_before``."""
+    service = AwsShadowService(clock=golden.fixed_clock)
+    for request in fixture.get("cloud_before", []):
+        service.handle(request["topic"], golden.wire(request))
+    return service
+
+
+def _only(messages: list[ev.Outgoing], topic: str) -> ev.Outgoing:
+    [message] = [m for m in messages if m.topic == topic]
+    return message
+
+
+def _cloud_sends(fixture: dict[str, Any]) -> ev.Outgoing:
+    """What the cloud's half publishes for a downlink fixture."""
+    if "cloud_request" in fixture:
+        request = fixture["cloud_request"]
+        return _only(_service(fixture).handle(request["topic"], golden.wire(request)), fixture["topic"])
+    [out] = AwsPlatform().encode(golden.build(fixture["platform"]))
+    return out
+
+
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
+def test_device_decodes_a_documented_downlink_into_its_event(path: Path) -> None:
+    fixture = golden.load(path)
+    events = _device(fixture).decode(fixture["topic"], golden.wire(fixture))
+    assert events == [golden.build(fixture["event"])]
+
+
+@pytest.mark.parametrize("path", SHADOW_DOWN, ids=golden.ids(SHADOW_DOWN))
+def test_the_shadow_service_publishes_a_downlink_to_the_documented_topic_and_payload(path: Path) -> None:
+    fixture = golden.load(path)
+    golden.assert_equivalent(_cloud_sends(fixture), fixture)
+
+
+@pytest.mark.parametrize("path", COMMAND_DOWN, ids=golden.ids(COMMAND_DOWN))
+def test_platform_encodes_a_command_to_the_documented_topic_and_payload(path: Path) -> None:
+    fixture = golden.load(path)
+    golden.assert_equivalent(_cloud_sends(fixture), fixture)
+
+
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
+def test_what_the_cloud_sends_decodes_back_into_the_same_event(path: Path) -> None:
+    fixture = golden.load(path)
+    out = _cloud_sends(fixture)
+    assert _device(fixture).decode(out.topic, out.payload) == [golden.build(fixture["event"])]
+
+
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
+def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path) -> None:
+    fixture = golden.load(path)
+    [out] = _device(fixture).encode(golden.build(fixture["action"]))
+    golden.assert_equivalent(out, fixture)
+
+
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
+def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Path) -> None:
+    fixture = golden.load(path)
+    events: list[ev.PlatformUplink] = []
+    cloud = AwsCloud(lambda message: None, on_uplink=events.append, clock=golden.fixed_clock)
+    for request in fixture.get("cloud_before", []):
+        cloud.receive(request["topic"], golden.wire(request))
+    events.clear()
+    cloud.receive(fixture["topic"], golden.wire(fixture))
+    assert events == [golden.build(fixture["platform"])]
+
+
+@pytest.mark.parametrize("path", ANSWERED, ids=golden.ids(ANSWERED))
+def test_the_shadow_service_answers_a_documented_update_with_the_documented_accepted(path: Path) -> None:
+    fixture = golden.load(path)
+    answers = _service(fixture).handle(fixture["topic"], golden.wire(fixture))
+    golden.assert_equivalent(_only(answers, fixture["answer"]["topic"]), fixture["answer"])
 
 
 # -- mapping --------------------------------------------------------------------------------------
@@ -81,12 +186,15 @@ def test_topic_grammar_reads_classic_and_named_shadows_and_commands() -> None:
 
 # -- reports and deltas ---------------------------------------------------------------------------
 def test_a_report_is_an_update_of_reported_with_a_client_token() -> None:
-    codec = AwsDevice(THING, service_ids=["smokeDetector"])
+    codec = AwsDevice(THING, service_ids=["smokeDetector"], new_id=golden.counter())
     [update] = codec.encode(ev.ReportProperties({"smokeDetector": {"alarm": 1, "temperature": 21.5}}))
     assert update.topic == f"{P}/update"
-    sent = body(update)
-    assert sent["state"] == {"reported": {"alarm": 1, "temperature": 21.5}}
-    assert 0 < len(sent["clientToken"]) <= 64
+    assert body(update) == {"state": {"reported": {"alarm": 1, "temperature": 21.5}}, "clientToken": "tok-1"}
+
+
+def test_the_default_client_token_fits_awss_64_byte_limit() -> None:
+    [update] = AwsDevice(THING, service_ids=["s"]).encode(ev.ReportProperties({"s": {"a": 1}}))
+    assert 0 < len(body(update)["clientToken"].encode()) <= 64
 
 
 def test_the_reference_delta_document_becomes_a_desired_change() -> None:

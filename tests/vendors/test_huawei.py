@@ -36,36 +36,18 @@ from thingmodel.vendors.huawei import (
     timestamp,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "huawei"
-WIRE_PAYLOAD = "<wire payload>"
+from . import golden
+
 DEVICE = "dev-1"
 PREFIX = f"$oc/devices/{DEVICE}/sys/"
 
-
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-ALL = sorted(FIXTURES.glob("*.json"))
-DOWN = [p for p in ALL if _load(p)["direction"] == "down"]
-UP = [p for p in ALL if _load(p)["direction"] == "up"]
-
-
-def _wire(fixture: dict[str, Any]) -> bytes:
-    return json.dumps(fixture["payload"]).encode()
+ALL = golden.fixture_paths("huawei")
+DOWN = [p for p in ALL if golden.load(p)["direction"] == "down"]
+UP = [p for p in ALL if golden.load(p)["direction"] == "up"]
 
 
 def _device_id(topic: str) -> str:
     return topic.split("/")[2]
-
-
-def _build(description: dict[str, Any], wire: bytes) -> Any:
-    """The attrs event/action a fixture describes."""
-    fields = {k: (wire if v == WIRE_PAYLOAD else v) for k, v in description.items() if k != "type"}
-    cls = getattr(ev, description["type"])
-    if cls in (ev.ShadowSnapshot, ev.AnswerShadow):
-        fields["services"] = {sid: ev.ShadowState(**state) for sid, state in fields["services"].items()}
-    return cls(**fields)
 
 
 def _platform_action(event: Any, device_id: str) -> Any:
@@ -100,73 +82,50 @@ def _platform_event(action: Any, device_id: str) -> Any:
     raise LookupError(f"no platform event for {action!r}")
 
 
-def _without_omitted(expected: Any, actual: Any, may_omit: list[str]) -> Any:
-    """``expected`` minus the keys in ``may_omit`` that ``actual`` left out (recursively)."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return {
-            key: _without_omitted(value, actual.get(key), may_omit)
-            for key, value in expected.items()
-            if key in actual or key not in may_omit
-        }
-    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        return [_without_omitted(e, a, may_omit) for e, a in zip(expected, actual, strict=True)]
-    return expected
-
-
-def _assert_equivalent(out: ev.Outgoing, fixture: dict[str, Any]) -> None:
-    assert out.topic == fixture["topic"]
-    actual = json.loads(out.payload)
-    assert actual == _without_omitted(fixture["payload"], actual, fixture["may_omit"])
-
-
-def _ids(paths: list[Path]) -> list[str]:
-    return [p.stem for p in paths]
-
-
 # -- golden fixtures -------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", DOWN, ids=_ids(DOWN))
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
 def test_device_decodes_a_documented_downlink_into_its_event(path: Path) -> None:
-    fixture = _load(path)
+    fixture = golden.load(path)
     device = HuaweiDevice(_device_id(fixture["topic"]))
-    wire = _wire(fixture)
-    assert device.decode(fixture["topic"], wire) == [_build(fixture["event"], wire)]
+    wire = golden.wire(fixture)
+    assert device.decode(fixture["topic"], wire) == [golden.build(fixture["event"], wire)]
 
 
-PLATFORM_SENDS = [p for p in DOWN if _load(p)["event"]["type"] not in ("CloudEvent", "CloudMessage")]
+PLATFORM_SENDS = [p for p in DOWN if golden.load(p)["event"]["type"] not in ("CloudEvent", "CloudMessage")]
 
 
-@pytest.mark.parametrize("path", PLATFORM_SENDS, ids=_ids(PLATFORM_SENDS))
+@pytest.mark.parametrize("path", PLATFORM_SENDS, ids=golden.ids(PLATFORM_SENDS))
 def test_platform_encodes_a_downlink_to_the_documented_topic_and_payload(path: Path) -> None:
-    fixture = _load(path)
+    fixture = golden.load(path)
     device_id = _device_id(fixture["topic"])
-    action = _platform_action(_build(fixture["event"], _wire(fixture)), device_id)
+    action = _platform_action(golden.build(fixture["event"], golden.wire(fixture)), device_id)
     [out] = HuaweiPlatform().encode(action)
-    _assert_equivalent(out, fixture)
+    golden.assert_equivalent(out, fixture)
 
 
-@pytest.mark.parametrize("path", PLATFORM_SENDS, ids=_ids(PLATFORM_SENDS))
+@pytest.mark.parametrize("path", PLATFORM_SENDS, ids=golden.ids(PLATFORM_SENDS))
 def test_what_the_platform_sends_decodes_back_into_the_same_event(path: Path) -> None:
-    fixture = _load(path)
+    fixture = golden.load(path)
     device_id = _device_id(fixture["topic"])
-    event = _build(fixture["event"], _wire(fixture))
+    event = golden.build(fixture["event"], golden.wire(fixture))
     [out] = HuaweiPlatform().encode(_platform_action(event, device_id))
     assert HuaweiDevice(device_id).decode(out.topic, out.payload) == [event]
 
 
-@pytest.mark.parametrize("path", UP, ids=_ids(UP))
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
 def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path) -> None:
-    fixture = _load(path)
+    fixture = golden.load(path)
     device = HuaweiDevice(_device_id(fixture["topic"]))
-    [out] = device.encode(_build(fixture["action"], _wire(fixture)))
-    _assert_equivalent(out, fixture)
+    [out] = device.encode(golden.build(fixture["action"], golden.wire(fixture)))
+    golden.assert_equivalent(out, fixture)
 
 
-@pytest.mark.parametrize("path", UP, ids=_ids(UP))
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
 def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Path) -> None:
-    fixture = _load(path)
+    fixture = golden.load(path)
     device_id = _device_id(fixture["topic"])
-    wire = _wire(fixture)
-    expected = _platform_event(_build(fixture["action"], wire), device_id)
+    wire = golden.wire(fixture)
+    expected = _platform_event(golden.build(fixture["action"], wire), device_id)
     assert HuaweiPlatform().decode(fixture["topic"], wire) == [expected]
 
 

@@ -1,12 +1,21 @@
 """The Tencent IoT codecs: hub shadow and Explorer data template, both halves, and the sign-in.
 
-Payloads marked "reference" are the examples and captured traffic of shared/reference/tencent.md.
+Golden fixtures: each ``tests/fixtures/tencent/NN-scenario.json`` holds one (topic, payload) pair
+taken from shared/reference/tencent.md (or, where the hub has nothing, our own format of
+docs/vendors.md), the ``mode`` it belongs to (``"explorer"`` or ``"hub"``) and the neutral messages
+it stands for on both halves (see ``golden.py``). Downlinks: the device half decodes them into
+``event`` and the platform half encodes ``platform`` to the same topic and payload. Uplinks: the
+device half encodes ``action`` to them and the platform half decodes them into ``platform``.
+Codecs run on a fixed clock and a counter id, so payloads are compared in full.
+
+Elsewhere, payloads marked "reference" are the examples and captured traffic of tencent.md.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +34,8 @@ from thingmodel.vendors.tencent import (
     username,
 )
 
+from . import golden
+
 PID, DEV = "ABCDEFGHIJ", "dev1"
 DEVICE = f"{PID}.{DEV}"
 HUB_DOWN = f"$shadow/operation/result/{PID}/{DEV}"
@@ -37,6 +48,72 @@ def wire(value: Any) -> bytes:
 
 def body(message: ev.Outgoing) -> Any:
     return json.loads(message.payload)
+
+
+# -- golden fixtures --------------------------------------------------------------------------------
+GOLDEN = golden.fixture_paths("tencent")
+DOWN = [p for p in GOLDEN if golden.load(p)["direction"] == "down"]
+UP = [p for p in GOLDEN if golden.load(p)["direction"] == "up"]
+
+
+def _device(fixture: dict[str, Any]) -> TencentHubDevice | TencentExplorerDevice:
+    """The fixture's device half, on the test clock and counter, taken through ``before``."""
+    device: TencentHubDevice | TencentExplorerDevice
+    if fixture["mode"] == "explorer":
+        device = TencentExplorerDevice(
+            fixture["device_id"],
+            service_ids=fixture["service_ids"],
+            clock=golden.fixed_clock,
+            new_id=golden.counter(),
+        )
+    elif fixture["mode"] == "hub":
+        device = TencentHubDevice(
+            fixture["device_id"], service_ids=fixture["service_ids"], new_id=golden.counter()
+        )
+    else:
+        raise ValueError(f"unknown mode {fixture['mode']!r} (known: explorer, hub)")
+    golden.run_before(device, fixture)
+    return device
+
+
+def _platform(fixture: dict[str, Any]) -> TencentHubPlatform | TencentExplorerPlatform:
+    cls = {"explorer": TencentExplorerPlatform, "hub": TencentHubPlatform}[fixture["mode"]]
+    return cls(clock=golden.fixed_clock, new_id=golden.counter())
+
+
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
+def test_device_decodes_a_documented_downlink_into_its_event(path: Path) -> None:
+    fixture = golden.load(path)
+    events = _device(fixture).decode(fixture["topic"], golden.wire(fixture))
+    assert events == [golden.build(fixture["event"])]
+
+
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
+def test_platform_encodes_a_downlink_to_the_documented_topic_and_payload(path: Path) -> None:
+    fixture = golden.load(path)
+    [out] = _platform(fixture).encode(golden.build(fixture["platform"]))
+    golden.assert_equivalent(out, fixture)
+
+
+@pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
+def test_what_the_platform_sends_decodes_back_into_the_same_event(path: Path) -> None:
+    fixture = golden.load(path)
+    [out] = _platform(fixture).encode(golden.build(fixture["platform"]))
+    assert _device(fixture).decode(out.topic, out.payload) == [golden.build(fixture["event"])]
+
+
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
+def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path) -> None:
+    fixture = golden.load(path)
+    [out] = _device(fixture).encode(golden.build(fixture["action"]))
+    golden.assert_equivalent(out, fixture)
+
+
+@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
+def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Path) -> None:
+    fixture = golden.load(path)
+    events = _platform(fixture).decode(fixture["topic"], golden.wire(fixture))
+    assert events == [golden.build(fixture["platform"])]
 
 
 # -- sign-in ----------------------------------------------------------------------------------------
@@ -76,7 +153,7 @@ def test_the_registry_builds_both_tencent_codecs() -> None:
 
 # -- hub: device half -------------------------------------------------------------------------------
 def hub(*sids: str) -> TencentHubDevice:
-    return TencentHubDevice(DEVICE, service_ids=list(sids or ["light"]))
+    return TencentHubDevice(DEVICE, service_ids=list(sids or ["light"]), new_id=golden.counter())
 
 
 def test_the_reference_get_reply_becomes_a_snapshot() -> None:
@@ -119,16 +196,21 @@ def test_a_get_answer_resets_the_version_a_restarted_cloud_counts_from() -> None
 
 def test_a_report_is_an_update_of_reported_as_the_sdk_sends_it() -> None:
     [update] = hub().encode(ev.ReportProperties({"light": {"updateCount": 5}}))
-    sent = body(update)
     assert update.topic == HUB_UP
-    assert (
-        sent["type"] == "update" and sent["state"] == {"reported": {"updateCount": 5}} and sent["clientToken"]
-    )
+    assert body(update) == {
+        "type": "update",
+        "state": {"reported": {"updateCount": 5}},
+        "clientToken": "tok-1",
+    }
 
 
 def test_handled_desired_values_are_cleared_key_by_key() -> None:
     [update] = hub().encode(ev.SettleDesired({"light": {"a": 1}}, {"light": {"b": "too big"}}))
-    assert body(update)["state"] == {"desired": {"a": None, "b": None}}
+    assert body(update) == {
+        "type": "update",
+        "state": {"desired": {"a": None, "b": None}},
+        "clientToken": "tok-1",
+    }
 
 
 def test_several_services_nest_by_service_id() -> None:
@@ -192,7 +274,7 @@ def test_the_platform_reads_reports_and_clears_as_the_sdk_sends_them() -> None:
 
 
 def test_the_platform_pushes_deltas_and_answers_gets_in_tencents_shapes() -> None:
-    platform = TencentHubPlatform()
+    platform = TencentHubPlatform(clock=golden.fixed_clock)
     [push] = platform.encode(ev.PushDesired(DEVICE, "r1", {PID: {"power_switch": 0}}, 8))
     assert push.topic == HUB_DOWN and body(push) == {
         "type": "delta",
@@ -200,10 +282,17 @@ def test_the_platform_pushes_deltas_and_answers_gets_in_tencents_shapes() -> Non
     }
     shadow = {PID: ev.ShadowState({"a": 2}, {"a": 1, "b": 0}, 5)}
     [answer] = platform.encode(ev.AnswerShadow(DEVICE, "g1", shadow))
-    got = body(answer)
-    assert got["type"] == "get" and got["result"] == 0 and got["clientToken"] == "g1"
-    assert got["payload"]["state"] == {"reported": {"a": 1, "b": 0}, "desired": {"a": 2}, "delta": {"a": 2}}
-    assert got["payload"]["version"] == 5
+    assert body(answer) == {
+        "type": "get",
+        "result": 0,
+        "clientToken": "g1",
+        "timestamp": 1700000000,
+        "payload": {
+            "state": {"reported": {"a": 1, "b": 0}, "desired": {"a": 2}, "delta": {"a": 2}},
+            "version": 5,
+            "timestamp": 1700000000123,
+        },
+    }
 
 
 def test_what_tencent_hub_cannot_carry_is_refused_by_name() -> None:
@@ -216,7 +305,9 @@ PROP_DOWN, PROP_UP = f"$thing/down/property/{PID}/{DEV}", f"$thing/up/property/{
 
 
 def explorer() -> TencentExplorerDevice:
-    return TencentExplorerDevice(DEVICE, service_ids=["light"])
+    return TencentExplorerDevice(
+        DEVICE, service_ids=["light"], clock=golden.fixed_clock, new_id=golden.counter()
+    )
 
 
 def test_an_explorer_device_has_exactly_one_service() -> None:
@@ -284,13 +375,15 @@ def test_actions_are_commands_and_their_reply_carries_the_response() -> None:
 
 def test_events_are_posted_as_event_post() -> None:
     [post] = explorer().encode(ev.EmitEvent("light", "status_report", {"status": 0, "message": ""}))
-    sent = body(post)
     assert post.topic == f"$thing/up/event/{PID}/{DEV}"
-    assert (
-        sent["method"] == "event_post"
-        and sent["eventId"] == "status_report"
-        and sent["params"] == {"status": 0, "message": ""}
-    )
+    assert body(post) == {
+        "method": "event_post",
+        "clientToken": "tok-1",
+        "eventId": "status_report",
+        "type": "info",
+        "timestamp": 1700000000123,
+        "params": {"status": 0, "message": ""},
+    }
 
 
 def test_a_malformed_control_with_a_token_is_answered_with_an_error_code() -> None:
