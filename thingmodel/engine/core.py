@@ -200,15 +200,16 @@ class DeviceCore:
         plan, errors = properties.plan_write(self.services, services)
         if errors:
             return errors
-        failure = properties.apply_plan(
-            plan, lambda s, p, reason: self.report_error("setter", s.service_id, p.name, reason)
-        )
+        failure = properties.apply_plan(plan, self._setter_failed)
         if failure is not None:
             service, p, reason = failure
             return {f"{service.service_id}.{p.name}" if len(services) > 1 else p.name: reason}
         if report:
             self._report_written(services)
         return {}
+
+    def _setter_failed(self, service: Service, p: PropertySpec, reason: str) -> None:
+        self.report_error("setter", service.service_id, p.name, reason)
 
     def _report_actual(self, services: Mapping[str, Mapping[str, Any]]) -> None:
         for sid, changes in services.items():

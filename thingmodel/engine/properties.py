@@ -10,7 +10,6 @@ from typing import Any
 from ..declare.service import PropertySpec, Service
 from ..declare.state import state_of
 from ..errors import InvalidValue
-from ..sentinel import ABSENT
 
 Change = tuple[Service, PropertySpec, Any]
 """One planned write: the service, the property and the checked value (or, once applied, the old one)."""
@@ -47,9 +46,8 @@ def read_values(
                     continue
                 stored[p.attr] = value
             else:
-                value = stored.get(p.attr, ABSENT)
-                if value is ABSENT:
-                    value = state.get(p)
+                # a read: the class's default serves as it is (only a write takes a copy of it)
+                value = stored.get(p.attr, p.default)
             if value is None:
                 continue
             values[p.name] = value if p.to_wire is None else p.to_wire(value)

@@ -71,7 +71,8 @@ class DeviceSession:
         messages = self.codec.decode(topic, payload)
         for message in messages:
             self.core.handle(message)
-        self._step(self.sync.received(messages))
+        if self.sync.phase == "syncing":  # only then can a message open the gate
+            self._step(self.sync.received(messages))
         return messages
 
     def connected(self, now: _dt.datetime) -> None:

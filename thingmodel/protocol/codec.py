@@ -14,7 +14,7 @@ prints the matrix docs/vendors.md shows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from ..errors import CodecError
 from .messages import Downlink, Outgoing, PlatformDownlink, PlatformUplink, Uplink
@@ -52,9 +52,26 @@ class EncoderTable(Generic[C, M]):
     def encode(self, codec: C, message: M) -> list[Outgoing]:
         encoder = self._table.get(type(message))
         if encoder is None:
-            what = f" ({self.what})" if self.what else ""
-            raise CodecError(f"{self.vendor} has no way to send {type(message).__name__}{what}")
+            self._refuse(message)
         return encoder(codec, message)
+
+    def method(self) -> Callable[[C, M], list[Outgoing]]:
+        """``encode`` as a method for the codec class (``encode = TABLE.method()`` in its body):
+        one call per message, not two."""
+        table = self._table
+
+        def encode(codec: C, message: M) -> list[Outgoing]:
+            encoder = table.get(type(message))
+            if encoder is None:
+                self._refuse(message)
+            return encoder(codec, message)
+
+        encode.__doc__ = f"Encode one message for {self.vendor}; CodecError for one it cannot send."
+        return encode
+
+    def _refuse(self, message: object) -> NoReturn:
+        what = f" ({self.what})" if self.what else ""
+        raise CodecError(f"{self.vendor} has no way to send {type(message).__name__}{what}")
 
     def items(self) -> Mapping[type, Callable[[C, Any], list[Outgoing]]]:
         return dict(self._table)

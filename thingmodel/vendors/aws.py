@@ -285,8 +285,7 @@ class AwsDevice:
     encoders = _DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
-    def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
-        return _DEVICE_SENDS.encode(self, message)
+    encode = _DEVICE_SENDS.method()
 
     @_DEVICE_SENDS.on(ev.ReportProperties)
     def _report(self, m: ev.ReportProperties) -> list[ev.Outgoing]:
@@ -359,8 +358,7 @@ class AwsPlatform:
     def shadow_key(self, device_id: str, service_id: str) -> str:
         return service_id
 
-    def encode(self, message: ev.PlatformDownlink) -> list[ev.Outgoing]:
-        return _PLATFORM_SENDS.encode(self, message)
+    encode = _PLATFORM_SENDS.method()
 
     @_PLATFORM_SENDS.on(ev.SendCommand)
     def _send_command(self, m: ev.SendCommand) -> list[ev.Outgoing]:

@@ -177,8 +177,7 @@ class HuaweiDevice:
     def shadow_key(self, service_id: str) -> str:
         return service_id
 
-    def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
-        return _DEVICE_SENDS.encode(self, message)
+    encode = _DEVICE_SENDS.method()
 
     @_DEVICE_SENDS.on(ev.ReportProperties)
     def _report(self, m: ev.ReportProperties) -> list[ev.Outgoing]:

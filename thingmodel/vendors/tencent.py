@@ -271,8 +271,7 @@ class TencentHubDevice:
     encoders = _HUB_DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
-    def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
-        return _HUB_DEVICE_SENDS.encode(self, message)
+    encode = _HUB_DEVICE_SENDS.method()
 
     @_HUB_DEVICE_SENDS.on(ev.ReportProperties)
     def _report(self, m: ev.ReportProperties) -> list[ev.Outgoing]:
@@ -360,8 +359,7 @@ class TencentHubPlatform:
     encoders = _HUB_PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
-    def encode(self, message: ev.PlatformDownlink) -> list[ev.Outgoing]:
-        return _HUB_PLATFORM_SENDS.encode(self, message)
+    encode = _HUB_PLATFORM_SENDS.method()
 
     @_HUB_PLATFORM_SENDS.on(ev.PushDesired)
     def _push_desired(self, m: ev.PushDesired) -> list[ev.Outgoing]:
@@ -490,8 +488,7 @@ class TencentExplorerDevice:
     encoders = _EXPLORER_DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
-    def encode(self, message: ev.Uplink) -> list[ev.Outgoing]:
-        return _EXPLORER_DEVICE_SENDS.encode(self, message)
+    encode = _EXPLORER_DEVICE_SENDS.method()
 
     def _ms(self) -> int:
         return int(self.clock() * 1000)
@@ -630,8 +627,7 @@ class TencentExplorerPlatform:
     encoders = _EXPLORER_PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
-    def encode(self, message: ev.PlatformDownlink) -> list[ev.Outgoing]:
-        return _EXPLORER_PLATFORM_SENDS.encode(self, message)
+    encode = _EXPLORER_PLATFORM_SENDS.method()
 
     @_EXPLORER_PLATFORM_SENDS.on(ev.PushDesired)
     def _push_desired(self, m: ev.PushDesired) -> list[ev.Outgoing]:
