@@ -1,132 +1,21 @@
-"""MQTT brokers on this machine: the embedded default and a mosquitto runner.
+"""mosquitto as a subprocess, with a configuration that does not lose data.
 
-We never write a broker. :class:`EmbeddedBroker` runs amqtt (pure Python, installed with the
-``local`` extra) inside this process on a daemon thread; :class:`Mosquitto` starts the mosquitto
-binary with a configuration that does not lose data (no queue limit for QoS 1, TCP_NODELAY on).
-Anything else is reached by URL (``mqtt://host:port``, ``mqtts://...``).
+``max_queued_messages 0`` (the default 1000 silently drops QoS 1 messages to a slow subscriber) and
+``set_tcp_nodelay true``. mosquitto serves MQTT 3.1, 3.1.1 and 5.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import errno
-import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
-import time
-import warnings
 from pathlib import Path
-from typing import Any
 
-from .errors import BrokerError as BrokerError  # raised here; defined with the others
-
-log = logging.getLogger("thingmodel.brokers")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise BrokerError naming the port if something already listens there."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise BrokerError(
-                    f"port {port} on {host} is already in use; choose another with "
-                    "--port, or omit it to pick a free one"
-                ) from None
-            raise BrokerError(f"cannot listen on {host}:{port}: {exc}") from None
-
-
-def wait_listening(host: str, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"nothing listens on {host}:{port} after {timeout:g} s") from None
-            time.sleep(0.01)
-
-
-class EmbeddedBroker:
-    """amqtt running in this process (MQTT 3.1.1), on its own asyncio loop thread."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port or free_port(host)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._broker: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                from amqtt.broker import Broker
-        except ImportError:
-            raise BrokerError("the embedded broker needs amqtt: pip install 'thingmodel[local]'") from None
-        check_port_free(self.host, self.port)
-        for name in ("amqtt", "transitions"):  # chatty at INFO/WARNING about its own config
-            logging.getLogger(name).setLevel(logging.ERROR)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="embedded-broker", daemon=True)
-        self._thread.start()
-
-        async def boot() -> None:
-            self._broker = Broker(config)
-            await self._broker.start()
-
-        try:
-            asyncio.run_coroutine_threadsafe(boot(), loop).result(timeout)
-        except Exception as exc:
-            self.stop()
-            raise BrokerError(f"the embedded broker did not start on {self.host}:{self.port}: {exc}") from exc
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        loop, broker = self._loop, self._broker
-        if loop is None:
-            return
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout)
-        with contextlib.suppress(Exception):
-            loop.close()
-        self._loop = self._broker = self._thread = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
+from ..errors import BrokerError
+from .ports import check_port_free, free_port, wait_listening
 
 MOSQUITTO_CONFIG = """\
 listener {port} {host}

@@ -1,0 +1,491 @@
+"""amqtt's broker, changed to behave like the vendors' brokers, and the policy hooks applied.
+
+Written against amqtt 0.11.1 (:func:`check_amqtt` refuses to start on anything else, or when a
+method patched here has changed its parameters). Every change is one overridden method, and why:
+
+- ``stream_connected``: the first packet is read here (``handshake.py``), not by amqtt, so that
+  MQTT 3.1 is served (amqtt accepts only "MQTT"/4), MQTT 5 gets CONNACK 1, a CONNECT that never
+  comes times out (amqtt waits forever), a bad first packet is one rate-limited line (amqtt logs a
+  traceback), and the policy authenticates (amqtt's auth plugins are not consulted).
+- take-over (MQTT-3.1.4-2): amqtt forgets the older session of a reused client id but leaves its
+  connection open and deaf; here the older connection is closed first (its will is published, as
+  mosquitto does) and the new one gets the session once the older one has ended.
+- a clean session ends with its connection (amqtt keeps it, subscribed, and queues every message
+  for it forever).
+- ``_topic_filtering``: ``may_publish`` / ``may_subscribe`` of the policy.
+- ``_retain_broadcast_message``: an offline persistent session queues at most
+  :data:`OFFLINE_QUEUE_LIMIT` messages, dropping the oldest (amqtt: no limit).
+- ``_publish_session_retained_messages``: what was queued for an offline session goes out with
+  the retain flag clear, as MQTT-3.3.1-9 requires (amqtt sets it).
+- ``_Handler.mqtt_publish``: a delivery that is not acknowledged in time is one rate-limited
+  warning (amqtt logs a traceback for each).
+- ``_Handler.handle_read_timeout``: a client silent for 1.5 times its keep-alive is disconnected,
+  as MQTT-3.1.2-24 requires (amqtt only notes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import math
+from typing import Any
+
+import amqtt
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
+from amqtt.broker import Action, Broker
+from amqtt.events import BrokerEvents
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import Session
+from amqtt.utils import gen_client_id
+
+from ..errors import BrokerError
+from ..protocol.topics import validate_filter
+from . import handshake
+from .handshake import Connect, Refusal, Will
+from .policy import BrokerPolicy, ClientInfo
+from .ratelimit import RateLimitedLog
+
+log = logging.getLogger("thingmodel.brokers")
+
+AMQTT_VERSION = "0.11.1"
+#: how long a new connection waits for the older one with its client id to end
+TAKEOVER_TIMEOUT = 5.0
+#: messages queued for one offline persistent session; past that the oldest is dropped (large:
+#: like our mosquitto configuration, the broker should not be what loses a message)
+OFFLINE_QUEUE_LIMIT = 100_000
+
+# The amqtt methods these changes override or call, with their parameters after self.
+_PATCHED: dict[type[Any], dict[str, tuple[str, ...]]] = {
+    Broker: {
+        "stream_connected": ("reader", "writer", "listener_name"),
+        "_topic_filtering": ("session", "topic", "action"),
+        "_retain_broadcast_message": ("broadcast", "qos", "target_session"),
+        "_client_message_loop": ("client_session", "handler"),
+        "_handle_disconnect": ("client_session", "handler", "disconnect_waiter"),
+        "_delete_session": ("client_id",),
+        "_stop_handler": ("handler",),
+        "_publish_session_retained_messages": ("session",),
+        "_get_handler": ("session",),
+        "_publish_retained_messages_for_subscription": ("subscription", "session"),
+    },
+    BrokerProtocolHandler: {
+        "mqtt_publish": ("topic", "data", "qos", "retain", "ack_timeout"),
+        "handle_read_timeout": (),
+        "attach": ("session", "reader", "writer"),
+        "start": (),
+        "mqtt_connack_authorize": ("authorize",),
+    },
+}
+_BROKER_STATE = ("_sessions", "_subscriptions", "_servers", "_loop", "plugins_manager")
+
+
+def check_amqtt() -> None:
+    """Raise BrokerError unless amqtt is the version, with the methods, these changes expect."""
+    found = getattr(amqtt, "__version__", "unknown")
+    if found != AMQTT_VERSION:
+        raise BrokerError(
+            f"the embedded broker is written for amqtt {AMQTT_VERSION}, found {found}: "
+            f"pip install 'amqtt=={AMQTT_VERSION}'"
+        )
+    for cls, methods in _PATCHED.items():
+        for name, parameters in methods.items():
+            method = getattr(cls, name, None)
+            if method is None or tuple(inspect.signature(method).parameters)[1:] != parameters:
+                raise BrokerError(
+                    f"amqtt's {cls.__name__}.{name} is not the one thingmodel/brokers/amqtt_broker.py "
+                    f"changes (expected parameters {parameters})"
+                )
+    if "self._disconnect_waiter" not in inspect.getsource(BrokerProtocolHandler.__init__):
+        raise BrokerError("amqtt's BrokerProtocolHandler has no _disconnect_waiter, which the broker uses")
+
+
+class _Connection:
+    """One served connection: who it is, its socket, and whether it has ended."""
+
+    __slots__ = ("client", "ended", "writer")
+
+    def __init__(self, client: ClientInfo, writer: asyncio.StreamWriter) -> None:
+        self.client = client
+        self.writer = writer
+        self.ended = asyncio.Event()
+
+
+class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's Broker serving MQTT 3.1 and 3.1.1 under a :class:`BrokerPolicy`."""
+
+    def __init__(
+        self, config: dict[str, Any], *, policy: BrokerPolicy, notes: RateLimitedLog, connect_timeout: float
+    ) -> None:
+        super().__init__(config)
+        missing = [name for name in _BROKER_STATE if not hasattr(self, name)]
+        if missing:
+            raise BrokerError(f"amqtt's Broker has no {', '.join(missing)}; the embedded broker needs them")
+        self.policy = policy
+        self.notes = notes
+        self.connect_timeout = connect_timeout
+        self._live: dict[str, _Connection] = {}
+        self._admission = asyncio.Lock()  # one take-over and session hand-out at a time
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        address = f"{peer[0]}:{peer[1]}"
+        server = self._servers.get(listener_name)
+        if server is not None:
+            await server.acquire_connection()
+        try:
+            await self._serve_connection(reader, writer, address)
+        except Exception as exc:  # one line, and the listener carries on
+            self.notes.log("connection error", logging.WARNING, "connection from %s ended: %r", address, exc)
+            log.debug("connection from %s ended on an error", address, exc_info=True)
+        finally:
+            if server is not None:
+                server.release_connection()
+            if not writer.is_closing():
+                writer.close()
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str
+    ) -> None:
+        first = await self._read_connect(reader, address)
+        if first is None:
+            return
+        if isinstance(first, Refusal):
+            if first.return_code is not None:
+                writer.write(handshake.connack(first.return_code))
+            self.notes.log(
+                first.kind, logging.WARNING, "refused connection from %s: %s", address, first.reason
+            )
+            return
+        client = ClientInfo(
+            client_id=first.client_id or gen_client_id(),
+            username=first.username,
+            password=first.password,
+            address=address,
+            protocol=first.protocol,
+        )
+        reason, _ = self._consult("authenticate", "a refusal", "the broker policy failed", client)
+        if reason is not None:
+            writer.write(handshake.connack(handshake.NOT_AUTHORIZED))
+            self.notes.log(
+                "not authorized",
+                logging.WARNING,
+                "refused client %r from %s: not authorized: %s",
+                client.client_id,
+                address,
+                reason,
+            )
+            return
+        will = first.will
+        if will is not None and not self._may(Action.PUBLISH, client, will.topic, "its will, dropped"):
+            will = None
+        await self._serve_session(first, client, will, reader, writer)
+
+    async def _read_connect(self, reader: asyncio.StreamReader, address: str) -> Connect | Refusal | None:
+        """The first packet decoded, or None when the peer went away or timed out (logged)."""
+        started = False
+
+        async def read() -> Connect | Refusal:
+            nonlocal started
+            first = await reader.readexactly(1)
+            started = True
+            refusal = handshake.check_first_byte(first[0])
+            if refusal is not None:
+                return refusal
+            encoded = b""
+            while (length := handshake.remaining_length(encoded)) is None:
+                encoded += await reader.readexactly(1)
+            if isinstance(length, Refusal):
+                return length
+            return handshake.decode_connect(await reader.readexactly(length))
+
+        try:
+            return await asyncio.wait_for(read(), self.connect_timeout)
+        except asyncio.TimeoutError:
+            self.notes.log(
+                "CONNECT timeout",
+                logging.WARNING,
+                "refused connection from %s: no CONNECT within %g s",
+                address,
+                self.connect_timeout,
+            )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if started:
+                self.notes.log(
+                    "closed early", logging.WARNING, "connection from %s closed inside its CONNECT", address
+                )
+            else:  # a port probe (wait_listening, a health check): nothing to report
+                log.debug("connection from %s closed before sending anything", address)
+        return None
+
+    async def _serve_session(
+        self,
+        connect: Connect,
+        client: ClientInfo,
+        will: Will | None,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        async with self._admission:
+            await self._take_over(client)
+            session = await self._open_session(connect, client, will, writer)
+            handler = _Handler(self.plugins_manager, loop=self._loop, notes=self.notes)
+            handler.attach(session, StreamReaderAdapter(reader), StreamWriterAdapter(writer))
+            self._sessions[client.client_id] = (session, handler)
+            connection = _Connection(client, writer)
+            self._live[client.client_id] = connection
+        try:
+            # In place before the CONNACK, so that nothing published after it is missed; nothing
+            # since the registration above yields before the CONNACK is written, so no PUBLISH
+            # can go out ahead of it.
+            implicit = self._subscribe_implicitly(client, session)
+            await handler.mqtt_connack_authorize(True)
+            await self.plugins_manager.fire_event(BrokerEvents.CLIENT_CONNECTED, client_id=client.client_id)
+            await handler.start()
+            await self._publish_session_retained_messages(session)
+            for subscription in implicit:
+                await self._publish_retained_messages_for_subscription(subscription, session)
+            await self._client_message_loop(session, handler)
+        finally:
+            try:
+                await self._close_session(connection, session, handler)
+            finally:
+                connection.ended.set()
+
+    async def _take_over(self, client: ClientInfo) -> None:
+        """Close the connection already serving this client id, and wait until it has ended."""
+        older = self._live.get(client.client_id)
+        if older is None:
+            return
+        self.notes.log(  # two devices sharing a client id take each other over without end
+            "take-over",
+            logging.INFO,
+            "client %r connected from %s while connected from %s: closing the older connection",
+            client.client_id,
+            client.address,
+            older.client.address,
+        )
+        older.writer.transport.abort()
+        try:
+            await asyncio.wait_for(older.ended.wait(), TAKEOVER_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.notes.log(
+                "take-over timeout",
+                logging.WARNING,
+                "client %r: its older connection did not end within %g s; its session is dropped",
+                client.client_id,
+                TAKEOVER_TIMEOUT,
+            )
+            self._live.pop(client.client_id, None)
+            await self._delete_session(client.client_id)
+
+    async def _open_session(
+        self, connect: Connect, client: ClientInfo, will: Will | None, writer: asyncio.StreamWriter
+    ) -> Session:
+        """The session this CONNECT gets: the stored one (clean session 0) or a new one."""
+        existing = self._sessions.get(client.client_id)
+        if existing is not None and not connect.clean_session:
+            session, present = existing[0], True
+        else:
+            if existing is not None:
+                await self._delete_session(client.client_id)
+            session, present = Session(), False
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        session.client_id = client.client_id
+        session.clean_session = connect.clean_session
+        session.will_flag = will is not None
+        session.will_topic = will.topic if will else None
+        session.will_message = will.message if will else None
+        session.will_qos = will.qos if will else None
+        session.will_retain = will.retain if will else None
+        session.username = client.username
+        session.password = client.password
+        session.remote_address, session.remote_port = peer[0], peer[1]
+        # amqtt uses it as the read timeout (see _Handler.handle_read_timeout)
+        session.keep_alive = math.ceil(connect.keep_alive * 1.5)
+        session.parent = 1 if present and connect.protocol == 4 else 0  # MQTT 3.1 has no session-present
+        session.transitions.connect()
+        return session
+
+    def _subscribe_implicitly(self, client: ClientInfo, session: Session) -> list[tuple[str, int]]:
+        """Subscribe the client to what the policy says, as IoTDA does for its devices."""
+        wanted, _ = self._consult("implicit_subscriptions", "no subscriptions", [], client)
+        try:
+            entries = list(wanted or ())
+        except Exception as exc:
+            self._policy_failed("implicit_subscriptions", exc, "no subscriptions")
+            entries = []
+        granted: list[tuple[str, int]] = []
+        for entry in entries:
+            try:
+                topic_filter, qos = entry
+                if not isinstance(topic_filter, str) or qos not in (0, 1, 2):
+                    raise ValueError("expected (topic filter, QoS 0, 1 or 2)")
+                validate_filter(topic_filter)
+            except (TypeError, ValueError) as exc:
+                self.notes.log(
+                    "policy implicit_subscriptions",
+                    logging.ERROR,
+                    "broker policy gave client %r the implicit subscription %r: %s; skipped",
+                    client.client_id,
+                    entry,
+                    exc,
+                )
+                continue
+            subscribers = self._subscriptions.setdefault(topic_filter, [])
+            subscribers[:] = [(s, q) for s, q in subscribers if s.client_id != session.client_id]
+            subscribers.append((session, qos))
+            granted.append((topic_filter, qos))
+        return granted
+
+    async def _close_session(self, connection: _Connection, session: Session, handler: _Handler) -> None:
+        if session.transitions.is_connected():
+            # The message loop ended without amqtt's disconnect handling (a protocol error, an
+            # error here): end it the same way, will included.
+            ended = self._loop.create_future()
+            ended.set_result(None)
+            await self._handle_disconnect(session, handler, ended)
+        else:
+            await self._stop_handler(handler)
+        client_id = connection.client.client_id
+        if self._live.get(client_id) is connection:
+            del self._live[client_id]
+            if session.clean_session and self._sessions.get(client_id, (None, None))[0] is session:
+                await self._delete_session(client_id)
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        connection = self._live.get(session.client_id)
+        if connection is None:
+            return False
+        what = "message dropped" if action == Action.PUBLISH else "SUBACK 0x80"
+        return self._may(action, connection.client, topic, what)
+
+    def _may(self, action: Action, client: ClientInfo, topic: str, what: str) -> bool:
+        method = "may_publish" if action == Action.PUBLISH else "may_subscribe"
+        allowed, answered = self._consult(method, "a refusal", False, client, topic)
+        if not allowed and answered:
+            verb = "publish to" if action == Action.PUBLISH else "subscribe to"
+            self.notes.log(
+                f"{method} refused",
+                logging.WARNING,
+                "client %r may not %s %r: %s",
+                client.client_id,
+                verb,
+                topic,
+                what,
+            )
+        return bool(allowed)
+
+    def _consult(self, method: str, meaning: str, fallback: Any, *args: Any) -> tuple[Any, bool]:
+        """The policy's answer and True; or, if it raises, ``fallback`` and False (logged)."""
+        try:
+            return getattr(self.policy, method)(*args), True
+        except Exception as exc:
+            self._policy_failed(method, exc, meaning)
+            return fallback, False
+
+    def _policy_failed(self, method: str, exc: Exception, meaning: str) -> None:
+        self.notes.log(
+            f"policy {method}",
+            logging.ERROR,
+            "broker policy %s.%s raised %r; treated as %s",
+            type(self.policy).__name__,
+            method,
+            exc,
+            meaning,
+            exc_info=True,
+        )
+
+    async def close(self) -> None:
+        """amqtt's shutdown, then the listening sockets it may leave open if it stops early."""
+        try:
+            await self.shutdown()
+        except (Exception, asyncio.CancelledError) as exc:  # the caller is never cancelled itself
+            log.debug("amqtt's shutdown stopped early: %r", exc)
+        for server in self._servers.values():
+            with contextlib.suppress(Exception):
+                await server.close_instance()
+
+    async def _publish_session_retained_messages(self, session: Session) -> None:
+        handler = self._get_handler(session)
+        deliveries = []
+        while handler is not None and not session.retained_messages.empty():
+            queued = session.retained_messages.get_nowait()
+            publish = handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False)
+            deliveries.append(asyncio.ensure_future(publish))  # started in queue order
+        if deliveries:
+            await asyncio.wait(deliveries)
+
+    async def _retain_broadcast_message(
+        self, broadcast: dict[str, Any], qos: int, target_session: Session
+    ) -> None:
+        queue = target_session.retained_messages
+        if queue.qsize() >= OFFLINE_QUEUE_LIMIT:
+            queue.get_nowait()
+            self.notes.log(
+                "offline queue full",
+                logging.WARNING,
+                "client %r is offline with %d messages queued: the oldest is dropped",
+                target_session.client_id,
+                OFFLINE_QUEUE_LIMIT,
+            )
+        await super()._retain_broadcast_message(broadcast, qos, target_session)
+
+
+class _Handler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's per-connection protocol handler, quiet about deliveries that fail."""
+
+    def __init__(
+        self, plugins_manager: Any, *, loop: asyncio.AbstractEventLoop, notes: RateLimitedLog
+    ) -> None:
+        super().__init__(plugins_manager, loop=loop)
+        self.notes = notes
+
+    @property
+    def _client_id(self) -> str | None:
+        return self.session.client_id if self.session is not None else None
+
+    async def mqtt_publish(
+        self, topic: str, data: bytes, qos: int | None, retain: bool, ack_timeout: int | None = None
+    ) -> Any:
+        try:
+            return await super().mqtt_publish(topic, data, qos, retain, ack_timeout)
+        except asyncio.CancelledError:
+            # amqtt cancels the PUBACK waiters when a connection ends; only a cancellation of
+            # this task itself goes on (a cancelled delivery makes amqtt's shutdown stop early).
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if cancelling is None or cancelling():
+                raise
+        except (asyncio.TimeoutError, TimeoutError):
+            self.notes.log(
+                "delivery timeout",
+                logging.WARNING,
+                "client %r did not acknowledge a message on %r in time; it is not sent again",
+                self._client_id,
+                topic,
+            )
+        except Exception as exc:
+            self.notes.log(
+                "delivery failed",
+                logging.WARNING,
+                "delivery to client %r on %r failed: %r",
+                self._client_id,
+                topic,
+                exc,
+            )
+        return None
+
+    def handle_read_timeout(self) -> None:
+        self.notes.log(
+            "keep-alive",
+            logging.WARNING,
+            "client %r sent nothing for 1.5 times its keep-alive: disconnected",
+            self._client_id,
+        )
+        waiter = self._disconnect_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # the broker's message loop ends the session, will included
