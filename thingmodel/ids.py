@@ -3,6 +3,7 @@ the one function that makes request ids."""
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from .errors import InvalidValue
@@ -27,6 +28,8 @@ def validate_id(kind: str, value: object, *, max_length: int = MAX_ID_LENGTH) ->
     for char, what in _FORBIDDEN.items():
         if char in value:
             raise InvalidValue(f"{kind} {value!r} contains {what}, which would break its MQTT topic")
+    if not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidValue(f"{kind} {value!r} contains a control character")
     return value
 
 

@@ -6,6 +6,10 @@ decodes them into that event and the platform half encodes the equivalent reques
 topic and an equivalent payload. Uplinks: the device half encodes the action to them and the
 platform half decodes them into the equivalent event. Payloads are compared as parsed JSON; keys
 listed in ``may_omit`` (``object_device_id``, ``event_time`` ...) may be left out by our encoders.
+Where the platform half's message is not the plain counterpart of the device half's, the fixture
+names it (``platform``: the answer it encodes to a downlink, or what it decodes an uplink into),
+and a downlink that decodes into several events lists them (``events``). The platform half runs
+on the golden clock.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thingmodel import InvalidValue
+from thingmodel import CodecError, InvalidValue
 from thingmodel.protocol import messages as ev
 from thingmodel.protocol.topics import topic_matches
 from thingmodel.vendors import device_codec, platform_codec
@@ -63,6 +67,35 @@ def _platform_action(event: Any, device_id: str) -> Any:
     raise LookupError(f"the platform half has no request for {event!r}")
 
 
+def _events(fixture: dict[str, Any], wire: bytes) -> list[Any]:
+    """What the device half decodes a downlink fixture into."""
+    if "events" in fixture:
+        return [golden.build(e, wire) for e in fixture["events"]]
+    return [golden.build(fixture["event"], wire)]
+
+
+def _platform_sends(fixture: dict[str, Any]) -> Any:
+    """The platform message a downlink fixture stands for."""
+    if "platform" in fixture:
+        return golden.build(fixture["platform"])
+    return _platform_action(
+        golden.build(fixture["event"], golden.wire(fixture)), _device_id(fixture["topic"])
+    )
+
+
+def _platform_reads(fixture: dict[str, Any]) -> Any:
+    """The platform event an uplink fixture stands for."""
+    if "platform" in fixture:
+        return golden.build(fixture["platform"])
+    return _platform_event(
+        golden.build(fixture["action"], golden.wire(fixture)), _device_id(fixture["topic"])
+    )
+
+
+def platform() -> HuaweiPlatform:
+    return HuaweiPlatform(clock=golden.fixed_clock)
+
+
 def _platform_event(action: Any, device_id: str) -> Any:
     """The platform event that a device action stands for."""
     if isinstance(action, ev.ReportProperties):
@@ -88,28 +121,29 @@ def test_device_decodes_a_documented_downlink_into_its_event(path: Path) -> None
     fixture = golden.load(path)
     device = HuaweiDevice(_device_id(fixture["topic"]))
     wire = golden.wire(fixture)
-    assert device.decode(fixture["topic"], wire) == [golden.build(fixture["event"], wire)]
+    assert device.decode(fixture["topic"], wire) == _events(fixture, wire)
 
 
-PLATFORM_SENDS = [p for p in DOWN if golden.load(p)["event"]["type"] not in ("CloudEvent", "CloudMessage")]
+PLATFORM_SENDS = [
+    p
+    for p in DOWN
+    if "platform" in golden.load(p) or golden.load(p)["event"]["type"] not in ("CloudEvent", "CloudMessage")
+]
 
 
 @pytest.mark.parametrize("path", PLATFORM_SENDS, ids=golden.ids(PLATFORM_SENDS))
 def test_platform_encodes_a_downlink_to_the_documented_topic_and_payload(path: Path) -> None:
     fixture = golden.load(path)
-    device_id = _device_id(fixture["topic"])
-    action = _platform_action(golden.build(fixture["event"], golden.wire(fixture)), device_id)
-    [out] = HuaweiPlatform().encode(action)
+    [out] = platform().encode(_platform_sends(fixture))
     golden.assert_equivalent(out, fixture)
 
 
 @pytest.mark.parametrize("path", PLATFORM_SENDS, ids=golden.ids(PLATFORM_SENDS))
 def test_what_the_platform_sends_decodes_back_into_the_same_event(path: Path) -> None:
     fixture = golden.load(path)
-    device_id = _device_id(fixture["topic"])
-    event = golden.build(fixture["event"], golden.wire(fixture))
-    [out] = HuaweiPlatform().encode(_platform_action(event, device_id))
-    assert HuaweiDevice(device_id).decode(out.topic, out.payload) == [event]
+    [out] = platform().encode(_platform_sends(fixture))
+    decoded = HuaweiDevice(_device_id(fixture["topic"])).decode(out.topic, out.payload)
+    assert decoded == _events(fixture, golden.wire(fixture))
 
 
 @pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
@@ -123,10 +157,7 @@ def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path
 @pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
 def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Path) -> None:
     fixture = golden.load(path)
-    device_id = _device_id(fixture["topic"])
-    wire = golden.wire(fixture)
-    expected = _platform_event(golden.build(fixture["action"], wire), device_id)
-    assert HuaweiPlatform().decode(fixture["topic"], wire) == [expected]
+    assert platform().decode(fixture["topic"], golden.wire(fixture)) == [_platform_reads(fixture)]
 
 
 def test_the_codec_factories_give_the_huawei_halves() -> None:
@@ -438,3 +469,33 @@ def test_the_platform_sends_an_event_down_that_the_device_decodes() -> None:
     assert HuaweiDevice(DEVICE).decode(out.topic, out.payload) == [
         ev.CloudEvent("$ota", "version_query", {"a": 1})
     ]
+
+
+# -- the platform half's answers and system services ----------------------------------------------
+def test_a_time_sync_request_without_its_send_time_is_malformed() -> None:
+    body = {"services": [{"service_id": "$time_sync", "event_type": "time_sync_request", "paras": {}}]}
+    [event] = platform().decode(PREFIX + "events/up", json.dumps(body).encode())
+    assert isinstance(event, ev.DeviceMalformed) and "device_send_time" in event.reason
+
+
+def test_a_thing_model_event_and_a_system_event_in_one_message_decode_to_their_own_messages() -> None:
+    body = {
+        "services": [
+            {"service_id": "smokeDetector", "event_type": "alarm", "paras": {"level": 2}},
+            {"service_id": "$file_manager", "event_type": "get_upload_url", "paras": {"file_name": "a"}},
+        ]
+    }
+    assert platform().decode(PREFIX + "events/up", json.dumps(body).encode()) == [
+        ev.EventUp(DEVICE, "smokeDetector", "alarm", {"level": 2}),
+        ev.SystemEventUp(DEVICE, "$file_manager", "get_upload_url", {"file_name": "a"}),
+    ]
+
+
+def test_only_a_shadow_get_has_an_answer_topic_for_an_error() -> None:
+    with pytest.raises(CodecError, match="no answer to a device's 'report' uplink"):
+        platform().encode(ev.AnswerRequest(DEVICE, "r1", "report", 400, "bad"))
+
+
+def test_the_platform_half_states_its_shadow_limits() -> None:
+    limits = HuaweiPlatform.shadow_limits
+    assert limits.max_bytes == MAX_PAYLOAD and set(".$\0") <= set(limits.forbidden_in_names)

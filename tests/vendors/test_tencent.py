@@ -6,7 +6,11 @@ docs/vendors.md), the ``mode`` it belongs to (``"explorer"`` or ``"hub"``) and t
 it stands for on both halves (see ``golden.py``). Downlinks: the device half decodes them into
 ``event`` and the platform half encodes ``platform`` to the same topic and payload. Uplinks: the
 device half encodes ``action`` to them and the platform half decodes them into ``platform``.
-Codecs run on a fixed clock and a counter id, so payloads are compared in full.
+Codecs run on a fixed clock and a counter id, so payloads are compared in full. A downlink the
+device half takes silently (a reply with code 0) has ``"event": null``; one it decodes into several
+events lists them (``events``). An uplink our device half never sends (``report_info``,
+``events_post``) has no ``action``; one the platform half decodes into several events lists them
+as ``platform``.
 
 Elsewhere, payloads marked "reference" are the examples and captured traffic of tencent.md.
 """
@@ -20,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from thingmodel import InvalidValue
+from thingmodel import CodecError, InvalidValue
 from thingmodel.protocol import messages as ev
 from thingmodel.vendors import device_codec, platform_codec
 from thingmodel.vendors.tencent import (
@@ -81,11 +85,27 @@ def _platform(fixture: dict[str, Any]) -> TencentHubPlatform | TencentExplorerPl
     return cls(clock=golden.fixed_clock, new_id=golden.counter())
 
 
+def _events(fixture: dict[str, Any]) -> list[Any]:
+    """What the device half decodes a downlink fixture into."""
+    if "events" in fixture:
+        return [golden.build(e) for e in fixture["events"]]
+    return [] if fixture["event"] is None else [golden.build(fixture["event"])]
+
+
+def _platform_reads(fixture: dict[str, Any]) -> list[Any]:
+    """What the platform half decodes an uplink fixture into."""
+    described = fixture["platform"]
+    return [golden.build(d) for d in (described if isinstance(described, list) else [described])]
+
+
+SENT_BY_OUR_DEVICE = [p for p in UP if "action" in golden.load(p)]
+
+
 @pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
 def test_device_decodes_a_documented_downlink_into_its_event(path: Path) -> None:
     fixture = golden.load(path)
     events = _device(fixture).decode(fixture["topic"], golden.wire(fixture))
-    assert events == [golden.build(fixture["event"])]
+    assert events == _events(fixture)
 
 
 @pytest.mark.parametrize("path", DOWN, ids=golden.ids(DOWN))
@@ -99,10 +119,10 @@ def test_platform_encodes_a_downlink_to_the_documented_topic_and_payload(path: P
 def test_what_the_platform_sends_decodes_back_into_the_same_event(path: Path) -> None:
     fixture = golden.load(path)
     [out] = _platform(fixture).encode(golden.build(fixture["platform"]))
-    assert _device(fixture).decode(out.topic, out.payload) == [golden.build(fixture["event"])]
+    assert _device(fixture).decode(out.topic, out.payload) == _events(fixture)
 
 
-@pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
+@pytest.mark.parametrize("path", SENT_BY_OUR_DEVICE, ids=golden.ids(SENT_BY_OUR_DEVICE))
 def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path) -> None:
     fixture = golden.load(path)
     [out] = _device(fixture).encode(golden.build(fixture["action"]))
@@ -113,7 +133,7 @@ def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path
 def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Path) -> None:
     fixture = golden.load(path)
     events = _platform(fixture).decode(fixture["topic"], golden.wire(fixture))
-    assert events == [golden.build(fixture["platform"])]
+    assert events == _platform_reads(fixture)
 
 
 # -- sign-in ----------------------------------------------------------------------------------------
@@ -261,9 +281,11 @@ def test_the_platform_reads_reports_and_clears_as_the_sdk_sends_them() -> None:
         "state": {"reported": {"updateCount": 5}},
         "clientToken": "ABCDEFGHIJ-1",
     }  # reference 5
-    assert platform.decode(HUB_UP, wire(report)) == [ev.Reported(DEVICE, {PID: {"updateCount": 5}})]
+    assert platform.decode(HUB_UP, wire(report)) == [
+        ev.Reported(DEVICE, {PID: {"updateCount": 5}}, "ABCDEFGHIJ-1")
+    ]
     clear = {"type": "update", "state": {"desired": None}, "clientToken": "ABCDEFGHIJ-2"}  # reference 5
-    assert platform.decode(HUB_UP, wire(clear)) == [ev.DesiredCleared(DEVICE, {PID: None})]
+    assert platform.decode(HUB_UP, wire(clear)) == [ev.DesiredCleared(DEVICE, {PID: None}, "ABCDEFGHIJ-2")]
     both = {"type": "update", "state": {"reported": {"a": 1}, "desired": {"a": None}}}
     assert platform.decode(HUB_UP, wire(both)) == [
         ev.Reported(DEVICE, {PID: {"a": 1}}),
@@ -412,13 +434,13 @@ def test_the_platform_reads_the_sdks_uplinks() -> None:
         "params": {"power_switch": 1, "brightness": 10},
     }
     assert platform.decode(PROP_UP, wire(report)) == [
-        ev.Reported(DEVICE, {PID: {"power_switch": 1, "brightness": 10}})
+        ev.Reported(DEVICE, {PID: {"power_switch": 1, "brightness": 10}}, "ABCDEFGHIJ-0")
     ]
     assert platform.decode(PROP_UP, wire({"method": "get_status", "clientToken": "ABCDEFGHIJ-1"})) == [
         ev.ShadowRequested(DEVICE, "ABCDEFGHIJ-1")
     ]
     assert platform.decode(PROP_UP, wire({"method": "clear_control", "clientToken": "ABCDEFGHIJ-1"})) == [
-        ev.DesiredCleared(DEVICE, {PID: None})
+        ev.DesiredCleared(DEVICE, {PID: None}, "ABCDEFGHIJ-1")
     ]
     wrapped = {  # the Python SDK wraps a single event_post in "events"
         "method": "event_post",
@@ -433,7 +455,7 @@ def test_the_platform_reads_the_sdks_uplinks() -> None:
         ],
     }
     assert platform.decode(f"$thing/up/event/{PID}/{DEV}", wire(wrapped)) == [
-        ev.EventUp(DEVICE, PID, "status_report", {"status": 0, "message": ""})
+        ev.EventUp(DEVICE, PID, "status_report", {"status": 0, "message": ""}, "ABCDEFGHIJ-2")
     ]
     reply = {
         "method": "action_reply",
@@ -471,3 +493,86 @@ def test_the_platform_sends_control_and_get_status_reply_with_pending_control() 
 def test_oversized_messages_are_refused_before_publishing_naming_the_limit() -> None:
     with pytest.raises(Exception, match="16384"):
         explorer().encode(ev.ReportProperties({"light": {"name": "x" * 17000}}))
+
+
+# -- answers to the device's own requests -----------------------------------------------------------
+def test_a_product_id_holding_a_dot_names_no_device_so_two_devices_never_share_one() -> None:
+    explorer_platform, hub_platform = TencentExplorerPlatform(), TencentHubPlatform()
+    body = wire({"method": "report", "clientToken": "t", "params": {"a": 1}})
+    [refused] = explorer_platform.decode(f"$thing/up/property/{PID}.X/Y", body)
+    assert isinstance(refused, ev.DeviceMalformed) and refused.device_id is None and "'.'" in refused.reason
+    [taken] = explorer_platform.decode(f"$thing/up/property/{PID}/X.Y", body)
+    assert taken == ev.Reported(f"{PID}.X.Y", {PID: {"a": 1}}, "t")
+    update = wire({"type": "update", "state": {"reported": {"a": 1}}, "clientToken": "t"})
+    [refused] = hub_platform.decode(f"$shadow/operation/{PID}.X/Y", update)
+    assert isinstance(refused, ev.DeviceMalformed) and refused.device_id is None
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "kind"),
+    [
+        (PROP_UP, {"method": "report", "clientToken": "t", "params": 1}, "report"),
+        (PROP_UP, {"method": "report_info", "clientToken": "t", "params": []}, "info"),
+        (PROP_UP, {"method": "control_reply", "clientToken": "t"}, "desired"),
+        (PROP_UP, {"code": "0", "clientToken": "t"}, "desired"),
+        (PROP_UP, {"method": "reboot", "clientToken": "t"}, "other"),
+        (f"$thing/up/event/{PID}/{DEV}", {"method": "event_post", "clientToken": "t"}, "event"),
+        (
+            f"$thing/up/event/{PID}/{DEV}",
+            {"method": "events_post", "clientToken": "t", "events": []},
+            "event",
+        ),
+        (HUB_UP, {"type": "update", "state": 1, "clientToken": "t"}, "report"),
+        (HUB_UP, {"type": "delete", "clientToken": "t"}, "other"),
+    ],
+)
+def test_a_malformed_request_says_which_reply_it_is_owed_and_keeps_its_token(
+    topic: str, body: dict[str, Any], kind: str
+) -> None:
+    platform = TencentHubPlatform() if topic == HUB_UP else TencentExplorerPlatform()
+    [event] = platform.decode(topic, wire(body))
+    assert isinstance(event, ev.DeviceMalformed)
+    assert (event.kind, event.device_id, event.request_id) == (kind, DEVICE, "t")
+
+
+def test_a_refused_event_post_reaches_the_device_as_a_rejection() -> None:
+    [reply] = TencentExplorerPlatform().encode(
+        ev.AnswerRequest(DEVICE, "e-1", "event", 406, "Param count not match")
+    )
+    assert reply.topic == f"$thing/down/event/{PID}/{DEV}"
+    assert explorer().decode(reply.topic, reply.payload) == [
+        ev.Rejected("e-1", 406, "event_reply: Param count not match")
+    ]
+
+
+def test_a_hub_clear_of_desired_is_answered_as_the_update_it_is() -> None:
+    [result] = TencentHubPlatform(clock=golden.fixed_clock).encode(
+        ev.AnswerRequest(DEVICE, "c-1", "clear", version=4)
+    )
+    assert body(result) == {
+        "type": "update",
+        "result": 0,
+        "clientToken": "c-1",
+        "timestamp": 1700000000123,
+        "payload": {"timestamp": 1700000000123, "version": 4},
+    }
+    assert hub().decode(result.topic, result.payload) == []
+
+
+@pytest.mark.parametrize(
+    "platform", [TencentHubPlatform(), TencentExplorerPlatform()], ids=["hub", "explorer"]
+)
+def test_an_answer_to_what_is_not_a_request_is_refused_by_name(platform: Any) -> None:
+    with pytest.raises(CodecError, match=r"no (answer|reply) to a device's 'command' uplink"):
+        platform.encode(ev.AnswerRequest(DEVICE, "x", "command"))
+
+
+def test_each_tencent_platform_half_states_the_documented_shadow_limits() -> None:
+    for platform in (TencentHubPlatform(), TencentExplorerPlatform()):
+        limits = platform.shadow_limits
+        assert (limits.max_depth, limits.max_bytes, limits.max_properties) == (5, 16 * 1024, 20)
+
+
+def test_a_hub_update_that_changes_nothing_still_stands_for_a_request_to_answer() -> None:
+    empty = {"type": "update", "state": {}, "clientToken": "u-9"}
+    assert TencentHubPlatform().decode(HUB_UP, wire(empty)) == [ev.Reported(DEVICE, {}, "u-9")]

@@ -7,6 +7,7 @@ vendor's platform codec); AWS IoT keeps shadow documents with its own semantics
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -48,10 +49,13 @@ def make_cloud(
     *,
     on_result: Callable[[str, Result], None] | None = None,
     on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> VendorCloud:
-    """The cloud side of ``vendor``'s protocol, publishing through ``publish``."""
+    """The cloud side of ``vendor``'s protocol, publishing through ``publish``; ``clock`` (Unix
+    seconds) is what its platform codec stamps answers with (time-sync answers, timestamps)."""
     if vendor == "aws":
         from .aws import AwsCloud  # imported when used: it pulls in the shadow service
 
         return AwsCloud(publish, on_result=on_result, on_uplink=on_uplink)
-    return ShadowCloud(platform_codec(vendor), publish, on_result=on_result, on_uplink=on_uplink)
+    codec = platform_codec(vendor, clock=clock)
+    return ShadowCloud(codec, publish, on_result=on_result, on_uplink=on_uplink)

@@ -1,21 +1,41 @@
 """``ShadowCloud``: the platform side of a device shadow, without I/O.
 
 It keeps per-device, per-service shadows (desired, reported, version) in a store, pushes desired
-values to devices, answers the devices' shadow requests, sends commands and property reads, and
-records every answer by request id. The live local cloud wraps it with a transport and waiting;
-the fake cloud with an in-memory broker.
+values to devices, answers the devices' requests, sends commands and property reads, and records
+every answer by request id. The live local cloud wraps it with a transport and waiting; the fake
+cloud with an in-memory broker.
 
 Push rules (as IoTDA): a desire is pushed at once as one write request; when a device reports and
 the shadow still desires a value it does not hold, that value is pushed once more. A value is
 never pushed twice in a row for the same device (so a device that clamps or refuses a value
 cannot cause a loop), and a refused write is taken out of ``desired`` again.
+
+Answers: a device's request gets the answer its vendor's protocol has for it (``AnswerShadow``,
+``AnswerRequest``, ``AnswerTimeSync``; sent when the codec's encoder table lists the message).
+The events one uplink decodes into are handled in order, and those of one request answered once:
+a refusal ends the request (nothing after it is applied) and is its answer. A malformed request
+gets the error answer, with a code (``messages.CODE_BAD_REQUEST`` ...). An answer that cannot be
+encoded is logged and replaced by an error answer.
+
+No poisoned state: ids are checked as the device checks them, and hold no control characters;
+every change is checked, merged with what is stored, against the codec's ``shadow_limits``
+(:func:`check_limits`) and against what the codec can still send as the answer to a shadow get.
+What would break them is refused and nothing of it is stored. A desire is stored at once (so it
+survives a restart and reaches a device that is offline now); if the device refuses it, a service
+or device that the desire created is deleted again. With ``known`` (the local cloud passes its
+device registry), a desire for a device that is not registered is refused: a typo creates nothing.
+
+Messages up, events, device info and logs are kept in a bounded :class:`~.activity.Activity`
+(:meth:`ShadowCloud.activity`); bad input is logged through a rate-limited
+:class:`~.activity.ProblemLog`, never raised.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -25,11 +45,33 @@ from ..ids import new_id as _new_id
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import PlatformCodec
+from ..protocol.jsonwire import dumps, require_finite
 from ..sentinel import ABSENT
+from .activity import Activity, DeviceActivity, Kept, ProblemLog
 from .app import RequestBook, Result
 from .store import MemoryStore, ShadowStore, SqliteStore
 
 log = logging.getLogger("thingmodel.cloud")
+
+#: the device requests that get an error answer when malformed (the rest are answers themselves)
+_ANSWERED_WHEN_MALFORMED = frozenset({"report", "clear", "event", "info", "shadow"})
+#: the events that are (part of) a device request with an answer of its own, when they carry a token
+_REQUEST_KIND: dict[type, ev.RequestKind] = {
+    ev.Reported: "report",
+    ev.DesiredCleared: "clear",
+    ev.EventUp: "event",
+    ev.DeviceInfo: "info",
+}
+#: how much of a reason goes into an answer or a log line
+MAX_REASON = 300
+#: stands for a device's request id when checking that a shadow can still be sent
+_PROBE_TOKEN = "0" * 64
+
+
+@attrs.frozen
+class _Refusal:
+    code: int
+    reason: str
 
 
 @attrs.define
@@ -38,10 +80,77 @@ class _Pending:
     device_id: str
     previous: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     values: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: services this desire created: deleted again if the device refuses it
+    created: set[str] = attrs.field(factory=set)
+
+
+def check_id(kind: str, value: object) -> str:
+    """:func:`~thingmodel.ids.validate_id` (which refuses control characters too)."""
+    return validate_id(kind, value)
+
+
+def check_limits(
+    limits: ev.ShadowLimits,
+    shadows: Mapping[str, ev.ShadowState],
+    changed: Iterable[Mapping[str, Any]] = (),
+) -> None:
+    """Raise InvalidValue naming the limit if one device's ``shadows`` (merged) break ``limits``.
+
+    Nesting, names and JSON types are checked in the ``changed`` sections only: sections merge
+    name by name, so what was stored before was checked when it came. Sizes and counts are
+    checked on the whole.
+    """
+    for section in changed:
+        _check_section(limits, section)
+    size = 0
+    for key, state in shadows.items():
+        names = len(state.desired.keys() | state.reported.keys())
+        if limits.max_properties is not None and names > limits.max_properties:
+            raise InvalidValue(
+                f"shadow {key!r} would hold {names} properties (the limit is {limits.max_properties})"
+            )
+        try:
+            size += len(dumps(dict(state.desired))) + len(dumps(dict(state.reported)))
+        except ValueError as exc:
+            raise InvalidValue(f"shadow {key!r} cannot be JSON: {exc}") from None
+    if size > limits.max_bytes:
+        raise InvalidValue(f"the shadow would take {size} bytes of JSON (the limit is {limits.max_bytes})")
+
+
+def _check_section(limits: ev.ShadowLimits, section: Mapping[str, Any]) -> None:
+    # Iterative: a value may nest deeper than Python recurses.
+    stack: list[tuple[str, Any, int]] = [(name, value, 1) for name, value in section.items()]
+    for name in section:
+        _check_name(limits, name, name)
+    while stack:
+        path, value, depth = stack.pop()  # depth: the level of the container holding value
+        if isinstance(value, (dict, list)):
+            if depth + 1 > limits.max_depth:
+                raise InvalidValue(f"{_short(path)} nests deeper than {limits.max_depth} levels")
+            if isinstance(value, dict):
+                for name, member in value.items():
+                    _check_name(limits, name, f"{path}.{name}")
+                    stack.append((f"{path}.{name}", member, depth + 1))
+            else:
+                stack.extend((f"{path}[{i}]", member, depth + 1) for i, member in enumerate(value))
+    require_finite(dict(section), "the values")
+
+
+def _check_name(limits: ev.ShadowLimits, name: object, path: str) -> None:
+    if not isinstance(name, str):
+        raise InvalidValue(f"{_short(path)}: property names are strings, got {name!r}")
+    for char in limits.forbidden_in_names:
+        if char in name:
+            raise InvalidValue(f"property name {_short(path)!r} holds {char!r}, which this platform forbids")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REASON else f"{text[: MAX_REASON - 3]}..."
 
 
 class ShadowCloud:
-    """Shadows + the platform half of a codec. ``publish`` receives every outgoing message."""
+    """Shadows + the platform half of a codec. ``publish`` receives every outgoing message;
+    ``clock`` (monotonic seconds) paces the log of bad input."""
 
     def __init__(
         self,
@@ -52,14 +161,24 @@ class ShadowCloud:
         on_result: Callable[[str, Result], None] | None = None,
         on_uplink: Callable[[ev.PlatformUplink], None] | None = None,
         new_id: Callable[[], str] = _new_id,
+        clock: Callable[[], float] = time.monotonic,
+        known: Callable[[str], bool] | None = None,
     ) -> None:
         self.codec = codec
+        #: which device ids exist (None: any id is a device, as in development mode)
+        self.known = known
         self.new_id = new_id
         self.publish = publish
         self.store: ShadowStore = store if store is not None else MemoryStore()
         self.on_uplink = on_uplink
+        #: what the vendor's shadows may hold (None: no limits but the codec's own)
+        self.limits: ev.ShadowLimits | None = getattr(codec, "shadow_limits", None)
         #: requests waiting for devices, their answers and recent malformed uplinks (bounded)
         self.book: RequestBook[_Pending] = RequestBook(on_result=on_result)
+        #: the log of bad input, at most about one line a second per device and kind of problem
+        self.problems = ProblemLog(log, clock=clock)
+        self._activity = Activity()
+        self._sends = codec.encoders.kinds
         self._pushed: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.RLock()
 
@@ -75,53 +194,77 @@ class ShadowCloud:
         self.store = SqliteStore(path)
 
     def close(self) -> None:
+        with self._lock:
+            self.problems.flush()
         if isinstance(self.store, SqliteStore):
             self.store.close()
 
     # -- application side ----------------------------------------------------------------------
     def shadow(self, device_id: str) -> dict[str, ev.ShadowState]:
-        return self.store.load(device_id)
+        """The device's shadows, per service (empty for a device the cloud has never seen)."""
+        with self._lock:
+            return self.store.load(device_id)
 
     def devices(self) -> list[str]:
         return self.store.devices()
 
+    def activity(self, device_id: str) -> DeviceActivity:
+        """What the device sent recently that no shadow keeps: messages, events, info, logs."""
+        with self._lock:
+            return self._activity.of(device_id)
+
     def desire(self, device_id: str, services: Mapping[str, Mapping[str, Any]]) -> str:
-        """Store desired values and push them as one write request; return its request id."""
-        validate_id("device_id", device_id)
+        """Store desired values and push them as one write request; return its request id.
+        InvalidValue, with nothing stored, for bad ids, an unregistered device or values the
+        shadow cannot hold."""
+        check_id("device_id", device_id)
+        if self.known is not None and not self.known(device_id):
+            raise InvalidValue(f"device {device_id!r} is not registered")
         if not services:
             raise InvalidValue("a desire names no service")
         for sid, props in services.items():
-            validate_id("service_id", sid)
+            check_id("service_id", sid)
             if not isinstance(props, Mapping) or not props:
                 raise InvalidValue(f"desire for {sid!r} names no property")
-        if len(services) == 1:
-            # Tencent keeps one document per device, filed under one key whatever service id
-            # the application named; elsewhere the key is the service id.
-            ((sid, props),) = services.items()
-            services = {self.codec.shadow_key(device_id, sid): props}
+        key = self.codec.shadow_key(device_id, next(iter(services)))  # checks the vendor's id rules
+        # Tencent keeps one document per device, filed under one key whatever service id the
+        # application named; elsewhere the key is the service id.
+        wanted = {key: dict(next(iter(services.values())))} if len(services) == 1 else services
         rid = self.new_id()
         with self._lock:
             shadows = self.store.load(device_id)
-            pending = _Pending("desired", device_id, values={s: dict(p) for s, p in services.items()})
-            for sid, props in services.items():
-                state = shadows.get(sid, ev.ShadowState())
+            pending = _Pending("desired", device_id, values={s: dict(p) for s, p in wanted.items()})
+            candidate = dict(shadows)
+            for sid, props in wanted.items():
+                state = candidate.get(sid, ev.ShadowState())
                 pending.previous[sid] = {k: state.desired.get(k, ABSENT) for k in props}
-                self.store.save(
-                    device_id,
-                    sid,
-                    attrs.evolve(state, desired={**state.desired, **props}, version=state.version + 1),
+                if sid not in shadows:
+                    pending.created.add(sid)
+                candidate[sid] = attrs.evolve(
+                    state,
+                    desired={**state.desired, **props},
+                    version=state.version + 1 if sid in shadows else 0,
                 )
-                for key, value in props.items():
-                    self._pushed[(device_id, sid, key)] = value
+            self._check(device_id, candidate, pending.values.values())
+            version = max(state.version for state in candidate.values())
+            messages = self._encode(ev.PushDesired(device_id, rid, pending.values, version))
+            with self.store.transaction():
+                for sid in wanted:
+                    self.store.save(device_id, sid, candidate[sid])
+            for sid, props in wanted.items():
+                for name, value in props.items():
+                    self._pushed[(device_id, sid, name)] = value
             self.book.open(rid, pending)
-            version = max(state.version for state in self.store.load(device_id).values())
-            self._send(ev.PushDesired(device_id, rid, {s: dict(p) for s, p in services.items()}, version))
+            for message in messages:  # the fake cloud's device may answer before this returns
+                self.publish(message)
         return rid
 
     def command(
         self, device_id: str, service_id: str | None, name: str, params: Mapping[str, Any] | None = None
     ) -> str:
-        validate_id("device_id", device_id)
+        check_id("device_id", device_id)
+        if service_id is not None:
+            check_id("service_id", service_id)
         rid = self.new_id()
         with self._lock:
             self.book.open(rid, _Pending("command", device_id))
@@ -129,7 +272,9 @@ class ShadowCloud:
         return rid
 
     def read(self, device_id: str, service_id: str | None = None) -> str:
-        validate_id("device_id", device_id)
+        check_id("device_id", device_id)
+        if service_id is not None:
+            check_id("service_id", service_id)
         rid = self.new_id()
         with self._lock:
             self.book.open(rid, _Pending("read", device_id))
@@ -138,14 +283,15 @@ class ShadowCloud:
 
     def send_message(self, device_id: str, payload: bytes) -> None:
         """A free-form message to the device (nothing answers it)."""
-        validate_id("device_id", device_id)
+        check_id("device_id", device_id)
         self._send(ev.MessageDown(device_id, payload))
 
     def send_event(
         self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any] | None = None
     ) -> None:
         """A platform event to one of the device's services (nothing answers it)."""
-        validate_id("device_id", device_id)
+        check_id("device_id", device_id)
+        check_id("service_id", service_id)
         self._send(ev.EventDown(device_id, service_id, event_type, dict(params or {})))
 
     def result(self, request_id: str) -> Result | None:
@@ -165,56 +311,127 @@ class ShadowCloud:
 
     # -- device side ---------------------------------------------------------------------------
     def receive(self, topic: str, payload: bytes) -> None:
-        """Handle one uplink; bad input is logged and recorded, never raised."""
-        for event in self.codec.decode(topic, payload):
-            try:
-                self._handle(event)
-            except Exception:  # a bug here must not stop the cloud
-                log.exception("handling %r failed", event)
-
-    def _handle(self, event: ev.PlatformUplink) -> None:
+        """Handle one uplink: bad input is logged (rate-limited), answered where the protocol
+        has an answer, and never raised."""
+        events = self.codec.decode(topic, payload)
         with self._lock:
+            answers: dict[tuple[str, str], tuple[ev.RequestKind, _Refusal | None]] = {}
+            for event in events:
+                if not self._from_a_device(event):
+                    continue
+                request = _request_of(event)
+                if request is not None:
+                    device_id, rid, kind = request
+                    earlier = answers.get((device_id, rid))
+                    if earlier is not None and earlier[1] is not None:
+                        continue  # the request was refused: nothing after the refusal is applied
+                refusal = self._handle(event)
+                if request is not None and (refusal is not None or (device_id, rid) not in answers):
+                    answers[(device_id, rid)] = (kind, refusal)
+            for (device_id, rid), (kind, refusal) in answers.items():
+                self._answer(device_id, rid, kind, refusal)
+
+    def _from_a_device(self, event: ev.PlatformUplink) -> bool:
+        device_id = event.device_id
+        if device_id is None:  # a malformed uplink on a topic that names no device
+            return True
+        try:
+            check_id("device_id", device_id)
+        except InvalidValue as exc:
+            self.problems.log(logging.WARNING, None, "bad device id", "uplink refused: %s", _short(str(exc)))
+            return False
+        return True
+
+    def _handle(self, event: ev.PlatformUplink) -> _Refusal | None:
+        refusal = None
+        try:
             handler = _HANDLERS.get(type(event))
             if handler is not None:
-                handler(self, event)
+                refusal = handler(self, event)
             if self.on_uplink is not None:
                 self.on_uplink(event)
+        except Exception:  # a bug here must not stop the cloud
+            self.problems.log(
+                logging.ERROR, event.device_id, "bug", "handling %r failed", event, exc_info=True
+            )
+            return _Refusal(ev.CODE_CLOUD_FAILED, "the cloud failed to handle it (see its log)")
+        return refusal
+
+    def _refuse(self, device_id: str | None, what: str, code: int, reason: str) -> _Refusal:
+        reason = _short(reason)
+        self.problems.log(logging.WARNING, device_id, what, "%s from device %s: %s", what, device_id, reason)
+        return _Refusal(code, reason)
 
     def _on_answer(self, event: ev.DesiredAcked | ev.CommandAnswered | ev.ReadAnswered) -> None:
         self._answered(event.request_id, event)
 
     def _on_malformed(self, event: ev.DeviceMalformed) -> None:
-        log.warning("bad message from device %s on %s: %s", event.device_id, event.topic, event.reason)
+        self.problems.log(
+            logging.WARNING,
+            event.device_id,
+            f"malformed {event.kind}",
+            "bad message from device %s on %s: %s",
+            event.device_id,
+            _short(event.topic),
+            _short(event.reason),
+        )
         self.book.problem(event)
-        if event.request_id is not None and event.request_id in self.book.pending:
+        if event.request_id is None or event.device_id is None:
+            return
+        if event.request_id in self.book.pending:
             self._answered(event.request_id, event)
+        elif event.kind in _ANSWERED_WHEN_MALFORMED:
+            refusal = _Refusal(ev.CODE_BAD_REQUEST, _short(event.reason))
+            self._answer(event.device_id, event.request_id, event.kind, refusal)
 
-    def _reported(self, event: ev.Reported) -> None:
-        shadows = self.store.load(event.device_id)
-        push: dict[str, dict[str, Any]] = {}
+    def _reported(self, event: ev.Reported) -> _Refusal | None:
+        device_id = event.device_id
+        try:
+            for sid in event.services:
+                check_id("service_id", sid)
+        except InvalidValue as exc:
+            return self._refuse(device_id, "report refused", ev.CODE_BAD_REQUEST, str(exc))
+        shadows = self.store.load(device_id)
+        candidate = dict(shadows)
         for sid, props in event.services.items():
-            state = shadows.get(sid, ev.ShadowState())
-            reported = {**state.reported, **props}
-            self.store.save(
-                event.device_id, sid, attrs.evolve(state, reported=reported, version=state.version + 1)
+            state = candidate.get(sid, ev.ShadowState())
+            candidate[sid] = attrs.evolve(
+                state, reported={**state.reported, **props}, version=state.version + 1
             )
+        try:
+            self._check(device_id, candidate, event.services.values())
+        except InvalidValue as exc:
+            return self._refuse(device_id, "report refused", ev.CODE_TOO_LARGE, str(exc))
+        with self.store.transaction():
+            for sid in event.services:
+                self.store.save(device_id, sid, candidate[sid])
+        push: dict[str, dict[str, Any]] = {}
+        for sid in event.services:
+            state = candidate[sid]
             for key, value in state.desired.items():
                 if (
-                    reported.get(key, ABSENT) != value
-                    and self._pushed.get((event.device_id, sid, key), ABSENT) != value
+                    state.reported.get(key, ABSENT) != value
+                    and self._pushed.get((device_id, sid, key), ABSENT) != value
                 ):
                     push.setdefault(sid, {})[key] = value
-        self._settle_by_report(event.device_id, shadows, event.services)
+        self._settle_by_report(device_id, shadows, event.services)
         if push:
             rid = self.new_id()
-            pending = _Pending("desired", event.device_id)
+            version = max(state.version for state in candidate.values())
+            try:
+                messages = self.codec.encode(ev.PushDesired(device_id, rid, push, version))
+            except (CodecError, InvalidValue) as exc:
+                self._refuse(device_id, "desired values not pushed", ev.CODE_CLOUD_FAILED, str(exc))
+                return None
+            pending = _Pending("desired", device_id)
             for sid, props in push.items():
                 pending.previous[sid] = {k: ABSENT for k in props}
                 for key, value in props.items():
-                    self._pushed[(event.device_id, sid, key)] = value
+                    self._pushed[(device_id, sid, key)] = value
             self.book.open(rid, pending)
-            version = max(state.version for state in self.store.load(event.device_id).values())
-            self._send(ev.PushDesired(event.device_id, rid, push, version))
+            for message in messages:
+                self.publish(message)
+        return None
 
     def _settle_by_report(
         self, device_id: str, before: Mapping[str, ev.ShadowState], reported: Mapping[str, Mapping[str, Any]]
@@ -233,10 +450,15 @@ class ShadowCloud:
             if touched and all(now[sid].get(k, ABSENT) == v for sid, k, v in wanted):
                 self._answered(rid, ev.DesiredAcked(device_id, rid))
 
-    def _desired_cleared(self, event: ev.DesiredCleared) -> None:
+    def _desired_cleared(self, event: ev.DesiredCleared) -> _Refusal | None:
         """The device took values out of ``desired`` (Tencent's habit once it has applied them,
         ours when it refuses them): a pending write whose value it does not report was refused."""
-        shadows = self.store.load(event.device_id)
+        try:
+            for sid in event.services:
+                check_id("service_id", sid)
+        except InvalidValue as exc:
+            return self._refuse(event.device_id, "clear refused", ev.CODE_BAD_REQUEST, str(exc))
+        shadows = self.shadow(event.device_id)
         cleared = {
             sid: set(shadows.get(sid, ev.ShadowState()).desired if keys is None else keys)
             for sid, keys in event.services.items()
@@ -257,9 +479,9 @@ class ShadowCloud:
                         )
             if errors:
                 self._answered(rid, ev.DesiredAcked(event.device_id, rid, errors, code=1))
-        shadows = self.store.load(event.device_id)  # _answered may have reverted some values
+        stored = self.store.load(event.device_id)  # _answered may have reverted some values
         for sid, keys in cleared.items():
-            state = shadows.get(sid)
+            state = stored.get(sid)
             if state is None or not keys & state.desired.keys():
                 continue
             desired = {k: v for k, v in state.desired.items() if k not in keys}
@@ -268,55 +490,168 @@ class ShadowCloud:
             )
             for key in keys:
                 self._pushed.pop((event.device_id, sid, key), None)
+        return None
 
     def _shadow_requested(self, event: ev.ShadowRequested) -> None:
+        device_id, rid = event.device_id, event.request_id
+        if event.service_id is not None:
+            try:
+                check_id("service_id", event.service_id)
+            except InvalidValue as exc:
+                refusal = self._refuse(device_id, "shadow get refused", ev.CODE_BAD_REQUEST, str(exc))
+                self._answer(device_id, rid, "shadow", refusal)
+                return
         # A device asks after each (re)connect: from now on it holds what the answer says.
-        for pushed in [k for k in self._pushed if k[0] == event.device_id]:
+        for pushed in [k for k in self._pushed if k[0] == device_id]:
             del self._pushed[pushed]
-        shadows = self.store.load(event.device_id)
+        shadows = self.shadow(device_id)
         if event.service_id:
             shadows = {event.service_id: shadows.get(event.service_id, ev.ShadowState())}
         for sid, state in shadows.items():
             for key, value in state.desired.items():
-                self._pushed[(event.device_id, sid, key)] = value
-        self._send(ev.AnswerShadow(event.device_id, event.request_id, shadows))
+                self._pushed[(device_id, sid, key)] = value
+
+        def error(reason: str) -> ev.AnswerRequest:
+            return ev.AnswerRequest(device_id, rid, "shadow", ev.CODE_CLOUD_FAILED, _short(reason))
+
+        self._send_answer(device_id, ev.AnswerShadow(device_id, rid, shadows), error)
+
+    def _time_sync(self, event: ev.TimeSyncRequested) -> None:
+        if ev.AnswerTimeSync in self._sends:
+            answer = ev.AnswerTimeSync(event.device_id, event.device_send_time, event.server_recv_time)
+            self._send_answer(event.device_id, answer, None)
+
+    def _keep(self, event: Kept) -> _Refusal | None:
+        if isinstance(event, (ev.EventUp, ev.SystemEventUp)):
+            try:
+                check_id("service_id", event.service_id)
+            except InvalidValue as exc:
+                return self._refuse(event.device_id, "event refused", ev.CODE_BAD_REQUEST, str(exc))
+        if self._activity.keep(event) and isinstance(event, ev.SystemEventUp):
+            log.info(
+                "device %s uses %s (%s): the local cloud does not serve it yet; its events are kept",
+                event.device_id,
+                event.service_id,
+                _short(event.event_type),
+            )
+        return None
 
     def _answered(self, rid: str, event: Result) -> None:
-        pending = self.book.close(rid)
+        pending = self.book.pending.get(rid)
         if pending is None:
             # already settled by a report, or given up on by the application
-            log.info("answer to a request no longer pending: %s from %s", rid, event.device_id)
+            self.problems.log(
+                logging.INFO,
+                event.device_id,
+                "late answer",
+                "answer to a request no longer pending: %s from %s",
+                _short(rid),
+                event.device_id,
+            )
             return
-        if isinstance(event, (ev.DesiredAcked, ev.DeviceMalformed)) and pending.kind == "desired":
-            refused = not event.ok if isinstance(event, ev.DesiredAcked) else True
-            if refused:
-                self._revert(pending)
+        refused = pending.kind == "desired" and (
+            not event.ok if isinstance(event, ev.DesiredAcked) else isinstance(event, ev.DeviceMalformed)
+        )
+        self.book.close(rid)
+        if refused:
+            self._revert(pending)
         self.book.answer(rid, event)
 
     def _revert(self, pending: _Pending) -> None:
         shadows = self.store.load(pending.device_id)
         for sid, previous in pending.previous.items():
-            state = shadows.get(sid, ev.ShadowState())
+            state = shadows.get(sid)
+            if state is None:  # deleted meanwhile
+                continue
             desired = dict(state.desired)
             for key, old in previous.items():
                 if old is ABSENT:
                     desired.pop(key, None)
                 else:
                     desired[key] = old
-            self.store.save(
-                pending.device_id, sid, attrs.evolve(state, desired=desired, version=state.version + 1)
-            )
+            if sid in pending.created and not desired and not state.reported:
+                self.store.delete(pending.device_id, sid)  # the refused desire leaves nothing
+            else:
+                self.store.save(
+                    pending.device_id, sid, attrs.evolve(state, desired=desired, version=state.version + 1)
+                )
 
-    def _send(self, action: ev.PlatformDownlink) -> None:
+    # -- checks and sending --------------------------------------------------------------------
+    def _check(
+        self, device_id: str, shadows: Mapping[str, ev.ShadowState], changed: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """InvalidValue if the device's shadows, as they would be, break the vendor's limits or
+        could no longer be sent to it as the answer to a shadow get."""
+        if self.limits is not None:
+            check_limits(self.limits, shadows, changed)
+        if ev.AnswerShadow in self._sends:
+            try:
+                self.codec.encode(ev.AnswerShadow(device_id, _PROBE_TOKEN, shadows))
+            except (CodecError, InvalidValue) as exc:
+                raise InvalidValue(f"the shadow could no longer be sent to the device: {exc}") from None
+
+    def _answer(self, device_id: str, rid: str, kind: ev.RequestKind, refusal: _Refusal | None) -> None:
+        if ev.AnswerRequest not in self._sends:
+            return
+        stored = self.store.load(device_id)
+        version = max((state.version for state in stored.values()), default=0)
+        code, reason = (0, "") if refusal is None else (refusal.code, refusal.reason)
+
+        def error(why: str) -> ev.AnswerRequest:
+            return ev.AnswerRequest(device_id, rid, kind, ev.CODE_CLOUD_FAILED, _short(why), version)
+
+        self._send_answer(device_id, ev.AnswerRequest(device_id, rid, kind, code, reason, version), error)
+
+    def _send_answer(
+        self,
+        device_id: str,
+        answer: ev.PlatformDownlink,
+        error: Callable[[str], ev.PlatformDownlink] | None,
+    ) -> None:
+        """Publish an answer; if it cannot be encoded, log that and publish ``error(reason)``."""
         try:
-            messages = self.codec.encode(action)
-        except CodecError as exc:
-            raise InvalidValue(str(exc)) from None
+            messages = self.codec.encode(answer)
+        except (CodecError, InvalidValue) as exc:
+            reason = f"the answer could not be sent: {exc}"
+            self.problems.log(logging.WARNING, device_id, "unsendable answer", "to %s: %s", device_id, reason)
+            if error is None:
+                return
+            try:
+                messages = self.codec.encode(error(reason))
+            except (CodecError, InvalidValue) as again:
+                self.problems.log(
+                    logging.WARNING,
+                    device_id,
+                    "unsendable error",
+                    "to %s, not even an error: %s",
+                    device_id,
+                    again,
+                )
+                return
         for message in messages:
             self.publish(message)
 
+    def _encode(self, action: ev.PlatformDownlink) -> list[ev.Outgoing]:
+        try:
+            return self.codec.encode(action)
+        except CodecError as exc:
+            raise InvalidValue(str(exc)) from None
 
-_HANDLERS: dict[type, Callable[[ShadowCloud, Any], None]] = {
+    def _send(self, action: ev.PlatformDownlink) -> None:
+        for message in self._encode(action):
+            self.publish(message)
+
+
+def _request_of(event: ev.PlatformUplink) -> tuple[str, str, ev.RequestKind] | None:
+    """``(device_id, request_id, kind)`` of an event that is (part of) a request with an answer."""
+    kind = _REQUEST_KIND.get(type(event))
+    rid = getattr(event, "request_id", None)
+    if kind is None or rid is None or event.device_id is None:
+        return None
+    return event.device_id, rid, kind
+
+
+_HANDLERS: dict[type, Callable[[ShadowCloud, Any], _Refusal | None]] = {
     ev.Reported: ShadowCloud._reported,
     ev.ShadowRequested: ShadowCloud._shadow_requested,
     ev.DesiredCleared: ShadowCloud._desired_cleared,
@@ -324,5 +659,11 @@ _HANDLERS: dict[type, Callable[[ShadowCloud, Any], None]] = {
     ev.CommandAnswered: ShadowCloud._on_answer,
     ev.ReadAnswered: ShadowCloud._on_answer,
     ev.DeviceMalformed: ShadowCloud._on_malformed,
+    ev.TimeSyncRequested: ShadowCloud._time_sync,
+    ev.MessageUp: ShadowCloud._keep,
+    ev.EventUp: ShadowCloud._keep,
+    ev.DeviceInfo: ShadowCloud._keep,
+    ev.DeviceLog: ShadowCloud._keep,
+    ev.SystemEventUp: ShadowCloud._keep,
 }
-"""What the cloud does with each uplink (messages and events up are only passed to ``on_uplink``)."""
+"""What the cloud does with each uplink (every one is also passed to ``on_uplink``)."""

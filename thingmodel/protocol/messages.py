@@ -5,8 +5,10 @@ Device side: a codec decodes (topic, payload) into *events* (``DesiredChange``, 
 (``ReportProperties``, ``AckDesired``, ``ReadResponse``, ``CommandResponse``, ``RequestShadow`` ...).
 
 Platform side: the same codec module decodes the device's uplinks into ``Reported``,
-``DesiredAcked``, ``ReadAnswered``, ``CommandAnswered``, ``ShadowRequested`` ... and encodes
-``PushDesired``, ``AskRead``, ``SendCommand``, ``AnswerShadow``.
+``DesiredAcked``, ``ReadAnswered``, ``CommandAnswered``, ``ShadowRequested``, ``DeviceInfo``,
+``TimeSyncRequested`` ... and encodes ``PushDesired``, ``AskRead``, ``SendCommand``,
+``AnswerShadow``, and the answers a device's own requests get (``AnswerRequest``,
+``AnswerTimeSync``). A platform half also says what its shadows may hold (``ShadowLimits``).
 
 All are frozen attrs classes; no I/O anywhere in this module.
 """
@@ -21,7 +23,21 @@ import attrs
 ServiceValues = Mapping[str, Mapping[str, Any]]
 """``{service_id: {wire_name: value}}``"""
 
-RequestKind = Literal["desired", "read", "command", "shadow", "message", "event", "report", "other"]
+RequestKind = Literal[
+    "desired", "read", "command", "shadow", "message", "event", "report", "clear", "info", "other"
+]
+"""What a request is about: on the platform side also the device's own requests that get an
+answer: ``report`` (properties), ``clear`` (desired taken out), ``event``, ``info`` (device
+info), ``shadow`` (a shadow get)."""
+
+#: :attr:`AnswerRequest.code` values of the local cloud's refusals (0 is success); a vendor puts
+#: them on the wire as they are, where its protocol has a result code.
+CODE_BAD_REQUEST = 400
+"""the request is malformed, or names an id that cannot be"""
+CODE_TOO_LARGE = 413
+"""the shadow would break the vendor's document limits (:class:`ShadowLimits`)"""
+CODE_CLOUD_FAILED = 500
+"""the cloud could not do it (a bug, or an answer it could not encode)"""
 
 
 @attrs.frozen
@@ -199,8 +215,11 @@ Uplink = (
 # --- platform side: events (device -> cloud) ---------------------------------------------------
 @attrs.frozen
 class Reported:
+    """Reported values; ``request_id`` is the token of a report that gets an answer (Tencent)."""
+
     device_id: str
     services: ServiceValues
+    request_id: str | None = None
 
 
 @attrs.frozen
@@ -247,6 +266,7 @@ class DesiredCleared:
 
     device_id: str
     services: Mapping[str, tuple[str, ...] | None]
+    request_id: str | None = None
 
 
 @attrs.frozen
@@ -257,10 +277,51 @@ class MessageUp:
 
 @attrs.frozen
 class EventUp:
+    """A thing-model event; ``request_id`` is the token of a post that gets an answer (Tencent)."""
+
     device_id: str
     service_id: str
     event_type: str
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    request_id: str | None = None
+
+
+@attrs.frozen
+class DeviceInfo:
+    """What a device says about itself (Tencent ``report_info``, Huawei ``$sdk_info``)."""
+
+    device_id: str
+    params: Mapping[str, Any]
+    request_id: str | None = None
+
+
+@attrs.frozen
+class DeviceLog:
+    """A line of the device's own log (Huawei ``$log`` ``log_report``)."""
+
+    device_id: str
+    params: Mapping[str, Any]
+
+
+@attrs.frozen
+class SystemEventUp:
+    """An event for one of the platform's own services that the local cloud does not serve yet
+    (Huawei ``$ota``, ``$file_manager``, ``$sub_device_manager`` ...)."""
+
+    device_id: str
+    service_id: str
+    event_type: str
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class TimeSyncRequested:
+    """A device asks for the time (Huawei ``$time_sync``): ``device_send_time`` as it sent it,
+    ``server_recv_time`` the platform's clock when it arrived (ms since the epoch)."""
+
+    device_id: str
+    device_send_time: int | str
+    server_recv_time: int
 
 
 @attrs.frozen
@@ -316,6 +377,10 @@ PlatformUplink = (
     | DesiredCleared
     | MessageUp
     | EventUp
+    | DeviceInfo
+    | DeviceLog
+    | SystemEventUp
+    | TimeSyncRequested
     | DeviceMalformed
 )
 
@@ -338,4 +403,56 @@ class EventDown:
     params: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-PlatformDownlink = PushDesired | AskRead | SendCommand | AnswerShadow | MessageDown | EventDown
+@attrs.frozen
+class AnswerRequest:
+    """The cloud's answer to a device's own request (``kind``: what it answers), where the
+    protocol has one: Tencent's ``report_reply``, ``event_reply``, ``clear_control_reply``,
+    ``report_info_reply``, the hub's ``update`` result; and the error answer to a request that
+    was malformed or refused (``code`` != 0, ``reason``), a shadow get's included. ``version``
+    is the shadow's version after the request, for protocols that carry one."""
+
+    device_id: str
+    request_id: str
+    kind: RequestKind
+    code: int = 0
+    reason: str = ""
+    version: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+@attrs.frozen
+class AnswerTimeSync:
+    """The answer to a :class:`TimeSyncRequested`; the platform half adds its send time."""
+
+    device_id: str
+    device_send_time: int | str
+    server_recv_time: int
+
+
+PlatformDownlink = (
+    PushDesired
+    | AskRead
+    | SendCommand
+    | AnswerShadow
+    | MessageDown
+    | EventDown
+    | AnswerRequest
+    | AnswerTimeSync
+)
+
+
+@attrs.frozen
+class ShadowLimits:
+    """What a platform lets one device's shadow hold; the cloud checks every change against it,
+    on the merged result. ``max_depth``: nesting of a desired or reported section (``{"a": 1}``
+    is 1); ``max_bytes``: the JSON of every section of the device together;
+    ``max_properties``: names in one shadow (desired and reported together; None: no limit);
+    ``forbidden_in_names``: characters no property name may hold, at any depth."""
+
+    max_depth: int
+    max_bytes: int
+    max_properties: int | None = None
+    forbidden_in_names: str = ""

@@ -402,3 +402,62 @@ def device(
         codec_options={"shadows": shadows, "commands": commands},
         **options,
     )
+
+
+# --- access: identities, credential checks and topic rules (the platform side) ---
+# What AWS IoT checks when a thing connects (its client certificate), and which topics it may use,
+# for the local cloud's broker policy (thingmodel.cloud.access). Imported here so this section
+# stays self-contained.
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def validate_device_id(device_id: object) -> str:
+    """A thing name as AWS accepts it (InvalidValue otherwise)."""
+    return validate_thing_name(device_id)
+
+
+def identify(client_id: str, username: str | None) -> str | None:
+    """The thing a connecting client claims: its client id, when that is a valid thing name."""
+    try:
+        return validate_thing_name(client_id)
+    except InvalidValue:
+        return None
+
+
+def certificate_sha256(der: bytes) -> str:
+    """A certificate's SHA-256 fingerprint (of its DER bytes), as lowercase hex."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def validate_fingerprint(text: object) -> str:
+    """A SHA-256 fingerprint as 64 lowercase hex digits; colons and upper case are accepted."""
+    if isinstance(text, str):
+        normal = text.replace(":", "").strip().lower()
+        if _FINGERPRINT.fullmatch(normal):
+            return normal
+    raise InvalidValue(f"{text!r} is not a SHA-256 fingerprint (64 hex digits)")
+
+
+def check_certificate(registered_sha256_hex: str, peer_cert_der: bytes | None) -> str | None:
+    """None when the client's certificate is the registered one (by SHA-256), else the reason."""
+    if not peer_cert_der:
+        return "no client certificate presented"
+    presented = certificate_sha256(peer_cert_der)
+    if not hmac.compare_digest(presented, validate_fingerprint(registered_sha256_hex)):
+        return f"its client certificate (SHA-256 {presented[:16]}...) is not the registered one"
+    return None
+
+
+def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
+    """Empty: AWS's SDKs subscribe to their topics themselves."""
+    return []
+
+
+def device_topics(device_id: str) -> tuple[list[str], list[str]]:
+    """``(publish filters, subscribe filters)`` of one thing: its shadows, jobs and commands."""
+    thing = validate_thing_name(device_id)
+    own = [f"$aws/things/{thing}/#", f"$aws/commands/things/{thing}/#"]
+    return own, list(own)

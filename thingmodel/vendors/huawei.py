@@ -5,6 +5,17 @@
 topic lives under ``$oc/devices/{device_id}/sys/``; requests carry ``request_id={id}`` as their
 last topic level and the answer goes to ``.../response/request_id={id}``.
 
+The platform half also answers the system services the local cloud serves: ``$time_sync``
+(``time_sync_request`` -> ``time_sync_response`` on ``events/down``), and reads ``$sdk_info``
+(device info) and ``$log`` (device log) events into their own messages; other ``$`` services'
+events come out as :class:`~thingmodel.protocol.messages.SystemEventUp`. A malformed shadow get
+is answered on its response topic with ``result_code`` != 0 (and an empty ``shadow``): the
+docs define no error form for it, so this mirrors the set and command responses.
+
+Shadow limits (:data:`SHADOW_LIMITS`): IoTDA documents none but the 1 MB message limit and that
+shadow keys hold no ``.``, ``$`` or NUL; we also bound nesting at the depth our JSON guard allows
+(``jsonwire.MAX_DEPTH``), so that every stored shadow can always be encoded again.
+
 Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`) and the
 ``Device`` factory behind ``Device.for_huawei`` (:func:`device`).
 """
@@ -14,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
-from ..protocol.jsonwire import dumps, errors_from_text, errors_text, field, loads_object
+from ..protocol.jsonwire import MAX_DEPTH, dumps, errors_from_text, errors_text, field, loads_object
 
 if TYPE_CHECKING:
     from ..declare.service import Service
@@ -33,6 +44,9 @@ MAX_PAYLOAD = 1024 * 1024
 RESULT_OK = 0
 RESULT_FAILED = 1
 _REQUEST = "request_id="
+#: what one device's shadow may hold (see the module's docstring)
+SHADOW_LIMITS = ev.ShadowLimits(max_depth=MAX_DEPTH, max_bytes=MAX_PAYLOAD, forbidden_in_names=".$\0")
+TIME_SYNC = "$time_sync"
 
 
 def client_id(device_id: str, timestamp: str, *, check_timestamp: bool = True) -> str:
@@ -168,6 +182,10 @@ class HuaweiDevice:
                 )
             ]
         if kind == "shadow":
+            code = field(body, "result_code", int, required=False) or RESULT_OK
+            if code != RESULT_OK:  # the sync goes on with an empty shadow; the refusal is surfaced
+                reason = field(body, "result_desc", str, required=False) or f"result code {code}"
+                return [ev.Rejected(rid, code, f"shadow get refused: {reason}"), ev.ShadowSnapshot(rid, {})]
             return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
         return [ev.CloudEvent(*event) for event in _events_from_wire(body)]
 
@@ -287,9 +305,17 @@ def _shadow_to_wire(services: Mapping[str, ev.ShadowState]) -> list[dict[str, An
 
 
 class HuaweiPlatform:
-    """The platform half: decodes device uplinks, encodes platform requests."""
+    """The platform half: decodes device uplinks, encodes platform requests and answers.
+    ``clock`` gives Unix seconds for the time-sync answers."""
 
     vendor = VENDOR
+    shadow_limits = SHADOW_LIMITS
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+
+    def _ms(self) -> int:
+        return int(self.clock() * 1000)
 
     def subscriptions(self) -> list[str]:
         p = "$oc/devices/+/sys/"
@@ -329,7 +355,7 @@ class HuaweiPlatform:
         if kind == "report":
             return [ev.Reported(device_id, _services_values(body))]
         if kind == "event":
-            return [ev.EventUp(device_id, *event) for event in _events_from_wire(body)]
+            return [self._event(device_id, *event) for event in _events_from_wire(body)]
         assert rid is not None
         if kind == "desired":
             code = field(body, "result_code", int, required=False) or RESULT_OK
@@ -349,6 +375,22 @@ class HuaweiPlatform:
                 )
             ]
         return [ev.ShadowRequested(device_id, rid, field(body, "service_id", str, required=False) or None)]
+
+    def _event(
+        self, device_id: str, service_id: str, event_type: str, params: dict[str, Any]
+    ) -> ev.PlatformUplink:
+        if not service_id.startswith("$"):
+            return ev.EventUp(device_id, service_id, event_type, params)
+        if (service_id, event_type) == (TIME_SYNC, "time_sync_request"):
+            sent = field(params, "device_send_time", (int, str), where=f"{TIME_SYNC} paras.")
+            if isinstance(sent, bool):
+                raise CodecError(f"field {TIME_SYNC} paras.'device_send_time' must be int/str, got bool")
+            return ev.TimeSyncRequested(device_id, sent, self._ms())
+        if (service_id, event_type) == ("$sdk_info", "sdk_info_report"):
+            return ev.DeviceInfo(device_id, params)
+        if (service_id, event_type) == ("$log", "log_report"):
+            return ev.DeviceLog(device_id, params)
+        return ev.SystemEventUp(device_id, service_id, event_type, params)
 
     encoders = _PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -391,6 +433,29 @@ class HuaweiPlatform:
         body = {"object_device_id": m.device_id, "shadow": _shadow_to_wire(m.services)}
         return [_out(f"{_prefix(m.device_id)}shadow/get/response/{_REQUEST}{m.request_id}", body)]
 
+    @_PLATFORM_SENDS.on(ev.AnswerRequest)
+    def _answer_request(self, m: ev.AnswerRequest) -> list[ev.Outgoing]:
+        # IoTDA's only device request with an answer topic is the shadow get
+        if m.kind != "shadow":
+            raise CodecError(f"{VENDOR} has no answer to a device's {m.kind!r} uplink")
+        body = {
+            "object_device_id": m.device_id,
+            "shadow": [],
+            "result_code": m.code,
+            "result_desc": m.reason or "success",
+        }
+        return [_out(f"{_prefix(m.device_id)}shadow/get/response/{_REQUEST}{m.request_id}", body)]
+
+    @_PLATFORM_SENDS.on(ev.AnswerTimeSync)
+    def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
+        params = {
+            "device_send_time": m.device_send_time,
+            "server_recv_time": m.server_recv_time,
+            "server_send_time": self._ms(),
+        }
+        body = _events_to_wire(TIME_SYNC, "time_sync_response", params)
+        return [_out(f"{_prefix(m.device_id)}events/down", body)]
+
 
 # --- a Device on IoTDA -----------------------------------------------------------------------------
 def device(
@@ -406,10 +471,12 @@ def device(
     key_file: str | None = None,
     check_timestamp: bool = True,
     insecure: bool = False,
+    tls: bool | None = None,
     **options: Any,
 ) -> Device:
     """A device on Huawei IoTDA with secret authentication (``Device.for_huawei``): port 8883 is
-    TLS, 1883 plain. ``check_timestamp`` asks IoTDA to check the password's hour stamp."""
+    TLS, 1883 plain (``tls`` says it for other ports, e.g. a local cloud's). ``check_timestamp``
+    asks IoTDA to check the password's hour stamp."""
     from ..transport import TlsOptions
 
     validate_id("device_id", device_id)
@@ -422,14 +489,106 @@ def device(
             password(secret, stamp),
         )
 
-    tls = TlsOptions(ca_file, cert_file, key_file, insecure) if port != 1883 else None
-    scheme = "mqtt" if tls is None else "mqtts"
+    use_tls = port != 1883 if tls is None else tls
+    options_tls = TlsOptions(ca_file, cert_file, key_file, insecure) if use_tls else None
+    scheme = "mqtt" if options_tls is None else "mqtts"
     return cls(
         services,
         device_id=device_id,
         vendor=VENDOR,
         broker=f"{scheme}://{host}:{port}",
         credentials=credentials,
-        tls=tls,
+        tls=options_tls,
         **options,
     )
+
+
+# --- access: identities, credential checks and topic rules (the platform side) ---
+# What IoTDA checks when a device connects, and which topics it may use, for the local cloud's
+# broker policy (thingmodel.cloud.access). Imported here so this section stays self-contained.
+import calendar  # noqa: E402
+import re  # noqa: E402
+import secrets  # noqa: E402
+import string  # noqa: E402
+
+#: Seconds of clock difference allowed either side of the accepted hours (sign type 1).
+CLOCK_SKEW = 300
+_IOTDA_CLIENT_ID = re.compile(r"(?P<device>.+)_0_(?P<sign>[01])_(?P<stamp>[0-9]{10})")
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+_sign = password  # check_credentials takes a parameter of that name
+
+
+def validate_device_id(device_id: object) -> str:
+    """An IoTDA device id, checked for topic safety (InvalidValue otherwise)."""
+    return validate_id("device_id", device_id)
+
+
+def validate_secret(secret: object) -> str:
+    """A device secret: a non-empty string (InvalidValue otherwise; the message never shows it)."""
+    if not isinstance(secret, str) or not secret:
+        raise InvalidValue("a Huawei device secret must be a non-empty string")
+    return secret
+
+
+def new_secret() -> str:
+    """A fresh device secret: 16 random letters and digits."""
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(16))
+
+
+def identify(client_id: str, username: str | None) -> str | None:
+    """The device id a connecting client claims, or None when it names no device.
+
+    IoTDA's form is client id ``{device_id}_0_{0|1}_{YYYYMMDDHH}`` with username = device id;
+    a thingmodel ``Device`` in development mode connects with client id = device id (and a
+    username equal to it, or none).
+    """
+    match = _IOTDA_CLIENT_ID.fullmatch(client_id)
+    if match is not None and username == match["device"]:
+        candidate = match["device"]
+    elif username is None or username == client_id:
+        candidate = client_id
+    else:
+        return None
+    try:
+        return validate_id("device_id", candidate)
+    except InvalidValue:
+        return None
+
+
+def check_credentials(secret: str, client_id: str, password: str | None, now: float) -> str | None:
+    """None when ``password`` is what IoTDA expects from this client, else the reason.
+
+    The password is the HMAC-SHA256 of ``secret`` keyed by the client id's ``YYYYMMDDHH`` stamp
+    (:func:`password`). With sign type 1 the stamp must be the current or the previous UTC hour
+    of ``now`` (Unix seconds), give or take :data:`CLOCK_SKEW` seconds; with 0 it is not
+    checked. Reasons never contain the secret or the password.
+    """
+    match = _IOTDA_CLIENT_ID.fullmatch(client_id)
+    if match is None:
+        return "the client id is not {device_id}_0_{0|1}_{YYYYMMDDHH}, so it has no timestamp to sign"
+    if password is None:
+        return "no password sent"
+    stamp = match["stamp"]
+    try:
+        hour = calendar.timegm(time.strptime(stamp, "%Y%m%d%H"))
+    except ValueError:
+        return f"timestamp {stamp} in the client id is not a UTC hour (YYYYMMDDHH)"
+    if match["sign"] == "1" and not hour - CLOCK_SKEW <= now < hour + 2 * 3600 + CLOCK_SKEW:
+        return (
+            f"timestamp {stamp} is not the current or previous UTC hour "
+            f"(±{CLOCK_SKEW} s); check the device's clock"
+        )
+    if not hmac.compare_digest(_sign(secret, stamp).encode(), password.encode()):
+        return f"wrong password (not the HMAC-SHA256 of the registered secret keyed by {stamp})"
+    return None
+
+
+def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
+    """The system downlinks IoTDA subscribes a device to without a SUBSCRIBE, at QoS 0."""
+    return [(topic_filter, 0) for topic_filter in HuaweiDevice(device_id).subscriptions()]
+
+
+def device_topics(device_id: str) -> tuple[list[str], list[str]]:
+    """``(publish filters, subscribe filters)``: a device keeps to ``$oc/devices/{its id}/``."""
+    own = [f"$oc/devices/{validate_id('device_id', device_id)}/#"]
+    return own, list(own)

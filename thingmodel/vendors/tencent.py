@@ -13,6 +13,18 @@ device half maps it to its own service id(s). IoT Hub: one service's properties 
 Hub has no commands; ours go over the device's default custom topics in the Explorer action
 format (``{pid}/{dev}/control`` down, ``{pid}/{dev}/event`` up). Hub deltas carry the shadow's
 version: the device applies one only when newer than the last delta or get it applied.
+
+Every device request gets its answer (:class:`~thingmodel.protocol.messages.AnswerRequest`):
+Explorer ``report_reply``, ``event_reply`` (for ``event_post`` and ``events_post``),
+``report_info_reply``, ``clear_control_reply``, an error ``get_status_reply``; the hub's
+``update`` (and a refused ``get``) result on ``$shadow/operation/result/...``. A refusal carries
+a non-zero code and its reason in ``status`` (the hub documents no field for a reason: we use
+``status`` there too). The hub's update result leaves out ``payload.state`` (the fields of the
+update, in Tencent's capture): devices read its ``result`` and ``payload.version``.
+
+Uplink topics name a device by two levels, ``{ProductId}/{DeviceName}``; a product id holding
+``.`` is refused there, as ``X.Y/Z`` and ``X/Y.Z`` would both be ``X.Y.Z``. Shadows keep to the
+documented limits (:data:`SHADOW_LIMITS`).
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ import random
 import string
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import CodecError, InvalidValue
 from ..ids import new_id as _new_id
@@ -47,6 +59,10 @@ MAX_PAYLOAD = 16 * 1024
 SDK_APP_ID = "21010406"
 CODE_OK = 0
 CODE_FAILED = 1
+#: the shadow document limits of tencent.md 1.5 (JSON depth 5, 16 KB, 20 properties)
+SHADOW_LIMITS = ev.ShadowLimits(max_depth=5, max_bytes=16 * 1024, max_properties=20)
+#: devices remembered for the once-per-device log of a known SDK quirk
+_QUIRK_MEMORY = 1000
 
 
 # --- ids and sign-in -----------------------------------------------------------------------------
@@ -101,10 +117,22 @@ def _out(topic: str, body: Mapping[str, Any]) -> ev.Outgoing:
     return ev.Outgoing(topic, payload)
 
 
-def _device_from(topic: str, first: int, levels: int) -> str | None:
-    """``pid.dev`` from the two topic levels at ``first`` of a ``levels``-level topic."""
-    parts = topic.split("/")
-    return f"{parts[first]}.{parts[first + 1]}" if len(parts) == levels else None
+def _uplink_device(product_id: str, device_name: str) -> str:
+    """``ProductId.DeviceName`` from an uplink topic's two levels; InvalidValue if they name none."""
+    if "." in product_id:  # X.Y/Z would be X/Y.Z's device
+        raise InvalidValue(f"product id {product_id!r} contains '.', which no product id holds")
+    device_id = f"{product_id}.{device_name}"
+    split_device_id(device_id)
+    return device_id
+
+
+def _kind_of(kinds: Mapping[str, ev.RequestKind], name: object) -> ev.RequestKind:
+    return kinds.get(name, "other") if isinstance(name, str) else "other"
+
+
+def _refusal(what: str, body: Mapping[str, Any]) -> str:
+    status = body.get("status")
+    return f"{what}: {status}" if isinstance(status, str) and status else what
 
 
 def _token_of(body: Mapping[str, Any]) -> str | None:
@@ -239,10 +267,13 @@ class TencentHubDevice:
             result = field(body, "result", int)
             if kind == "get":
                 if result != CODE_OK:
-                    return [ev.Rejected(token, result, "shadow get refused"), ev.ShadowSnapshot(token, {})]
+                    refused = ev.Rejected(token, result, _refusal("shadow get refused", body))
+                    return [refused, ev.ShadowSnapshot(token, {})]
                 return [self._snapshot(token, field(body, "payload", dict))]
             if kind in ("update", "delete"):
-                return [] if result == CODE_OK else [ev.Rejected(token, result, f"shadow {kind} refused")]
+                if result == CODE_OK:
+                    return []
+                return [ev.Rejected(token, result, _refusal(f"shadow {kind} refused", body))]
             raise CodecError(f"unknown type {kind!r}")
         except CodecError as exc:
             return [ev.Malformed(topic, str(exc), kind="desired")]
@@ -304,6 +335,7 @@ class TencentHubPlatform:
     answers' timestamps, ``new_id`` the token of a request that came without one."""
 
     vendor = "tencent-hub"
+    shadow_limits = SHADOW_LIMITS
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, new_id: Callable[[], str] = _new_id
@@ -319,12 +351,17 @@ class TencentHubPlatform:
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         shadow = topic.startswith("$shadow/operation/")
-        device_id = _device_from(topic, 2, 4) if shadow else _device_from(topic, 0, 3)
-        if device_id is None or (not shadow and not topic.endswith("/event")):
+        parts = topic.split("/")
+        first = 2 if shadow else 0
+        if len(parts) != (4 if shadow else 3) or (not shadow and parts[2] != "event"):
             return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
-        token = None
         try:
-            pid = split_device_id(device_id)[0]
+            device_id = _uplink_device(parts[first], parts[first + 1])
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc))]
+        pid = parts[first]
+        body: dict[str, Any] = {}
+        try:
             body = loads_object(payload, limit=MAX_PAYLOAD)
             token = _token_of(body)
             if not shadow:
@@ -340,21 +377,22 @@ class TencentHubPlatform:
             out: list[ev.PlatformUplink] = []
             reported = field(state, "reported", dict, required=False, where="state.")
             if reported:
-                out.append(ev.Reported(device_id, {pid: reported}))
+                out.append(ev.Reported(device_id, {pid: reported}, token))
             if "desired" in state:
                 desired = state["desired"]
                 if desired is None:
-                    out.append(ev.DesiredCleared(device_id, {pid: None}))
+                    out.append(ev.DesiredCleared(device_id, {pid: None}, token))
                 elif isinstance(desired, dict):
                     cleared = _null_paths(desired)
                     if cleared:
-                        out.append(ev.DesiredCleared(device_id, {pid: cleared}))
+                        out.append(ev.DesiredCleared(device_id, {pid: cleared}, token))
                 else:
                     raise CodecError("field state.'desired' must be an object or null")
-            return out
-        except (CodecError, InvalidValue) as exc:
-            kind_of: ev.RequestKind = "command" if not shadow else "other"
-            return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind_of, request_id=token)]
+            # an update that changes nothing still gets its result
+            return out or [ev.Reported(device_id, {}, token)]
+        except CodecError as exc:
+            kind = _kind_of(_HUB_KINDS, body.get("type")) if shadow else "command"
+            return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind, request_id=_token_of(body))]
 
     encoders = _HUB_PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -395,6 +433,28 @@ class TencentHubPlatform:
         if m.service_id and m.service_id != pid:
             body["service"] = m.service_id
         return [_out(f"{pid}/{dev}/control", body)]
+
+    @_HUB_PLATFORM_SENDS.on(ev.AnswerRequest)
+    def _answer_request(self, m: ev.AnswerRequest) -> list[ev.Outgoing]:
+        pid, dev = split_device_id(m.device_id)
+        kind = _HUB_ANSWERS.get(m.kind)
+        if kind is None:
+            raise CodecError(f"Tencent IoT Hub has no answer to a device's {m.kind!r} uplink")
+        now = self.clock()
+        body: dict[str, Any] = {"type": kind, "result": m.code, "clientToken": m.request_id}
+        if kind == "update":  # tencent.md 1.2: the update result's timestamps are both in ms
+            body["timestamp"] = int(now * 1000)
+            body["payload"] = {"timestamp": int(now * 1000), "version": m.version or 0}
+        else:
+            body["timestamp"] = int(now)
+        if not m.ok:
+            body["status"] = m.reason or f"failed with code {m.code}"
+        return [_out(f"$shadow/operation/result/{pid}/{dev}", body)]
+
+
+_HUB_KINDS: dict[str, ev.RequestKind] = {"update": "report", "get": "shadow"}
+"""What a hub uplink's ``type`` asks (a report and a clear of desired are both updates)."""
+_HUB_ANSWERS: dict[str, Literal["update", "get"]] = {"report": "update", "clear": "update", "shadow": "get"}
 
 
 def _one_doc(services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -542,6 +602,7 @@ class TencentExplorerPlatform:
     """The cloud half of the data template protocol, for any device."""
 
     vendor = "tencent-explorer"
+    shadow_limits = SHADOW_LIMITS
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, new_id: Callable[[], str] = _new_id
@@ -549,7 +610,7 @@ class TencentExplorerPlatform:
         """``clock`` gives Unix seconds for timestamps, ``new_id`` the token of a tokenless request."""
         self.clock = clock
         self.new_id = new_id
-        self._quirk_seen: set[str] = set()
+        self._quirk_seen: dict[str, None] = {}  # insertion-ordered: the oldest is forgotten first
 
     def shadow_key(self, device_id: str, service_id: str) -> str:
         return split_device_id(device_id)[0]
@@ -559,35 +620,29 @@ class TencentExplorerPlatform:
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         parts = topic.split("/")
-        device_id = _device_from(topic, 3, 5)
-        if (
-            device_id is None
-            or parts[:2] != ["$thing", "up"]
-            or parts[2] not in ("property", "event", "action")
-        ):
+        if len(parts) != 5 or parts[:2] != ["$thing", "up"] or parts[2] not in _EXPLORER_UPLINKS:
             return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
-        kind = parts[2]
-        token = _peek_token(payload)
         try:
-            pid = split_device_id(device_id)[0]
+            device_id = _uplink_device(parts[3], parts[4])
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc))]
+        kind, pid = parts[2], parts[3]
+        body: dict[str, Any] = {}
+        try:
             body = loads_object(payload, limit=MAX_PAYLOAD)
+            token = _token_of(body)
             method = body.get("method")
             if kind == "action":
                 if method != "action_reply":
                     raise CodecError(f"unknown method {method!r} (expected 'action_reply')")
                 return [_command_answered(device_id, body)]
             if kind == "event":
-                return self._events(device_id, pid, body)
+                return self._events(device_id, pid, body, token)
             if method is None and "code" in body and token is not None:
                 method = "control_reply"
-                if device_id not in self._quirk_seen:
-                    self._quirk_seen.add(device_id)
-                    log.info(
-                        "%s: control_reply without method (tencent-iot-device 1.0.0 quirk) accepted",
-                        device_id,
-                    )
+                self._quirk(device_id)
             if method == "report":
-                return [ev.Reported(device_id, {pid: field(body, "params", dict)})]
+                return [ev.Reported(device_id, {pid: field(body, "params", dict)}, token)]
             if method == "control_reply":
                 code = field(body, "code", int)
                 errors = errors_from_text(str(body.get("status") or "")) if code != CODE_OK else {}
@@ -595,33 +650,43 @@ class TencentExplorerPlatform:
             if method == "get_status":
                 return [ev.ShadowRequested(device_id, token or self.new_id())]
             if method == "clear_control":
-                return [ev.DesiredCleared(device_id, {pid: None})]
+                return [ev.DesiredCleared(device_id, {pid: None}, token)]
             if method == "report_info":
-                log.info("%s reported its device info: %s", device_id, body.get("params"))
-                return []
+                return [ev.DeviceInfo(device_id, field(body, "params", dict), token)]
             raise CodecError(f"unknown method {method!r}")
-        except (CodecError, InvalidValue) as exc:
-            request_kind: ev.RequestKind = {"action": "command", "property": "desired"}.get(kind, "other")  # type: ignore[assignment]
+        except CodecError as exc:
+            if kind == "property" and body.get("method") is None and "code" in body:
+                request_kind: ev.RequestKind = "desired"  # the SDK's control_reply without method
+            else:
+                request_kind = _kind_of(_EXPLORER_KINDS[kind], body.get("method"))
+            token = _token_of(body)
             return [ev.DeviceMalformed(device_id, topic, str(exc), kind=request_kind, request_id=token)]
 
+    def _quirk(self, device_id: str) -> None:
+        if device_id in self._quirk_seen:
+            return
+        self._quirk_seen[device_id] = None
+        if len(self._quirk_seen) > _QUIRK_MEMORY:
+            del self._quirk_seen[next(iter(self._quirk_seen))]
+        log.info("%s: control_reply without method (tencent-iot-device 1.0.0 quirk) accepted", device_id)
+
     @staticmethod
-    def _events(device_id: str, pid: str, body: dict[str, Any]) -> list[ev.PlatformUplink]:
+    def _events(device_id: str, pid: str, body: dict[str, Any], token: str | None) -> list[ev.PlatformUplink]:
         method = body.get("method")
         if method not in ("event_post", "events_post"):
             raise CodecError(f"unknown method {method!r} (expected 'event_post' or 'events_post')")
         # the Python SDK wraps even a single event_post in "events": [...]
         items = body["events"] if isinstance(body.get("events"), list) else [body]
+        if not items:
+            raise CodecError("field 'events' holds no event")
         out: list[ev.PlatformUplink] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise CodecError(f"events[{index}] must be an object")
             where = f"events[{index}]." if item is not body else ""
             event_id = field(item, "eventId", str, where=where)
-            out.append(
-                ev.EventUp(
-                    device_id, pid, event_id, field(item, "params", dict, required=False, where=where) or {}
-                )
-            )
+            params = field(item, "params", dict, required=False, where=where) or {}
+            out.append(ev.EventUp(device_id, pid, event_id, params, token))
         return out
 
     encoders = _EXPLORER_PLATFORM_SENDS
@@ -666,6 +731,44 @@ class TencentExplorerPlatform:
         }
         return [_out(f"$thing/down/action/{pid}/{dev}", body)]
 
+    @_EXPLORER_PLATFORM_SENDS.on(ev.AnswerRequest)
+    def _answer_request(self, m: ev.AnswerRequest) -> list[ev.Outgoing]:
+        pid, dev = split_device_id(m.device_id)
+        reply = _EXPLORER_REPLIES.get(m.kind)
+        if reply is None:
+            raise CodecError(f"Tencent IoT Explorer has no reply to a device's {m.kind!r} uplink")
+        topic_kind, method = reply
+        status = "success" if m.ok else (m.reason or f"failed with code {m.code}")
+        body: dict[str, Any] = {"method": method, "clientToken": m.request_id}
+        if method == "event_reply":  # tencent.md 2: its reply carries a version and data too
+            body.update({"version": "1.0", "code": m.code, "status": status, "data": {}})
+        else:
+            body.update({"code": m.code, "status": status})
+        return [_out(f"$thing/down/{topic_kind}/{pid}/{dev}", body)]
+
+
+_EXPLORER_UPLINKS = ("property", "event", "action")
+_EXPLORER_KINDS: dict[str, dict[str, ev.RequestKind]] = {
+    "property": {
+        "report": "report",
+        "control_reply": "desired",
+        "get_status": "shadow",
+        "clear_control": "clear",
+        "report_info": "info",
+    },
+    "event": {"event_post": "event", "events_post": "event"},
+    "action": {"action_reply": "command"},
+}
+"""What each Explorer uplink method asks, by topic (``$thing/up/{topic}/...``)."""
+_EXPLORER_REPLIES: dict[str, tuple[str, str]] = {
+    "report": ("property", "report_reply"),
+    "clear": ("property", "clear_control_reply"),
+    "info": ("property", "report_info_reply"),
+    "shadow": ("property", "get_status_reply"),
+    "event": ("event", "event_reply"),
+}
+"""The reply to each kind of device request: ``$thing/down/{topic}/...`` and its method."""
+
 
 # --- a Device on Tencent IoT ---------------------------------------------------------------------
 def device(
@@ -680,10 +783,12 @@ def device(
     port: int = 8883,
     ca_file: str | None = None,
     insecure: bool = False,
+    tls: bool | None = None,
     **options: Any,
 ) -> Device:
     """A device on Tencent IoT Explorer (data template, the default) or IoT Hub (shadow), with key
-    authentication (``Device.for_tencent``): TLS on 8883 unless ``port=1883``."""
+    authentication (``Device.for_tencent``): TLS unless ``port=1883`` (``tls`` says it for any
+    port, e.g. a local cloud's)."""
     from ..transport import TlsOptions
 
     device_id = f"{product_id}.{device_name}"
@@ -694,14 +799,127 @@ def device(
         user = username(product_id, device_name, expiry=int(time.time()) + 3600)
         return client_id(product_id, device_name), user, password(secret, user)
 
-    tls = TlsOptions(ca_file, None, None, insecure) if port != 1883 else None
-    scheme = "mqtt" if tls is None else "mqtts"
+    use_tls = port != 1883 if tls is None else tls
+    options_tls = TlsOptions(ca_file, None, None, insecure) if use_tls else None
+    scheme = "mqtt" if options_tls is None else "mqtts"
     return cls(
         services,
         device_id=device_id,
         vendor="tencent-explorer" if explorer else "tencent-hub",
         broker=f"{scheme}://{host or product_id + '.iotcloud.tencentdevices.com'}:{port}",
         credentials=credentials,
-        tls=tls,
+        tls=options_tls,
         **options,
     )
+
+
+# --- access: identities, credential checks and topic rules (the platform side) ---
+# What Tencent IoT checks when a device connects with key authentication, and which topics it may
+# use, for the local cloud's broker policy (thingmodel.cloud.access). Imported here so this section
+# stays self-contained.
+import re  # noqa: E402
+import secrets  # noqa: E402
+
+_PRODUCT_ID = re.compile(r"[A-Z0-9]{10}")
+_sign = password  # check_credentials takes a parameter of that name
+
+
+def validate_device_id(device_id: object) -> str:
+    """``ProductId.DeviceName`` with a 10-character ``[A-Z0-9]`` product id (InvalidValue otherwise)."""
+    product_id, name = split_device_id(validate_id("device_id", device_id))
+    if not _PRODUCT_ID.fullmatch(product_id):
+        raise InvalidValue(f"Tencent product id {product_id!r} must be 10 characters of A-Z 0-9")
+    if ";" in name:
+        raise InvalidValue(f"Tencent device name {name!r} contains ';', which would break its username")
+    return f"{product_id}.{name}"
+
+
+def validate_secret(secret: object) -> str:
+    """A device secret: non-empty base64 (InvalidValue otherwise; the message never shows it)."""
+    try:
+        if isinstance(secret, str) and base64.b64decode(secret.encode(), validate=True):
+            return secret
+    except (binascii.Error, ValueError):
+        pass
+    raise InvalidValue("a Tencent device secret must be non-empty base64 (as the console shows it)")
+
+
+def new_secret() -> str:
+    """A fresh device secret: base64 of 16 random bytes."""
+    return base64.b64encode(secrets.token_bytes(16)).decode()
+
+
+def identify(client_id: str, username: str | None) -> str | None:
+    """The device id (``ProductId.DeviceName``) a connecting client claims, or None.
+
+    Tencent's form is client id ``{ProductId}{DeviceName}`` with username
+    ``{ProductId}{DeviceName};{sdkappid};{connid};{expiry}``; a thingmodel ``Device`` in
+    development mode connects with client id = ``ProductId.DeviceName`` and no username.
+    """
+    if username is None:
+        candidate = client_id
+    else:
+        fields = username.split(";")
+        if len(fields) != 4 or fields[0] != client_id or len(client_id) <= 10:
+            return None
+        candidate = f"{client_id[:10]}.{client_id[10:]}"
+    try:
+        return validate_device_id(candidate)
+    except InvalidValue:
+        return None
+
+
+def check_credentials(
+    secret_base64: str, username: str | None, password: str | None, now: float
+) -> str | None:
+    """None when the signed ``username``/``password`` are what Tencent expects, else the reason.
+
+    The password is ``hex(HMAC(base64decode(secret), username)) + ";hmacsha256"`` (or
+    ``";hmacsha1"``, :func:`password`), and the username's expiry (Unix seconds; Tencent's Python
+    SDK sends milliseconds, which are always later) must be after ``now``. Reasons never contain
+    the secret or the password.
+    """
+    if username is None:
+        return "no username sent (Tencent expects {ProductId}{DeviceName};{sdkappid};{connid};{expiry})"
+    if password is None:
+        return "no password sent"
+    fields = username.split(";")
+    if len(fields) != 4 or not fields[3].isdigit():
+        return "the username is not {ProductId}{DeviceName};{sdkappid};{connid};{expiry}"
+    _, sep, algorithm = password.rpartition(";")
+    if not sep or algorithm not in ("hmacsha256", "hmacsha1"):
+        return "the password does not end in ';hmacsha256' or ';hmacsha1'"
+    try:
+        expected = _sign(secret_base64, username, algorithm=algorithm)
+    except InvalidValue:
+        return "the registered secret is not base64"
+    if not hmac.compare_digest(expected.encode(), password.encode()):
+        return f"wrong password (not the {algorithm} of the username keyed by the registered secret)"
+    if int(fields[3]) <= now:
+        return f"the signature expired at {fields[3]} (now {int(now)})"
+    return None
+
+
+def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
+    """Empty: Tencent's SDKs subscribe to their topics themselves."""
+    return []
+
+
+def device_topics(device_id: str) -> tuple[list[str], list[str]]:
+    """``(publish filters, subscribe filters)`` of one device: its data template, shadow,
+    system and custom topics, each in the direction the device uses it."""
+    pid, dev = split_device_id(device_id)
+    custom = f"{pid}/{dev}/#"
+    publish = [
+        f"$thing/up/+/{pid}/{dev}",
+        f"$shadow/operation/{pid}/{dev}",
+        f"$sys/operation/{pid}/{dev}",
+        custom,
+    ]
+    subscribe = [
+        f"$thing/down/+/{pid}/{dev}",
+        f"$shadow/operation/result/{pid}/{dev}",
+        f"$sys/operation/result/{pid}/{dev}",
+        custom,
+    ]
+    return publish, subscribe
