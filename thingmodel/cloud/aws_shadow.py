@@ -19,12 +19,13 @@ and its limits. Where AWS's behaviour is not documented we chose, and say so:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import InvalidValue, ShadowError
@@ -38,6 +39,7 @@ from ..vendors.aws import (
     validate_shadow_name,
     validate_thing_name,
 )
+from .store import SqliteFile
 
 log = logging.getLogger("thingmodel.cloud.aws")
 
@@ -68,36 +70,30 @@ class MemoryDocumentStore:
     def names(self) -> list[str]:
         return list(self._docs)
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """A no-op: every save counts at once and nothing rolls back."""
+        return contextlib.nullcontext()
 
-class SqliteDocumentStore:
-    """Shadow documents in a SQLite file: one committed row per save."""
+
+class SqliteDocumentStore(SqliteFile):
+    """Shadow documents in a SQLite file: a save commits by itself, or with its ``transaction()``."""
 
     def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS aws_shadows (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
-        self._db.commit()
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS aws_shadows (key TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            "AWS shadow store",
+        )
 
     def load(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT doc FROM aws_shadows WHERE key = ?", (key,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        rows = self._run("SELECT doc FROM aws_shadows WHERE key = ?", (key,))
+        return dict(json.loads(rows[0][0])) if rows else None
 
     def save(self, key: str, doc: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO aws_shadows (key, doc) VALUES (?, ?)", (key, json.dumps(doc))
-            )
-            self._db.commit()
+        self._run("INSERT OR REPLACE INTO aws_shadows (key, doc) VALUES (?, ?)", (key, json.dumps(doc)))
 
     def names(self) -> list[str]:
-        with self._lock:
-            return [row[0] for row in self._db.execute("SELECT key FROM aws_shadows ORDER BY key")]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        return [row[0] for row in self._run("SELECT key FROM aws_shadows ORDER BY key")]
 
 
 def _key(thing: str, shadow: str | None) -> str:

@@ -7,7 +7,11 @@
 - Reconnect with exponential backoff and jitter, reset after each successful connection;
   credentials are computed again for every attempt (Huawei's depend on the hour). A CONNACK
   refusing the credentials ends the retries with :class:`AuthenticationError`.
-- Every filter is subscribed again after each (re)connect.
+- Every filter is subscribed again after each (re)connect, at QoS 1 unless ``subscription_qos``
+  names another QoS for it.
+- Session: clean by default. With ``clean_session=False`` (and a fixed client id) the broker
+  keeps the subscriptions and the QoS 1 messages for them while the client is away, and sends
+  them (and those delivered but not acknowledged) after the reconnect.
 - Delivery: the transport keeps every QoS 1 message until the broker acknowledges it. Messages
   published while disconnected, and those unacknowledged when a connection drops, wait in one
   ordered queue and are sent again, in order, after the reconnect (each connection uses a fresh
@@ -42,7 +46,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -143,6 +147,8 @@ class MqttTransport:
         *,
         tls: TlsOptions | None = None,
         subscriptions: list[str] | None = None,
+        subscription_qos: Mapping[str, int] | None = None,
+        clean_session: bool = True,
         keepalive: int = 60,
         backoff: Backoff | None = None,
         offline_limit: int = 1000,
@@ -163,6 +169,9 @@ class MqttTransport:
         self.port = port
         self.tls = tls
         self.subscriptions = list(subscriptions or [])
+        #: per filter, a QoS other than 1 to subscribe with
+        self.subscription_qos = dict(subscription_qos or {})
+        self.clean_session = clean_session
         self.keepalive = keepalive
         self.backoff = backoff or Backoff()
         self.offline_limit = offline_limit
@@ -224,7 +233,7 @@ class MqttTransport:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=True,
+            clean_session=self.clean_session,
             reconnect_on_failure=False,
             manual_ack=self.ack_when_handled,
         )
@@ -350,7 +359,9 @@ class MqttTransport:
         self.backoff.reset()
         if self.subscriptions:
             # Ready only once the broker confirms: a message sent to us before that would be lost.
-            _, self._subscribe_mid = client.subscribe([(f, 1) for f in self.subscriptions])
+            _, self._subscribe_mid = client.subscribe(
+                [(f, self.subscription_qos.get(f, 1)) for f in self.subscriptions]
+            )
         else:
             self._ready()
 

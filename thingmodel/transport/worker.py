@@ -2,6 +2,10 @@
 
 The network thread only enqueues; user code (getters, setters, commands) runs here. The worker
 sleeps until the next job or scheduled report is due: no polling while idle.
+
+``BatchWorker``: one thread that takes items off a bounded queue and hands them on in batches
+(the local cloud stores each batch of uplinks in one transaction). A full queue blocks the
+producer: back-pressure instead of growth.
 """
 
 from __future__ import annotations
@@ -9,13 +13,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 log = logging.getLogger("thingmodel.transport.worker")
 
 Job = Callable[[], object]
 _WAKE: Job = lambda: None  # noqa: E731 - a sentinel that just wakes the loop
 _STOP: Job = lambda: None  # noqa: E731
+T = TypeVar("T")
 
 
 class Worker:
@@ -73,3 +80,94 @@ class Worker:
                 self._run_pending()
             except Exception:
                 log.exception("scheduled job on %s failed", self.name)
+
+
+class _Stop:
+    """Ends a BatchWorker's thread once the items before it are handled."""
+
+
+class BatchWorker(Generic[T]):
+    """One thread that hands queued items to ``handle`` in batches, in arrival order.
+
+    ``handle`` gets an iterator over one batch: the items waiting when it asks for the next, at
+    most ``max_batch`` of them and for at most ``max_seconds`` after the batch began. It never
+    waits for an item that is not there, so a lone item is handled at once. ``put`` blocks while
+    ``maxsize`` items wait. ``handle`` must not raise (if it does, that is logged and the thread
+    carries on).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handle: Callable[[Iterator[T]], None],
+        *,
+        maxsize: int = 10_000,
+        max_batch: int = 500,
+        max_seconds: float = 0.02,
+    ) -> None:
+        if maxsize < 1 or max_batch < 1:
+            raise ValueError("maxsize and max_batch must be at least 1")
+        self.name = name
+        self.maxsize = maxsize
+        self.max_batch = max_batch
+        self.max_seconds = max_seconds
+        self._handle = handle
+        self._queue: queue.Queue[T | _Stop] = queue.Queue(maxsize)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def queued(self) -> int:
+        """Items waiting (at most ``maxsize``)."""
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+            self._thread.start()
+
+    def put(self, item: T) -> bool:
+        """Queue ``item``, waiting while the queue is full; False if the worker stopped first."""
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                if self._thread is None:
+                    return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Handle the items already queued, then end the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(_Stop())
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            first = self._queue.get()
+            if isinstance(first, _Stop):
+                return
+            try:
+                self._handle(self._batch(first))
+            except Exception:  # the worker must outlive any batch
+                log.exception("a batch on %s failed", self.name)
+
+    def _batch(self, first: T) -> Iterator[T]:
+        yield first
+        deadline = time.monotonic() + self.max_seconds
+        for _ in range(self.max_batch - 1):
+            if time.monotonic() >= deadline:
+                return
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Stop):
+                self._stopping = True
+                return
+            yield item
