@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--host", default="127.0.0.1", help="address of the embedded broker")
     cloud.add_argument("--broker", help="use this broker instead of the embedded one (mqtt://host:port)")
     cloud.add_argument("--store", help="SQLite file keeping the shadows (default: memory only)")
+    cloud.add_argument(
+        "--registry",
+        metavar="FILE",
+        help="device registry (see `thingmodel registry`): only its devices connect, each checked as "
+        "its vendor checks it and kept to its own topics (default: none, every client is accepted)",
+    )
 
     def app_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -77,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="the local cloud's broker (env THINGMODEL_BROKER; default mqtt://127.0.0.1:1883)",
         )
         p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the device")
+        p.add_argument(
+            "--registry",
+            metavar="FILE",
+            default=os.environ.get("THINGMODEL_REGISTRY"),
+            help="the registry the cloud runs with, for its cloud_secret (env THINGMODEL_REGISTRY)",
+        )
 
     shadow = sub.add_parser("shadow", help="read or write a device's shadow on a running local cloud")
     shadow_sub = shadow.add_subparsers(dest="shadow_command", required=True, metavar="ACTION")
@@ -113,6 +125,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--ca-file", default=os.environ.get("THINGMODEL_CA_FILE"))
     run.add_argument("--auto-report", type=float, default=5.0, help="seconds (0: off)")
+
+    registry = sub.add_parser(
+        "registry",
+        help="manage a device registry for `thingmodel cloud --registry`",
+        description="A JSON file of the devices the local cloud accepts and their credentials "
+        "(written with mode 0600).",
+    )
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+
+    def file_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--file", required=True, metavar="FILE", help="the registry file (required)")
+
+    device_help = "the device id (Tencent: ProductId.DeviceName; AWS: the thing name)"
+    add = registry_sub.add_parser("add", help="register a device (creating the file when missing)")
+    add.add_argument("device_id", help=device_help)
+    file_option(add)
+    add.add_argument(
+        "--vendor",
+        choices=VENDORS,
+        help="vendor of a new file (default: huawei; an existing file keeps its own)",
+    )
+    add.add_argument(
+        "--secret",
+        help="the device's secret (default: a new random one, printed once; not for aws)",
+    )
+    add.add_argument(
+        "--cert",
+        metavar="PEM",
+        help="aws: the thing's certificate, registered by its SHA-256 (default: none; aws needs it)",
+    )
+    remove = registry_sub.add_parser("remove", help="unregister a device")
+    remove.add_argument("device_id", help=device_help)
+    file_option(remove)
+    listing = registry_sub.add_parser("list", help="list the registered devices")
+    file_option(listing)
+    listing.add_argument(
+        "--show-secrets", action="store_true", help="print each device's secret too (default: hidden)"
+    )
 
     model = sub.add_parser("model", help="inspect product-model files")
     model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
@@ -174,23 +224,35 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "cloud":
         return _cloud(args)
     if args.command in ("shadow", "command"):
+        if not args.verbose:  # a refused or unreachable cloud is the one line main() prints
+            logging.getLogger("thingmodel.transport").setLevel(logging.CRITICAL)
         return _app(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "registry":
+        return _registry(args)
     return _model(args)
 
 
 def _cloud(args: argparse.Namespace) -> int:
     from .cloud import LocalCloud
 
+    options: dict[str, Any] = {}
+    if args.registry:  # read before anything starts: a broken file stops here
+        from .cloud.access import check_registry_vendor
+        from .cloud.registry import Registry
+
+        registry = Registry.load(args.registry)
+        check_registry_vendor(registry, args.vendor)
+        options["registry"] = registry
     cloud = LocalCloud(
-        vendor=args.vendor, broker=args.broker, host=args.host, port=args.port, store=args.store
+        vendor=args.vendor, broker=args.broker, host=args.host, port=args.port, store=args.store, **options
     )
     cloud.start()
     print(
         f"thingmodel cloud ({args.vendor}) serving on {cloud.url}"
         f"{' with the embedded broker' if cloud.embedded else ''}; "
-        f"shadows in {args.store or 'memory'}. Ctrl-C to stop.",
+        f"shadows in {args.store or 'memory'}; {cloud.mode}. Ctrl-C to stop.",
         flush=True,
     )
     stop = threading.Event()
@@ -207,7 +269,12 @@ def _cloud(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> int:
     from .cloud.client import CloudClient
 
-    with CloudClient(args.broker) as client:
+    password = None
+    if args.registry:
+        from .cloud.registry import Registry
+
+        password = Registry.load(args.registry).cloud_secret
+    with CloudClient(args.broker, username="thingmodel-app", password=password) as client:
         try:
             if args.command == "command":
                 result = client.call(
@@ -291,6 +358,51 @@ def _run(args: argparse.Namespace) -> int:
         )
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+    return EXIT_OK
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from .cloud.access import check_registry_vendor
+    from .cloud.registry import Registry, certificate_fingerprint
+
+    path = Path(args.file)
+    if args.registry_command != "add" or path.exists():
+        registry = Registry.load(path)
+    else:
+        registry = Registry.new(path, args.vendor or "huawei")
+    if args.registry_command == "list":
+        count = len(registry)
+        print(f"{path}: {count} {registry.vendor} device{'' if count == 1 else 's'}")
+        for device_id in registry.devices():
+            credential = registry.get(device_id)
+            assert credential is not None
+            if credential.cert_sha256 is not None:
+                print(f"{device_id}\tcert_sha256={credential.cert_sha256}")
+            else:
+                print(f"{device_id}\tsecret={credential.secret if args.show_secrets else '(hidden)'}")
+        return EXIT_OK
+    if args.registry_command == "remove":
+        if not registry.remove(args.device_id):
+            print(f"thingmodel: device {args.device_id!r} is not in {path}", file=sys.stderr)
+            return EXIT_FAILED
+        registry.save()
+        print(f"removed {args.device_id} from {path}")
+        return EXIT_OK
+    if args.vendor:
+        check_registry_vendor(registry, args.vendor)
+    if args.device_id in registry:
+        print(f"thingmodel: device {args.device_id!r} is already in {path}; remove it first", file=sys.stderr)
+        return EXIT_FAILED
+    if registry.rules.credential == "cert_sha256" and not args.cert:
+        raise InvalidValue(f"{registry.vendor} things are registered by their certificate: give --cert PEM")
+    fingerprint = certificate_fingerprint(args.cert) if args.cert else None
+    value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint)
+    registry.save()
+    print(f"added {registry.vendor} device {args.device_id} to {path}")
+    if fingerprint is not None:
+        print(f"cert_sha256: {value}")
+    elif args.secret is None:
+        print(f"secret: {value}  (shown only now; give it to the device)")
     return EXIT_OK
 
 

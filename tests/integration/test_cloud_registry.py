@@ -1,0 +1,136 @@
+"""The local cloud with a device registry, on its embedded broker: who gets in, and where."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from thingmodel import InvalidValue
+from thingmodel.brokers import free_port
+from thingmodel.cloud import LocalCloud
+from thingmodel.cloud.registry import Registry
+from thingmodel.device import Device
+from thingmodel.errors import AuthenticationError
+from thingmodel.vendors import huawei
+
+from .helpers import Detector, eventually
+
+pytestmark = pytest.mark.broker
+
+SECRET_A = "secret-of-device-a"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    registry = Registry.new(tmp_path / "registry.json", "huawei")
+    registry.add("dev-a", SECRET_A)
+    registry.add("dev-b", "secret-of-device-b")
+    registry.save()
+    return registry
+
+
+@pytest.fixture
+def cloud(registry: Registry) -> Iterator[LocalCloud]:
+    with LocalCloud(vendor="huawei", port=free_port(), registry=registry) as local:
+        yield local
+
+
+def huawei_device(cloud: LocalCloud, device_id: str, secret: str, detector: Detector) -> Device:
+    return Device.for_huawei(
+        device_id=device_id, secret=secret, host=cloud.host, port=cloud.port, tls=False, services=[detector]
+    )
+
+
+def raw_client(cloud: LocalCloud, device_id: str, secret: str) -> tuple[mqtt.Client, queue.Queue[object]]:
+    """A paho client signed in as IoTDA asks (client id with hour stamp, HMAC password)."""
+    stamp = huawei.timestamp()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=huawei.client_id(device_id, stamp), reconnect_on_failure=False
+    )
+    client.username_pw_set(device_id, huawei.password(secret, stamp))
+    events: queue.Queue[object] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, reason, _p: events.put(("connack", reason.value))
+    client.on_subscribe = lambda _c, _u, _m, reasons, _p: events.put(("suback", [r.value for r in reasons]))
+    client.on_message = lambda _c, _u, message: events.put(("message", message.topic))
+    client.connect(cloud.host, cloud.port)
+    client.loop_start()
+    return client, events
+
+
+def test_a_registered_device_with_its_secret_connects_and_syncs(cloud: LocalCloud) -> None:
+    detector = Detector()
+    with huawei_device(cloud, "dev-a", SECRET_A, detector):
+        outcome = cloud.set_desired("dev-a", "smokeDetector", {"alarm": 1})
+    assert outcome.ok and detector.set_calls == [1]
+
+
+def test_a_wrong_secret_is_not_authorized_and_the_log_names_the_client_but_no_secret(
+    cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    device = huawei_device(cloud, "dev-a", "not-the-secret", Detector())
+    with pytest.raises(AuthenticationError):
+        device.connect(timeout=5)
+    device.disconnect()
+    refusals = [r.getMessage() for r in caplog.records if "dev-a_0_" in r.getMessage()]
+    assert refusals and all("not-the-secret" not in line and SECRET_A not in line for line in refusals)
+
+
+def test_an_unregistered_device_is_not_authorized(cloud: LocalCloud) -> None:
+    device = huawei_device(cloud, "dev-z", SECRET_A, Detector())
+    with pytest.raises(AuthenticationError):
+        device.connect(timeout=5)
+    device.disconnect()
+
+
+def test_a_desire_for_an_unregistered_device_is_refused_and_stores_nothing(cloud: LocalCloud) -> None:
+    with pytest.raises(InvalidValue, match="'dev-z' is not registered"):
+        cloud.set_desired("dev-z", "smokeDetector", {"alarm": 1})
+    assert cloud.devices() == []
+
+
+def test_device_a_can_neither_subscribe_to_nor_publish_on_device_bs_topics(cloud: LocalCloud) -> None:
+    client, events = raw_client(cloud, "dev-a", SECRET_A)
+    try:
+        assert events.get(timeout=5) == ("connack", 0)
+        client.subscribe([("$oc/devices/dev-b/sys/#", 1), ("$oc/devices/dev-a/sys/messages/down", 1)])
+        assert events.get(timeout=5) == ("suback", [0x80, 1])
+        report = b'{"services":[{"service_id":"smokeDetector","properties":{"alarm":1}}]}'
+        client.publish("$oc/devices/dev-b/sys/properties/report", report, qos=1).wait_for_publish(5)
+        client.publish("$oc/devices/dev-a/sys/properties/report", report, qos=1).wait_for_publish(5)
+        eventually(lambda: "dev-a" in cloud.devices(), what="device A's own report")
+        assert cloud.devices() == ["dev-a"]  # B's shadow was never touched
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_the_cli_reaches_a_cloud_with_a_registry_only_with_the_registrys_cloud_secret(
+    cloud: LocalCloud, registry: Registry
+) -> None:
+    def shadow_get(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "thingmodel.cli", "shadow", "get", "dev-a", "--broker", cloud.url, *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    allowed = shadow_get("--registry", str(registry.path))
+    assert allowed.returncode == 0 and allowed.stdout.strip() == "{}", allowed.stderr
+    refused = shadow_get()
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_without_a_registry_the_cloud_says_it_runs_in_development_mode() -> None:
+    with LocalCloud(vendor="huawei", port=free_port()) as cloud:
+        assert cloud.mode.startswith("development mode")

@@ -1,0 +1,256 @@
+"""The local cloud's broker policy: who may connect, and on which topics.
+
+:class:`CloudPolicy` is what the embedded broker asks (its ``BrokerPolicy``): it accepts or refuses
+each CONNECT, names the subscriptions a client gets without asking, and allows or denies each
+PUBLISH and SUBSCRIBE. It applies each vendor's own rules (the ``access`` section at the end of
+``thingmodel/vendors/<vendor>.py``), gathered per vendor by :func:`vendor_rules`.
+
+- The cloud's own clients (client ids starting ``thingmodel-cloud`` or ``thingmodel-app``) may use
+  any topic when they present the cloud's per-run password.
+- Without a registry (development mode) every client is accepted and no topic rule applies; Huawei
+  devices still get IoTDA's implicit subscriptions, so Huawei's SDK (which never subscribes) works.
+- With a registry only its devices connect, each checked as its vendor checks it, and each may
+  publish and subscribe on its own topics only.
+
+A SUBSCRIBE filter is allowed when one of the device's own filters matches every topic it can
+match (:func:`filter_within`). A filter that only several of them cover together is refused: the
+rule errs on the side of refusing, and no device needs such a filter.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from ..errors import InvalidValue
+from ..protocol.topics import topic_matches, validate_filter
+from ..vendors import vendor as _vendor
+
+if TYPE_CHECKING:
+    from ..brokers.policy import BrokerPolicy
+    from .registry import Credential, Registry
+
+log = logging.getLogger("thingmodel.cloud.access")
+
+#: Client-id prefixes of the cloud's own connections (LocalCloud, the CLI's application client).
+CLOUD_PREFIXES = ("thingmodel-cloud", "thingmodel-app")
+
+
+class ClientLike(Protocol):
+    """What the policy reads of a connecting client (the broker's ``ClientInfo``)."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
+
+
+@attrs.frozen
+class VendorRules:
+    """One vendor's access rules, as the registry and the policy use them."""
+
+    module: str
+    """The vendor module (``huawei``, ``tencent``, ``aws``): vendors sharing it share rules."""
+    credential: str
+    """What the registry keeps per device: ``"secret"`` or ``"cert_sha256"``."""
+    validate_device_id: Callable[[str], str]
+    validate_credential: Callable[[str], str]
+    new_secret: Callable[[], str] | None
+    identify: Callable[[str, str | None], str | None]
+    implicit_subscriptions: Callable[[str], list[tuple[str, int]]]
+    device_topics: Callable[[str], tuple[list[str], list[str]]]
+    check: Callable[[Credential, ClientLike, bytes | None, float], str | None]
+    """``(registered credential, client, peer certificate DER, now)`` -> None or the reason."""
+
+
+@functools.cache
+def vendor_rules(vendor: str) -> VendorRules:
+    """The access rules of ``vendor`` (a name of ``thingmodel.vendors.VENDORS``)."""
+    module_name = _vendor(vendor).module
+    module = importlib.import_module(f"thingmodel.vendors.{module_name}")
+    if module_name == "huawei":
+
+        def check(cred: Credential, client: ClientLike, peer: bytes | None, now: float) -> str | None:
+            reason: str | None = module.check_credentials(cred.secret, client.client_id, client.password, now)
+            return reason
+
+    elif module_name == "tencent":
+
+        def check(cred: Credential, client: ClientLike, peer: bytes | None, now: float) -> str | None:
+            reason: str | None = module.check_credentials(cred.secret, client.username, client.password, now)
+            return reason
+
+    else:
+
+        def check(cred: Credential, client: ClientLike, peer: bytes | None, now: float) -> str | None:
+            reason: str | None = module.check_certificate(cred.cert_sha256, peer)
+            return reason
+
+    by_certificate = module_name == "aws"
+    return VendorRules(
+        module=module_name,
+        credential="cert_sha256" if by_certificate else "secret",
+        validate_device_id=module.validate_device_id,
+        validate_credential=module.validate_fingerprint if by_certificate else module.validate_secret,
+        new_secret=None if by_certificate else module.new_secret,
+        identify=module.identify,
+        implicit_subscriptions=module.implicit_subscriptions,
+        device_topics=module.device_topics,
+        check=check,
+    )
+
+
+def check_registry_vendor(registry: Registry, vendor: str) -> None:
+    """InvalidValue unless ``registry``'s devices can sign in to a cloud speaking ``vendor``."""
+    if vendor_rules(registry.vendor).module != vendor_rules(vendor).module:
+        raise InvalidValue(f"{registry.path} registers {registry.vendor} devices, not {vendor} ones")
+
+
+def filter_within(topic_filter: str, outer: str) -> bool:
+    """True when every topic ``topic_filter`` can match is also matched by ``outer``.
+
+    Both are valid MQTT filters. A wildcard in the first level never matches a ``$`` topic,
+    so ``#`` is within ``+/#`` but ``$x`` is not.
+    """
+    inner_levels, outer_levels = topic_filter.split("/"), outer.split("/")
+    for index, level in enumerate(outer_levels):
+        if level == "#":
+            return not (index == 0 and inner_levels[0].startswith("$"))
+        if index >= len(inner_levels):
+            return False  # inner's topics end here; outer's need another level
+        inner = inner_levels[index]
+        if inner == "#":  # any depth from here: only '#' covers it, or '+/#' (every topic has a level)
+            return index == 0 and outer_levels == ["+", "#"]
+        if level == "+":
+            if index == 0 and inner.startswith("$"):
+                return False
+            continue
+        if inner != level:  # a literal covers only itself, never '+'
+            return False
+    return len(inner_levels) == len(outer_levels)
+
+
+class CloudPolicy:
+    """The broker policy of the local cloud (see the module docstring).
+
+    ``cloud_password`` is the per-run secret the cloud's own clients present; ``clock`` gives
+    Unix seconds for signature times; ``peer_certificate`` returns the DER client certificate a
+    TLS listener received from a client (None: no certificate), which AWS devices need.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        registry: Registry | None,
+        cloud_password: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        peer_certificate: Callable[[ClientLike], bytes | None] | None = None,
+    ) -> None:
+        if not cloud_password:
+            raise InvalidValue("the cloud password must not be empty")
+        self.vendor = vendor
+        self.rules = vendor_rules(vendor)
+        if registry is not None:
+            check_registry_vendor(registry, vendor)
+        self.registry = registry
+        self._cloud_password = cloud_password.encode()
+        self._clock = clock
+        self._peer_certificate = peer_certificate
+        self._topics: dict[str, tuple[list[str], list[str]]] = {}
+
+    def __repr__(self) -> str:
+        mode = "development mode" if self.registry is None else f"registry {self.registry.path}"
+        return f"CloudPolicy(vendor={self.vendor!r}, {mode})"
+
+    def authenticate(self, client: ClientLike) -> str | None:
+        """None to accept the client, else the reason it is refused (never a secret)."""
+        cid = client.client_id
+        if client.client_id.startswith(CLOUD_PREFIXES):
+            if self.registry is None or self._privileged(client):
+                return None
+            return f"client id {cid!r} is reserved for the cloud's own clients: wrong or no cloud password"
+        if self.registry is None:
+            return None
+        device_id = self.rules.identify(cid, client.username)
+        if device_id is None:
+            return f"unknown client id {cid!r}: it names no {self.vendor} device"
+        credential = self.registry.get(device_id)
+        if credential is None:
+            return f"unknown client id {cid!r}: device {device_id!r} is not registered"
+        peer = self._peer_certificate(client) if self._peer_certificate is not None else None
+        reason = self.rules.check(credential, client, peer, self._clock())
+        return None if reason is None else f"client id {cid!r} (device {device_id!r}): {reason}"
+
+    def implicit_subscriptions(self, client: ClientLike) -> list[tuple[str, int]]:
+        """``(filter, qos)`` the platform subscribes this client to on connect (IoTDA's system topics)."""
+        if client.client_id.startswith(CLOUD_PREFIXES):
+            return []
+        device_id = self.rules.identify(client.client_id, client.username)
+        return [] if device_id is None else self.rules.implicit_subscriptions(device_id)
+
+    def may_publish(self, client: ClientLike, topic: str) -> bool:
+        """True when the client may publish to ``topic``."""
+        if self.registry is None or self._privileged(client):
+            return True
+        own = self._own_topics(client)
+        allowed = (
+            own is not None
+            and bool(topic)
+            and "+" not in topic
+            and "#" not in topic
+            and any(topic_matches(topic_filter, topic) for topic_filter in own[0])
+        )
+        if not allowed:
+            log.info("client %r may not publish to %r", client.client_id, topic)
+        return allowed
+
+    def may_subscribe(self, client: ClientLike, topic_filter: str) -> bool:
+        """True when every topic ``topic_filter`` can match is one of the client's own."""
+        if self.registry is None or self._privileged(client):
+            return True
+        own = self._own_topics(client)
+        try:
+            validate_filter(topic_filter)
+        except ValueError:
+            own = None
+        allowed = own is not None and any(filter_within(topic_filter, outer) for outer in own[1])
+        if not allowed:
+            log.info("client %r may not subscribe to %r", client.client_id, topic_filter)
+        return allowed
+
+    def _privileged(self, client: ClientLike) -> bool:
+        return (
+            client.client_id.startswith(CLOUD_PREFIXES)
+            and client.password is not None
+            and hmac.compare_digest(client.password.encode(), self._cloud_password)
+        )
+
+    def _own_topics(self, client: ClientLike) -> tuple[list[str], list[str]] | None:
+        """``(publish, subscribe)`` filters of a registered device's client, else None."""
+        if client.client_id.startswith(CLOUD_PREFIXES):
+            return None
+        device_id = self.rules.identify(client.client_id, client.username)
+        if device_id is None or self.registry is None or self.registry.get(device_id) is None:
+            return None
+        topics = self._topics.get(device_id)
+        if topics is None:
+            topics = self._topics[device_id] = self.rules.device_topics(device_id)
+        return topics
+
+
+if TYPE_CHECKING:
+
+    def _is_a_broker_policy(policy: CloudPolicy) -> BrokerPolicy:  # mypy checks the fit
+        return policy
