@@ -2,7 +2,12 @@
 
 The SDK pins a broken dependency (pycrypto) and installs top-level packages named ``hub`` and
 ``explorer``, so it lives in its own venv (made here on first use, or given by
-THINGMODEL_TENCENT_PYTHON) and runs in its own process.
+THINGMODEL_TENCENT_PYTHON) and runs in its own process (peers/tencent_device.py). That process
+prints one JSON line per message the SDK published (``sent``) and per message that reached one of
+the SDK's callbacks (``property``, ``event``, ``action``, ``shadow``), in whatever order they
+happen; :class:`Peer` collects them as they come and waits for the ones a test needs. Every
+assertion about a reply is on what the SDK's callback received, matched by clientToken to the
+request the SDK itself sent.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ import json
 import logging
 import os
 import subprocess
+import threading
+import time
+import urllib.parse
 import venv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from thingmodel.brokers import Mosquitto
+from thingmodel.brokers import free_port
 from thingmodel.cloud import LocalCloud
 
 from ..integration.helpers import eventually
@@ -27,6 +35,10 @@ PEER = Path(__file__).parent / "peers" / "tencent_device.py"
 VENV = Path(__file__).resolve().parents[2] / ".cache" / "venv-tencent"
 PID, DEV = "ABCDEFGHIJ", "sdkdev"
 DEVICE = f"{PID}.{DEV}"
+#: how long one reply may take to reach the SDK (generous: CI machines are slow)
+WAIT = 15.0
+
+Step = dict[str, Any]
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +56,106 @@ def tencent_python() -> str:
 
 
 class Peer:
-    def __init__(self, python: str, mode: str, broker: Mosquitto, seconds: float) -> None:
-        args = [python, str(PEER), mode, broker.host, str(broker.port), PID, DEV, str(seconds)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert '"ready"' in line, line + (self.process.stderr.read() if self.process.stderr else "")
+    """The SDK device in its own process; ``steps`` are its JSON lines, in the order they came.
 
-    def finish(self) -> list[dict[str, Any]]:
-        out, err = self.process.communicate(timeout=60)
-        assert self.process.returncode == 0, err[-3000:]
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    It starts its script at once, prints ``ready`` when it has sent all its own requests, and runs
+    until :meth:`finish` closes its stdin.
+    """
+
+    def __init__(self, python: str, mode: str, host: str, port: int) -> None:
+        args = [python, str(PEER), mode, host, str(port), PID, DEV, "120"]
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.steps: list[Step] = []
+        self._stderr: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                with self._changed:
+                    self.steps.append(json.loads(line))
+                    self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line)
+
+    def trouble(self) -> str:
+        return f"\npeer steps: {self.steps}\npeer stderr: {''.join(self._stderr)[-3000:]}"
+
+    def wait_for(self, what: str, match: Callable[[Step], bool], timeout: float = WAIT) -> Step:
+        """The first step that ``match``es, waiting (bounded) for it to come."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for s in self.steps:
+                    if s["step"] == "failed":
+                        raise AssertionError(f"the peer failed: {s['why']}{self.trouble()}")
+                    if match(s):
+                        return s
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    why = "the peer ended" if self._ended else f"timed out after {timeout:g} s"
+                    raise AssertionError(f"{why} waiting for {what}{self.trouble()}")
+                self._changed.wait(left)
+
+    def sent(self, **fields: Any) -> list[Step]:
+        """The payloads the SDK published that have these fields (as it built them)."""
+        with self._changed:
+            return [
+                s["payload"]
+                for s in self.steps
+                if s["step"] == "sent"
+                and isinstance(s["payload"], dict)
+                and all(s["payload"].get(k) == v for k, v in fields.items())
+            ]
+
+    def answer(self, callback: str, request: Step, method: str | None = None) -> Step:
+        """What the SDK's ``callback`` received in answer to ``request`` (same clientToken, and
+        the given method: one token can be on a request's reply and a later request's)."""
+        token = request["clientToken"]
+
+        def match(s: Step) -> bool:
+            p = s.get("payload", {})
+            return (
+                s["step"] == callback
+                and p.get("clientToken") == token
+                and (method is None or p.get("method") == method)
+            )
+
+        step = self.wait_for(f"the answer ({method or callback}) to {request}", match)
+        assert isinstance(step["payload"], dict)
+        return step["payload"]
+
+    def finish(self) -> list[Step]:
+        """Stop the peer (it ends when its stdin closes) and give every step it printed."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=WAIT)
+        for reader in self._readers:
+            reader.join(timeout=WAIT)
+        assert self.process.returncode == 0, self.trouble()
+        assert self.steps[-1]["step"] == "done", self.trouble()
+        return self.steps
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=WAIT)
 
 
 @pytest.fixture(params=["hub", "explorer"])
@@ -62,48 +163,163 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def tencent_cloud(mode: str, mosquitto: Mosquitto) -> Iterator[LocalCloud]:
-    with LocalCloud(vendor=f"tencent-{mode}", broker=mosquitto.url) as cloud:
+@pytest.fixture(params=["embedded", "mosquitto"])
+def tencent_cloud(request: pytest.FixtureRequest, mode: str) -> Iterator[LocalCloud]:
+    """The local cloud on the default (embedded) broker, and with mosquitto as --broker."""
+    if request.param == "embedded":
+        cloud = LocalCloud(vendor=f"tencent-{mode}", port=free_port())
+    else:
+        mosquitto = request.getfixturevalue("mosquitto")
+        cloud = LocalCloud(vendor=f"tencent-{mode}", broker=mosquitto.url)
+    with cloud:
         yield cloud
+
+
+@pytest.fixture
+def peer(mode: str, tencent_cloud: LocalCloud, tencent_python: str) -> Iterator[Peer]:
+    """The SDK device, started, with all its own requests sent (its ``ready``)."""
+    parts = urllib.parse.urlsplit(tencent_cloud.url)
+    device = Peer(tencent_python, mode, str(parts.hostname), int(parts.port or 1883))
+    try:
+        device.wait_for("the peer's ready", lambda s: s["step"] == "ready", timeout=30)
+        yield device
+    finally:
+        device.kill()
 
 
 def reported(cloud: LocalCloud) -> dict[str, Any]:
     return dict(cloud.get_shadow(DEVICE).get(PID, {}).get("reported", {}))
 
 
+def settled(peer: Peer, mode: str) -> None:
+    """Wait until the cloud has answered the SDK's last request (the bad one) so nothing of the
+    SDK's own script is still in flight."""
+    [bad] = peer.sent(clientToken="bad-1")
+    peer.answer("property" if mode == "explorer" else "shadow", bad)
+
+
 def test_the_sdk_device_reports_and_follows_our_desired_values(
-    mode: str,
-    tencent_cloud: LocalCloud,
-    mosquitto: Mosquitto,
-    tencent_python: str,
-    caplog: pytest.LogCaptureFixture,
+    mode: str, tencent_cloud: LocalCloud, peer: Peer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    peer = Peer(tencent_python, mode, mosquitto, seconds=4)
-    try:
-        eventually(
-            lambda: reported(tencent_cloud).get("alarm") == 0, what="the SDK's first report in the shadow"
-        )
-        with caplog.at_level(logging.INFO, logger="thingmodel.vendors.tencent"):
-            outcome = tencent_cloud.set_desired(DEVICE, PID, {"alarm": 1}, timeout=10)
-        assert outcome.ok, outcome
-        eventually(
-            lambda: reported(tencent_cloud).get("alarm") == 1, what="the SDK's report of the new value"
-        )
-        steps = peer.finish()
-    finally:
-        peer.process.kill()
-    received = [s["payload"] for s in steps if s["step"] in ("property", "shadow")]
+    eventually(lambda: reported(tencent_cloud).get("alarm") == 0, what="the SDK's first report in the shadow")
+    settled(peer, mode)
+    with caplog.at_level(logging.INFO, logger="thingmodel.vendors.tencent"):
+        outcome = tencent_cloud.set_desired(DEVICE, PID, {"alarm": 1}, timeout=10)
+    assert outcome.ok, outcome
+    eventually(lambda: reported(tencent_cloud).get("alarm") == 1, what="the SDK's report of the new value")
     if mode == "explorer":
-        assert {"method": "control", "params": {"alarm": 1}}.items() <= next(
-            p for p in received if p.get("method") == "control"
-        ).items()
-        assert any(p.get("method") == "get_status_reply" for p in received)
-        # the SDK answers control without "method": accepted, and said so in the log
+        control = peer.wait_for(
+            "the control at the SDK's property callback",
+            lambda s: s["step"] == "property" and s["payload"].get("method") == "control",
+        )["payload"]
+        assert control["params"] == {"alarm": 1} and control["clientToken"], control
+        # the SDK answers control without "method": accepted (outcome.ok), and said so in the log
+        [control_reply] = peer.sent(clientToken=control["clientToken"])
+        assert control_reply == {"code": 0, "clientToken": control["clientToken"], "status": "ok"}
         assert any("control_reply without method" in r.getMessage() for r in caplog.records)
+        # ... then reports the value it applied, and that report's reply reaches it with code 0
+        [report] = [p for p in peer.sent(method="report") if p["params"] == {"alarm": 1}]
+        reply = peer.answer("property", report, "report_reply")
+        assert reply["code"] == 0 and reply["status"] == "success", reply
     else:
-        deltas = [p for p in received if p.get("type") == "delta"]
-        assert deltas and deltas[0]["payload"]["state"] == {"alarm": 1}
-        assert any(p.get("type") == "get" and p.get("result") == 0 for p in received)
+        delta = peer.wait_for(
+            "the delta at the SDK's shadow callback",
+            lambda s: s["step"] == "shadow" and s["payload"].get("type") == "delta",
+        )["payload"]
+        assert delta["payload"]["state"] == {"alarm": 1} and isinstance(delta["payload"]["version"], int)
+        # the SDK reports the value and clears desired in one update, whose result reaches it
+        [update] = peer.sent(clientToken=f"{PID}-d1")
+        assert update["state"] == {"reported": {"alarm": 1}, "desired": None}, update
+        result = peer.answer("shadow", update)
+        assert result["type"] == "update" and result["result"] == 0, result
+        assert result["payload"]["version"] > delta["payload"]["version"], (result, delta)
         # the SDK cleared desired after applying it, as Tencent devices do
-        assert "alarm" not in tencent_cloud.get_shadow(DEVICE)[PID]["desired"]
+        eventually(
+            lambda: "alarm" not in tencent_cloud.get_shadow(DEVICE)[PID].get("desired", {}),
+            what="desired cleared by the SDK",
+        )
+    steps = peer.finish()
+    # exactly one control / delta came, and nothing the SDK sent was refused but the bad request
+    pushes = [s for s in steps if _is_push(s)]
+    assert len(pushes) == 1, pushes
+    assert _refused(steps) == ["bad-1"], _refused(steps)
+
+
+def _is_push(s: Step) -> bool:
+    p = s.get("payload")
+    if s["step"] == "sent" or not isinstance(p, dict):
+        return False
+    return p.get("method") == "control" or p.get("type") == "delta"
+
+
+def _refused(steps: list[Step]) -> list[str]:
+    """The tokens of every answer that reached an SDK callback with a non-zero code/result."""
+    out = []
+    for s in steps:
+        p = s.get("payload")
+        if s["step"] != "sent" and isinstance(p, dict) and p.get("code", p.get("result", 0)) != 0:
+            out.append(str(p.get("clientToken")))
+    return out
+
+
+#: Explorer: the reply each request gets, and the SDK callback it reaches
+EXPLORER_REPLIES = {
+    "report": ("property", "report_reply"),
+    "get_status": ("property", "get_status_reply"),
+    "report_info": ("property", "report_info_reply"),
+    "clear_control": ("property", "clear_control_reply"),
+    "event_post": ("event", "event_reply"),
+    "events_post": ("event", "event_reply"),
+}
+
+
+def test_every_reply_the_platform_owes_reaches_the_sdk_with_code_0_and_a_bad_request_gets_an_error(
+    mode: str, peer: Peer
+) -> None:
+    if mode == "explorer":
+        requests = [p for p in peer.sent() if p.get("method") in EXPLORER_REPLIES]
+        good = [p for p in requests if p["clientToken"] != "bad-1"]
+        assert sorted({p["method"] for p in good}) == sorted(EXPLORER_REPLIES), requests
+        answers = {}
+        for request in good:
+            callback, method = EXPLORER_REPLIES[request["method"]]
+            reply = peer.answer(callback, request, method)
+            assert reply["code"] == 0 and reply["status"] == "success", (request, reply)
+            answers[request["method"]] = reply
+        # get_status_reply holds what the SDK reported before asking, and no pending control
+        assert answers["get_status"]["data"] == {"reported": {"alarm": 0}}, answers["get_status"]
+        # clear_control carries the get_status_reply's token (the SDK's own bookkeeping)
+        [clear] = peer.sent(method="clear_control")
+        assert clear["clientToken"] == answers["get_status"]["clientToken"], clear
+        # one event_reply each for event_post (one event) and events_post (two)
+        [one, two] = [p for p in good if p["method"] in ("event_post", "events_post")]
+        assert (len(one["events"]), len(two["events"])) == (1, 2), (one, two)
+        assert answers["event_post"]["version"] == "1.0" and answers["events_post"]["data"] == {}
+        [bad] = peer.sent(clientToken="bad-1")
+        refusal = peer.answer("property", bad, "report_reply")
+        assert refusal["code"] != 0 and isinstance(refusal["status"], str) and refusal["status"], refusal
+        assert "params" in refusal["status"], refusal
+    else:
+        [update] = peer.sent(type="update", clientToken=f"{PID}-r")
+        result = peer.answer("shadow", update)
+        assert result["type"] == "update" and result["result"] == 0, result
+        version = result["payload"]["version"]
+        assert isinstance(version, int) and version >= 1, result
+        [get] = peer.sent(type="get")
+        shadow = peer.answer("shadow", get)
+        assert shadow["type"] == "get" and shadow["result"] == 0, shadow
+        assert shadow["payload"]["state"] == {"reported": {"alarm": 0}}, shadow
+        assert shadow["payload"]["version"] == version, (shadow, result)
+        [bad] = peer.sent(clientToken="bad-1")
+        refusal = peer.answer("shadow", bad)
+        assert refusal["type"] == "update" and refusal["result"] != 0, refusal
+    steps = peer.finish()
+    # every answer reached the SDK once, and only the bad request was refused
+    answered = [
+        s["payload"]["clientToken"]
+        for s in steps
+        if s["step"] != "sent" and "clientToken" in s.get("payload", {})
+    ]
+    tokens = [p["clientToken"] for p in peer.sent()]
+    assert sorted(answered) == sorted(tokens), (answered, tokens)
+    assert _refused(steps) == ["bad-1"], _refused(steps)
