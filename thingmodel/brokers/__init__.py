@@ -10,6 +10,7 @@ Anything else is reached by URL (``mqtt://host:port``, ``mqtts://...``).
     amqtt_broker.py  what is changed in amqtt, and why (imported when the broker starts)
     handshake.py  the CONNECT of MQTT 3.1 and 3.1.1, sans-IO
     policy.py     ClientInfo, BrokerPolicy, OpenPolicy
+    tls.py        ServerTls: the embedded broker's TLS listener, client certificates included
     mosquitto.py  Mosquitto
     ports.py      free_port, check_port_free, wait_listening
     ratelimit.py  RateLimitedLog: log lines that come in bursts
@@ -22,6 +23,7 @@ from .embedded import EmbeddedBroker
 from .mosquitto import MOSQUITTO_CONFIG, Mosquitto
 from .policy import BrokerPolicy, ClientInfo, OpenPolicy
 from .ports import check_port_free, free_port, wait_listening
+from .tls import ServerTls
 
 __all__ = [
     "MOSQUITTO_CONFIG",
@@ -31,6 +33,7 @@ __all__ = [
     "EmbeddedBroker",
     "Mosquitto",
     "OpenPolicy",
+    "ServerTls",
     "check_port_free",
     "free_port",
     "wait_listening",

@@ -6,7 +6,9 @@ method patched here has changed its parameters). Every change is one overridden 
 - ``stream_connected``: the first packet is read here (``handshake.py``), not by amqtt, so that
   MQTT 3.1 is served (amqtt accepts only "MQTT"/4), MQTT 5 gets CONNACK 1, a CONNECT that never
   comes times out (amqtt waits forever), a bad first packet is one rate-limited line (amqtt logs a
-  traceback), and the policy authenticates (amqtt's auth plugins are not consulted).
+  traceback), and the policy authenticates (amqtt's auth plugins are not consulted). On a TLS
+  listener the handshake is run here too (``tls.py``; amqtt's listener is plain TCP), so that a
+  failed one is one rate-limited line, and the client certificate reaches ``ClientInfo``.
 - take-over (MQTT-3.1.4-2): amqtt forgets the older session of a reused client id but leaves its
   connection open and deaf; here the older connection is closed first (its will is published, as
   mosquitto does) and the new one gets the session once the older one has ended.
@@ -30,6 +32,7 @@ import contextlib
 import inspect
 import logging
 import math
+import ssl
 from typing import Any
 
 import amqtt
@@ -42,7 +45,7 @@ from amqtt.utils import gen_client_id
 
 from ..errors import BrokerError
 from ..protocol.topics import validate_filter
-from . import handshake
+from . import handshake, tls
 from .handshake import Connect, Refusal, Will
 from .policy import BrokerPolicy, ClientInfo
 from .ratelimit import RateLimitedLog
@@ -116,7 +119,13 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
     """amqtt's Broker serving MQTT 3.1 and 3.1.1 under a :class:`BrokerPolicy`."""
 
     def __init__(
-        self, config: dict[str, Any], *, policy: BrokerPolicy, notes: RateLimitedLog, connect_timeout: float
+        self,
+        config: dict[str, Any],
+        *,
+        policy: BrokerPolicy,
+        notes: RateLimitedLog,
+        connect_timeout: float,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(config)
         missing = [name for name in _BROKER_STATE if not hasattr(self, name)]
@@ -125,6 +134,8 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
         self.policy = policy
         self.notes = notes
         self.connect_timeout = connect_timeout
+        #: every connection's TLS handshake is run with it (the listener itself is plain TCP)
+        self.tls_context = tls_context
         self._live: dict[str, _Connection] = {}
         self._admission = asyncio.Lock()  # one take-over and session hand-out at a time
 
@@ -133,6 +144,11 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
     ) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         address = f"{peer[0]}:{peer[1]}"
+        if self.tls_context is not None:  # first, before anything reads what the client sent
+            secured = await self._start_tls(writer, address)
+            if secured is None:
+                return
+            writer = secured
         server = self._servers.get(listener_name)
         if server is not None:
             await server.acquire_connection()
@@ -147,6 +163,26 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
             if not writer.is_closing():
                 writer.close()
 
+    async def _start_tls(self, writer: asyncio.StreamWriter, address: str) -> asyncio.StreamWriter | None:
+        """The writer once the TLS handshake is done; None when it failed (logged, connection closed)."""
+        assert self.tls_context is not None
+        kind, reason = "TLS handshake", None
+        try:
+            return await tls.start_tls(writer, self.tls_context, self.connect_timeout)
+        except ssl.SSLError as exc:
+            reason = tls.handshake_failure(exc)
+        except asyncio.TimeoutError:
+            kind, reason = "TLS handshake timeout", f"no TLS handshake within {self.connect_timeout:g} s"
+        except ConnectionError:  # a port probe (wait_listening, a health check): nothing to report
+            log.debug("connection from %s closed before its TLS handshake ended", address)
+        except OSError as exc:
+            reason = repr(exc)
+        if reason is not None:
+            self.notes.log(kind, logging.WARNING, "refused TLS connection from %s: %s", address, reason)
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
+        return None
+
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str
     ) -> None:
@@ -160,12 +196,14 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
                 first.kind, logging.WARNING, "refused connection from %s: %s", address, first.reason
             )
             return
+        ssl_object = writer.get_extra_info("ssl_object")
         client = ClientInfo(
             client_id=first.client_id or gen_client_id(),
             username=first.username,
             password=first.password,
             address=address,
             protocol=first.protocol,
+            certificate=ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None,
         )
         reason, _ = self._consult("authenticate", "a refusal", "the broker policy failed", client)
         if reason is not None:

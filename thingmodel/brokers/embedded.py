@@ -16,6 +16,12 @@ connection attempt or a delivery timeout is one log line, at most one a second o
 (the others are counted and the count is logged). A :class:`~thingmodel.brokers.policy.BrokerPolicy`
 decides who connects, what each client is subscribed to implicitly, and where it may publish
 and subscribe. What is changed in amqtt, and why, is in ``amqtt_broker.py``.
+
+With ``tls`` (a :class:`~thingmodel.brokers.tls.ServerTls`) the listener speaks MQTT over TLS
+(``mqtts://``); with its ``cafile`` every client must present a certificate that CA signed, and
+the policy finds it in ``ClientInfo.certificate`` (AWS IoT authenticates its devices so). A failed
+handshake (no certificate, one from another CA, plain MQTT on the TLS port) is one rate-limited
+log line naming the peer and the reason.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ..errors import BrokerError
 from .policy import BrokerPolicy, OpenPolicy
 from .ports import check_port_free, free_port
 from .ratelimit import RateLimitedLog
+from .tls import ServerTls
 
 log = logging.getLogger("thingmodel.brokers")
 
@@ -39,7 +46,7 @@ class EmbeddedBroker:
     """amqtt running in this process (MQTT 3.1 and 3.1.1), on its own asyncio loop thread.
 
     ``policy`` may be replaced at any time; a running broker applies the new one from its next
-    connection, publish or subscribe on.
+    connection, publish or subscribe on. ``tls``: listen for MQTT over TLS instead of plain TCP.
     """
 
     def __init__(
@@ -49,11 +56,14 @@ class EmbeddedBroker:
         policy: BrokerPolicy = OpenPolicy(),  # noqa: B008 - stateless, safe to share
         *,
         connect_timeout: float = 10.0,
+        tls: ServerTls | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         #: seconds a new connection has to send its CONNECT
         self.connect_timeout = connect_timeout
+        #: the listener's TLS; None: plain TCP
+        self.tls = tls
         self._policy = policy
         self._notes = RateLimitedLog(log)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,7 +73,8 @@ class EmbeddedBroker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        scheme = "mqtt" if self.tls is None else "mqtts"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def policy(self) -> BrokerPolicy:
@@ -77,7 +88,8 @@ class EmbeddedBroker:
             self._broker.policy = policy
 
     def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        """Listen on host:port; BrokerError if amqtt is missing or the port is taken."""
+        """Listen on host:port; BrokerError if amqtt is missing, the port is taken, or a TLS file
+        cannot be loaded."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -85,6 +97,7 @@ class EmbeddedBroker:
         except ImportError:
             raise BrokerError("the embedded broker needs amqtt: pip install 'thingmodel[local]'") from None
         amqtt_broker.check_amqtt()
+        tls_context = self.tls.context() if self.tls is not None else None
         check_port_free(self.host, self.port)
         for name in ("amqtt", "transitions"):  # chatty at INFO/WARNING about its own config
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -97,7 +110,11 @@ class EmbeddedBroker:
 
         async def boot() -> None:
             broker = amqtt_broker.PolicyBroker(
-                config, policy=self._policy, notes=self._notes, connect_timeout=self.connect_timeout
+                config,
+                policy=self._policy,
+                notes=self._notes,
+                connect_timeout=self.connect_timeout,
+                tls_context=tls_context,
             )
             await broker.start()
             self._broker = broker

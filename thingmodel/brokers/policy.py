@@ -16,7 +16,7 @@ import attrs
 
 @attrs.frozen
 class ClientInfo:
-    """One client connection, as its CONNECT described it."""
+    """One client connection, as its CONNECT (and its TLS handshake, if any) described it."""
 
     client_id: str
     username: str | None
@@ -26,6 +26,9 @@ class ClientInfo:
     address: str
     #: 3 (MQTT 3.1) or 4 (3.1.1)
     protocol: int
+    #: the DER client certificate the TLS handshake verified; None on plain TCP or when the
+    #: client sent none (a listener that asks for none); not in repr
+    certificate: bytes | None = attrs.field(default=None, repr=False)
 
 
 class BrokerPolicy(Protocol):

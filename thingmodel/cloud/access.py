@@ -44,7 +44,11 @@ CLOUD_PREFIXES = ("thingmodel-cloud", "thingmodel-app")
 
 
 class ClientLike(Protocol):
-    """What the policy reads of a connecting client (the broker's ``ClientInfo``)."""
+    """What the policy reads of a connecting client (the broker's ``ClientInfo``).
+
+    A ``certificate`` attribute (DER bytes or None), when the client has one, is the client
+    certificate the broker's TLS listener verified; see :func:`presented_certificate`.
+    """
 
     @property
     def client_id(self) -> str: ...
@@ -111,6 +115,13 @@ def vendor_rules(vendor: str) -> VendorRules:
     )
 
 
+def presented_certificate(client: ClientLike) -> bytes | None:
+    """The DER client certificate the broker's TLS listener verified (``ClientInfo.certificate``);
+    None when there is none or the client has no such attribute."""
+    certificate = getattr(client, "certificate", None)
+    return certificate if isinstance(certificate, bytes) and certificate else None
+
+
 def check_registry_vendor(registry: Registry, vendor: str) -> None:
     """InvalidValue unless ``registry``'s devices can sign in to a cloud speaking ``vendor``."""
     if vendor_rules(registry.vendor).module != vendor_rules(vendor).module:
@@ -146,7 +157,8 @@ class CloudPolicy:
 
     ``cloud_password`` is the per-run secret the cloud's own clients present; ``clock`` gives
     Unix seconds for signature times; ``peer_certificate`` returns the DER client certificate a
-    TLS listener received from a client (None: no certificate), which AWS devices need.
+    TLS listener received from a client (None: no certificate), which AWS devices need. By
+    default it is :func:`presented_certificate`: what the embedded broker's TLS listener verified.
     """
 
     def __init__(
@@ -167,7 +179,7 @@ class CloudPolicy:
         self.registry = registry
         self._cloud_password = cloud_password.encode()
         self._clock = clock
-        self._peer_certificate = peer_certificate
+        self._peer_certificate = presented_certificate if peer_certificate is None else peer_certificate
         self._topics: dict[str, tuple[list[str], list[str]]] = {}
 
     def __repr__(self) -> str:
@@ -189,7 +201,7 @@ class CloudPolicy:
         credential = self.registry.get(device_id)
         if credential is None:
             return f"unknown client id {cid!r}: device {device_id!r} is not registered"
-        peer = self._peer_certificate(client) if self._peer_certificate is not None else None
+        peer = self._peer_certificate(client)
         reason = self.rules.check(credential, client, peer, self._clock())
         return None if reason is None else f"client id {cid!r} (device {device_id!r}): {reason}"
 
