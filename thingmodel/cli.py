@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="device registry (see `thingmodel registry`): only its devices connect, each checked as "
         "its vendor checks it and kept to its own topics (default: none, every client is accepted)",
     )
+    cloud.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="serve MQTT over TLS with a local CA kept in DIR (made on first use); aws things then sign "
+        "in with certificates from `thingmodel registry add --make-cert DIR` (aws with --registry needs it)",
+    )
 
     def app_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -154,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cert",
         metavar="PEM",
         help="aws: the thing's certificate, registered by its SHA-256 (default: none; aws needs it)",
+    )
+    add.add_argument(
+        "--make-cert",
+        metavar="DIR",
+        help="aws: make the thing's certificate and key in DIR, signed by the local CA there "
+        "(the one `thingmodel cloud --tls-dir DIR` serves with), and register it",
     )
     remove = registry_sub.add_parser("remove", help="unregister a device")
     remove.add_argument("device_id", help=device_help)
@@ -245,6 +257,19 @@ def _cloud(args: argparse.Namespace) -> int:
         registry = Registry.load(args.registry)
         check_registry_vendor(registry, args.vendor)
         options["registry"] = registry
+    if args.tls_dir:
+        if args.broker:
+            raise InvalidValue("--tls-dir is for the embedded broker; with --broker, that broker serves TLS")
+        from .brokers import ServerTls
+        from .cloud.certificates import local_pki
+        from .transport import TlsOptions
+
+        pki = local_pki(args.tls_dir, hosts=dict.fromkeys([args.host, "localhost"]))
+        client_ca = str(pki.ca[0]) if args.vendor == "aws" else None
+        options["listener_tls"] = ServerTls(*pki.server, cafile=client_ca)
+        options["tls"] = TlsOptions(str(pki.ca[0]), str(pki.cloud_client[0]), str(pki.cloud_client[1]))
+    elif args.vendor == "aws" and args.registry and not args.broker:
+        raise InvalidValue("aws things sign in by certificate, over TLS: give --tls-dir DIR too")
     cloud = LocalCloud(
         vendor=args.vendor, broker=args.broker, host=args.host, port=args.port, store=args.store, **options
     )
@@ -363,7 +388,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _registry(args: argparse.Namespace) -> int:
     from .cloud.access import check_registry_vendor
-    from .cloud.registry import Registry, certificate_fingerprint
+    from .cloud.certificates import certificate_fingerprint
+    from .cloud.registry import Registry
 
     path = Path(args.file)
     if args.registry_command != "add" or path.exists():
@@ -393,12 +419,25 @@ def _registry(args: argparse.Namespace) -> int:
     if args.device_id in registry:
         print(f"thingmodel: device {args.device_id!r} is already in {path}; remove it first", file=sys.stderr)
         return EXIT_FAILED
+    made = None
+    if args.make_cert:
+        if registry.rules.credential != "cert_sha256" or args.cert:
+            raise InvalidValue("--make-cert is for aws things, instead of --cert")
+        from .cloud.certificates import local_pki, make_device_certificate
+
+        made = make_device_certificate(args.make_cert, local_pki(args.make_cert).ca, args.device_id)
+        args.cert = str(made[0])
     if registry.rules.credential == "cert_sha256" and not args.cert:
-        raise InvalidValue(f"{registry.vendor} things are registered by their certificate: give --cert PEM")
+        raise InvalidValue(
+            f"{registry.vendor} things are registered by their certificate: "
+            "give --cert PEM or --make-cert DIR"
+        )
     fingerprint = certificate_fingerprint(args.cert) if args.cert else None
     value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint)
     registry.save()
     print(f"added {registry.vendor} device {args.device_id} to {path}")
+    if made is not None:
+        print(f"certificate: {made[0]}\nkey: {made[1]}  (mode 0600; give both to the thing)")
     if fingerprint is not None:
         print(f"cert_sha256: {value}")
     elif args.secret is None:

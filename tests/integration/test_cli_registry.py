@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from thingmodel.cloud.certificates import certificate_fingerprint
+
 CLI = [sys.executable, "-m", "thingmodel.cli"]
 
 
@@ -95,3 +97,42 @@ def test_cloud_with_a_broken_registry_exits_2_naming_the_file_and_the_place(tmp_
         f'thingmodel: {path}, devices["a/b"]: '
         "device_id 'a/b' contains a slash, which would break its MQTT topic"
     ]
+
+
+def test_make_cert_issues_an_aws_things_certificate_from_the_local_ca_and_registers_it(
+    tmp_path: Path,
+) -> None:
+    path, pki = str(tmp_path / "aws.json"), tmp_path / "pki"
+    made = run("registry", "add", "--file", path, "--vendor", "aws", "thermostat-1", "--make-cert", str(pki))
+    assert made.returncode == 0, made.stderr
+    cert = pki / "thermostat-1.crt"
+    assert f"certificate: {cert}" in made.stdout
+    assert stat.S_IMODE((pki / "thermostat-1.key").stat().st_mode) == 0o600
+    listed = run("registry", "list", "--file", path)
+    assert f"cert_sha256={certificate_fingerprint(cert)}" in listed.stdout
+
+
+def test_an_aws_cloud_with_a_registry_but_no_tls_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = str(tmp_path / "aws.json")
+    run("registry", "add", "--file", path, "--vendor", "aws", "thermostat-1", "--make-cert", str(tmp_path))
+    refused = run("cloud", "--vendor", "aws", "--registry", path, "--port", "1")  # never bound
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("give --tls-dir DIR too")
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_an_aws_cloud_with_tls_dir_serves_mqtts_and_says_who_may_connect(tmp_path: Path) -> None:
+    from thingmodel.brokers import free_port
+
+    path, pki = str(tmp_path / "aws.json"), str(tmp_path / "pki")
+    run("registry", "add", "--file", path, "--vendor", "aws", "thermostat-1", "--make-cert", pki)
+    port = free_port()
+    args = ["cloud", "--vendor", "aws", "--registry", path, "--tls-dir", pki, "--port", str(port)]
+    cloud = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert cloud.stdout is not None
+        line = cloud.stdout.readline()
+    finally:
+        cloud.terminate()
+        cloud.wait(timeout=30)
+    assert f"serving on mqtts://127.0.0.1:{port}" in line and "1 registered device" in line, line
+    assert (tmp_path / "pki" / "thingmodel-server.crt").exists()

@@ -14,11 +14,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel import InvalidValue
-from thingmodel.brokers import free_port
+from thingmodel.brokers import ServerTls, free_port
 from thingmodel.cloud import LocalCloud
+from thingmodel.cloud.certificates import certificate_fingerprint, local_pki, make_device_certificate
 from thingmodel.cloud.registry import Registry
 from thingmodel.device import Device
 from thingmodel.errors import AuthenticationError
+from thingmodel.transport import TlsOptions
 from thingmodel.vendors import huawei
 
 from .helpers import Detector, eventually
@@ -134,3 +136,39 @@ def test_the_cli_reaches_a_cloud_with_a_registry_only_with_the_registrys_cloud_s
 def test_without_a_registry_the_cloud_says_it_runs_in_development_mode() -> None:
     with LocalCloud(vendor="huawei", port=free_port()) as cloud:
         assert cloud.mode.startswith("development mode")
+
+
+def test_an_aws_thing_signs_in_by_its_registered_certificate_and_an_unregistered_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    pki = local_pki(tmp_path / "pki")
+    cert, key = make_device_certificate(tmp_path / "pki", pki.ca, "thermostat-1")
+    stranger = make_device_certificate(tmp_path / "pki", pki.ca, "stranger-1")
+    registry = Registry.new(tmp_path / "aws.json", "aws")
+    registry.add("thermostat-1", cert_sha256=certificate_fingerprint(cert))
+    ca = str(pki.ca[0])
+
+    def thing(name: str, pair: tuple[Path, Path], detector: Detector, port: int) -> Device:
+        return Device.for_aws(
+            thing_name=name,
+            endpoint="127.0.0.1",
+            port=port,
+            cert_file=str(pair[0]),
+            key_file=str(pair[1]),
+            ca_file=ca,
+            services=[detector],
+        )
+
+    listener = ServerTls(*pki.server, cafile=ca)
+    own = TlsOptions(ca, str(pki.cloud_client[0]), str(pki.cloud_client[1]))
+    cloud = LocalCloud(vendor="aws", port=free_port(), registry=registry, listener_tls=listener, tls=own)
+    with cloud:
+        assert cloud.url.startswith("mqtts://")
+        detector = Detector()
+        with thing("thermostat-1", (cert, key), detector, cloud.port):
+            assert cloud.set_desired("thermostat-1", "$classic", {"alarm": 1}).ok
+        assert detector.set_calls == [1]
+        intruder = thing("stranger-1", stranger, Detector(), cloud.port)
+        with pytest.raises(AuthenticationError):
+            intruder.connect(timeout=5)
+        intruder.disconnect()

@@ -26,13 +26,13 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from thingmodel.brokers import BrokerError, ClientInfo, EmbeddedBroker, OpenPolicy, ServerTls
 from thingmodel.cloud.access import CloudPolicy
-from thingmodel.cloud.registry import (
-    Registry,
+from thingmodel.cloud.certificates import (
     certificate_fingerprint,
     make_ca,
     make_device_certificate,
     make_server_certificate,
 )
+from thingmodel.cloud.registry import Registry
 
 from .helpers import eventually
 

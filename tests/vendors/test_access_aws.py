@@ -12,7 +12,7 @@ import pytest
 
 from thingmodel import InvalidValue
 from thingmodel.cloud.access import filter_within
-from thingmodel.cloud.registry import (
+from thingmodel.cloud.certificates import (
     certificate_fingerprint,
     make_ca,
     make_device_certificate,
