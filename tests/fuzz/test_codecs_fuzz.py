@@ -24,7 +24,8 @@ from thingmodel.engine.core import DeviceCore
 from thingmodel.protocol import messages as ev
 from thingmodel.vendors import aws, huawei, tencent
 
-CASES = int(os.environ.get("THINGMODEL_FUZZ_CASES", "5000"))
+# 2,000 derandomized cases per test keep the suite under its 10-minute budget; raise it for a soak
+CASES = int(os.environ.get("THINGMODEL_FUZZ_CASES", "2000"))
 FUZZ = settings(
     max_examples=CASES,
     deadline=None,
@@ -307,23 +308,7 @@ def test_platform_half_survives_hostile_uplinks(name: str, data: st.DataObject) 
     topic = concrete(data.draw(st.sampled_from(case.platform.subscriptions())), rng)
     events = case.platform.decode(topic, data.draw(payloads(case)))
     assert isinstance(events, list)  # may be empty: {"services": []} carries nothing
-    assert all(
-        isinstance(
-            e,
-            (
-                ev.Reported,
-                ev.DesiredAcked,
-                ev.ReadAnswered,
-                ev.CommandAnswered,
-                ev.ShadowRequested,
-                ev.DesiredCleared,
-                ev.MessageUp,
-                ev.EventUp,
-                ev.DeviceMalformed,
-            ),
-        )
-        for e in events
-    )
+    assert all(isinstance(e, ev.PlatformUplink) for e in events)  # the platform half's events only
 
 
 @pytest.mark.parametrize("name", CASES_BY_NAME)
