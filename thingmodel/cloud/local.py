@@ -39,10 +39,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ..brokers import EmbeddedBroker
+from ..brokers import EmbeddedBroker, ServerTls
 from ..errors import CodecError, InvalidValue
 from ..protocol import messages as ev
 from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
+from ..transport.mqtt import ack_all
 from ..transport.worker import BatchWorker
 from . import appapi
 from .access import CloudPolicy
@@ -132,6 +133,7 @@ class LocalCloud:
         client_id: str | None = None,
         queue_limit: int = 10_000,
         registry: Registry | None = None,
+        listener_tls: ServerTls | None = None,
     ) -> None:
         self.vendor = vendor
         #: the devices that may connect (None: development mode, everyone may)
@@ -139,6 +141,8 @@ class LocalCloud:
         self._cloud_password = registry.cloud_secret if registry is not None else secrets.token_urlsafe(24)
         #: what the embedded broker asks about each connection, publish and subscribe
         self.policy = CloudPolicy(vendor, registry, self._cloud_password)
+        #: the embedded broker's TLS listener (None: plain MQTT); its clients verify it with ``tls``
+        self.listener_tls = listener_tls
         #: the cloud's MQTT client id; fixed, so the broker keeps its session across restarts
         #: (two clouds of one vendor on one broker need distinct ids)
         self.client_id = client_id or f"thingmodel-cloud-{vendor}"
@@ -169,13 +173,15 @@ class LocalCloud:
     @property
     def url(self) -> str:
         """The broker URL devices and applications connect to."""
-        return self._broker_url or f"mqtt://{self.host}:{self.port}"
+        scheme = "mqtt" if self.listener_tls is None else "mqtts"
+        return self._broker_url or f"{scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> LocalCloud:
         if self._store_path:
             self.platform.open_store(self._store_path)
         if self._broker_url is None:
-            self.embedded = EmbeddedBroker(self.host, self.port, self.policy).start(timeout)
+            broker = EmbeddedBroker(self.host, self.port, self.policy, tls=self.listener_tls)
+            self.embedded = broker.start(timeout)
             self.port = self.embedded.port
         address = BrokerAddress.parse(self.url)
         tls = self._tls or (TlsOptions() if address.tls else None)
@@ -339,8 +345,7 @@ class LocalCloud:
             # the session: these are acknowledged, and the log says they are not stored.
             log.exception("committing %d uplinks failed: they are acknowledged but not stored", len(acks))
         finally:
-            for ack in acks:
-                ack()
+            ack_all(acks)  # in order, in one write
 
     def _admit_app(self, topic: str, payload: bytes) -> None:
         if not self._app_slots.acquire(blocking=False):

@@ -26,6 +26,14 @@
   moment the worker wakes (it measurably shortens desired -> setter; benchmarks/run.py figure
   3). The handler must call ``ack`` for every message, in the order they arrived (MQTT asks for
   PUBACKs in order); if it raises, the transport acknowledges for it.
+- Batched acknowledgements: :func:`ack_all` sends the PUBACKs of many messages (the local
+  cloud's batch) in one write, where paho writes each one by itself and wakes its network
+  thread for each.
+- Reading: paho asks the socket for each packet's first byte and its length a byte at a time,
+  and handles one packet per ``select()`` while nothing of its own is in flight; here the socket
+  is read up to 64 KiB at a time and every packet already read is handled before the next
+  ``select()`` (:class:`_Client`). At thousands of messages a second that is most of paho's
+  system calls gone, and with them most of the switches between its thread and the others.
 - Bound: at most ``offline_limit`` messages wait. Past that the *oldest* is dropped (the newest
   state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
   dropped silently.
@@ -43,10 +51,11 @@ import logging
 import random
 import socket
 import ssl
+import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -57,6 +66,14 @@ from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
 
 log = logging.getLogger("thingmodel.transport")
+
+_MALFORMED: tuple[type[Exception], ...]
+try:
+    from paho.mqtt.exception import MalformedPacket
+
+    _MALFORMED = (MalformedPacket, struct.error)
+except ImportError:  # paho 2.0: a malformed packet raises struct.error
+    _MALFORMED = (struct.error,)
 
 _AUTH_REFUSED = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5 as paho maps them to MQTT 5 codes
 
@@ -116,6 +133,264 @@ Ack = Callable[[], None]
 
 def _already_acked() -> None:
     """The ack of a QoS 0 message, or of one paho acknowledged on receipt: nothing to do."""
+
+
+class _Ack:
+    """The ack of one QoS 1/2 message received on ``client``. On a connection that is gone
+    paho drops it: there is nothing to answer then."""
+
+    __slots__ = ("client", "mid", "qos")
+
+    def __init__(self, client: mqtt.Client, mid: int, qos: int) -> None:
+        self.client = client
+        self.mid = mid
+        self.qos = qos
+
+    def __call__(self) -> None:
+        self.client.ack(self.mid, self.qos)
+
+
+def ack_all(acks: Iterable[Ack]) -> None:
+    """Call each ack, in order; the PUBACKs of consecutive QoS 1 messages of one connection go
+    out together, in one write."""
+    mids: list[int] = []
+    batched: _Client | None = None
+    for ack in acks:
+        if isinstance(ack, _Ack) and ack.qos == 1 and isinstance(ack.client, _Client):
+            if ack.client is not batched:
+                if batched is not None:
+                    batched.ack_many(mids)
+                batched, mids = ack.client, []
+            mids.append(ack.mid)
+            continue
+        if batched is not None:
+            batched.ack_many(mids)
+            batched, mids = None, []
+        ack()
+    if batched is not None:
+        batched.ack_many(mids)
+
+
+_READ_SIZE = 65536
+#: packets handled from what was read before paho's loop gets a turn to write and time out
+_PACKETS_PER_READ = 1000
+_PUBACK = struct.Struct("!BBH")
+_PUBLISH = 0x30
+_EOF = (-1, b"")
+# paho's state of a packet being read (client._in_packet), as paho resets it after each one
+_IN_PACKET_KEYS = {
+    "command",
+    "have_remaining",
+    "remaining_count",
+    "remaining_mult",
+    "remaining_length",
+    "packet",
+    "to_process",
+    "pos",
+}
+
+
+def _fresh_in_packet() -> Any:  # paho's _InPacket
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
+
+
+class _BufferedSocket:
+    """paho's socket, read ``_READ_SIZE`` bytes at a time and cut into packets here
+    (:meth:`next_packet`); ``pending()``, which paho asks of TLS sockets too, tells paho's loop
+    not to wait in ``select()`` while a whole packet is already read. Everything else is the
+    socket's own."""
+
+    __slots__ = ("_at", "_data", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._at = 0
+
+    def next_packet(self) -> tuple[int, bytes] | None:
+        """``(first byte, the rest)`` of the next packet; None while it is not all there (the
+        socket has nothing more now), ``_EOF`` when the peer closed. Raises what ``recv`` does,
+        and ValueError for a malformed remaining length."""
+        data, at = self._data, self._at
+        while True:
+            whole = _frame(data, at)
+            if whole is not None:
+                start, end = whole
+                self._at = end
+                return data[at], data[start:end]
+            try:
+                more = self._sock.recv(_READ_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                return None
+            if not more:
+                return _EOF
+            data = data[at:] + more if at < len(data) else more
+            at = 0
+            self._data, self._at = data, 0
+
+    def has_packet(self) -> bool:
+        """Whether a whole packet is read and not yet taken."""
+        return _frame(self._data, self._at) is not None
+
+    def recv(self, size: int) -> bytes:  # paho's own reading, if it ever does it
+        data, at = self._data, self._at
+        if at >= len(data):
+            return bytes(self._sock.recv(size))
+        self._at = at + size
+        return data[at : at + size]
+
+    def pending(self) -> int:
+        inner = getattr(self._sock, "pending", None)
+        return int(self.has_packet()) + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _frame(data: bytes, at: int) -> tuple[int, int] | None:
+    """Where the body of the packet at ``data[at]`` starts and ends, if all of it is in ``data``."""
+    n = len(data)
+    i = at + 1
+    length = 0
+    shift = 0
+    while i < n:
+        byte = data[i]
+        i += 1
+        length |= (byte & 127) << shift
+        if byte < 128:
+            return (i, i + length) if i + length <= n else None
+        shift += 7
+        if shift > 21:
+            raise ValueError("remaining length longer than 4 bytes")
+    return None
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading through a :class:`_BufferedSocket` and handling every packet that
+    is read before it goes back to ``select()``. PUBLISH packets (QoS 0 and 1, MQTT 3.1.1) go
+    straight to ``fast_message(client, topic, payload, qos, mid)`` when it is set, without
+    paho's message objects (each held a lock and a condition) and topic matching; every other
+    packet is handled by paho, as it reads it. :meth:`ack_many` sends many PUBACKs at once."""
+
+    fast_message: Callable[[mqtt.Client, str, bytes, int, int], None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        in_packet = getattr(self, "_in_packet", None)
+        self._framing = isinstance(in_packet, dict) and set(in_packet) == _IN_PACKET_KEYS
+
+    def _create_socket(self) -> Any:
+        return _BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> Any:
+        # paho reads one packet per call when nothing of its own is in flight; here every packet
+        # already read, and what the socket has now, up to _PACKETS_PER_READ.
+        sock = self._sock
+        if not self._framing or not isinstance(sock, _BufferedSocket) or self._in_packet["command"]:
+            return super().loop_read(max_packets)
+        for _ in range(_PACKETS_PER_READ):
+            rc = self._packet_read()
+            if rc == mqtt.MQTT_ERR_AGAIN:
+                break
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if self._sock is not sock:  # disconnected meanwhile
+                break
+        return _SUCCESS
+
+    def _packet_read(self) -> Any:
+        sock = self._sock
+        if not self._framing or not isinstance(sock, _BufferedSocket) or self._in_packet["command"]:
+            return super()._packet_read()
+        try:
+            packet = sock.next_packet()
+        except ssl.SSLWantWriteError:
+            self._call_socket_register_write()
+            return mqtt.MQTT_ERR_AGAIN
+        except ValueError:
+            return mqtt.MQTT_ERR_PROTOCOL
+        except OSError as exc:
+            self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", exc)
+            return mqtt.MQTT_ERR_CONN_LOST
+        if packet is None:
+            return mqtt.MQTT_ERR_AGAIN
+        if packet is _EOF:
+            return mqtt.MQTT_ERR_CONN_LOST
+        with self._msgtime_mutex:  # for the keep-alive: paho 2.1+ reads the first, 2.0 the second
+            self._last_bytes_received = self._last_msg_in = time.monotonic()
+        first, body = packet
+        if first & 0xF0 == _PUBLISH and self.fast_message is not None and self._protocol != mqtt.MQTTv5:
+            rc = self._fast_publish(first, body)
+            if rc is not None:
+                return rc
+        self._in_packet = in_packet = _fresh_in_packet()
+        in_packet.update(command=first, have_remaining=1, remaining_length=len(body), packet=bytearray(body))
+        try:
+            return self._packet_handle()
+        except _MALFORMED as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            return mqtt.MQTT_ERR_PROTOCOL
+        finally:
+            self._in_packet = _fresh_in_packet()
+
+    def _fast_publish(self, first: int, body: bytes) -> Any:
+        """Deliver a QoS 0/1 PUBLISH; None to leave it to paho (QoS 2, a topic not UTF-8)."""
+        qos = (first >> 1) & 3
+        if qos > 1 or len(body) < 2:
+            return None
+        end = 2 + ((body[0] << 8) | body[1])
+        if end == 2:  # no topic: paho's to refuse
+            return None
+        mid = 0
+        if qos:
+            if len(body) < end + 2:
+                return mqtt.MQTT_ERR_PROTOCOL
+            mid = (body[end] << 8) | body[end + 1]
+        elif len(body) < end:
+            return mqtt.MQTT_ERR_PROTOCOL
+        try:
+            topic = body[2:end].decode()
+        except UnicodeDecodeError:
+            return None
+        deliver = self.fast_message
+        assert deliver is not None
+        with self._in_callback_mutex:
+            deliver(self, topic, body[end + 2 * qos :], qos, mid)
+        if qos and not self._manual_ack:
+            return self._send_puback(mid)
+        return _SUCCESS
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Acknowledge these QoS 1 messages (``manual_ack``), in order, in one write."""
+        if mids and self._manual_ack:
+            packet = b"".join([_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(mqtt.PUBACK, packet, mids[-1], 1)
+
+
+#: paho's internals _Client builds on (paho 2.0 to 2.2); without them it is plain paho
+_PAHO_INTERNALS = all(
+    hasattr(mqtt.Client, name)
+    for name in (
+        "_create_socket",
+        "_packet_queue",
+        "_packet_read",
+        "_packet_handle",
+        "_send_puback",
+        "_call_socket_register_write",
+        "_easy_log",
+        "_loop_rc_handle",
+        "loop_read",
+    )
+)
 
 
 @attrs.define(eq=False, repr=False)
@@ -230,7 +505,7 @@ class MqttTransport:
         return context
 
     def _new_client(self, client_id: str) -> mqtt.Client:
-        client = mqtt.Client(
+        client = (_Client if _PAHO_INTERNALS else mqtt.Client)(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=self.clean_session,
@@ -242,6 +517,8 @@ class MqttTransport:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        if isinstance(client, _Client):
+            client.fast_message = self._deliver
         client.on_subscribe = self._handle_subscribe
         client.on_publish = self._handle_publish
         if self.will is not None:
@@ -413,20 +690,19 @@ class MqttTransport:
                 log.exception("on_disconnect callback raised")
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._deliver(client, message.topic, bytes(message.payload), message.qos, message.mid)
+
+    def _deliver(self, client: mqtt.Client, topic: str, payload: bytes, qos: int, mid: int) -> None:
         ack: Ack = _already_acked
-        if self.ack_when_handled and message.qos > 0:
-            mid, qos = message.mid, message.qos
-
-            def ack() -> None:  # on a connection that is gone paho drops it: nothing to answer
-                client.ack(mid, qos)
-
+        if self.ack_when_handled and qos > 0:
+            ack = _Ack(client, mid, qos)
         if self.on_message is None:
             ack()
             return
         try:
-            self.on_message(message.topic, bytes(message.payload), ack)
+            self.on_message(topic, payload, ack)
         except Exception:
-            log.exception("handling a message on %s failed", message.topic)
+            log.exception("handling a message on %s failed", topic)
             ack()
 
     def _handle_publish(

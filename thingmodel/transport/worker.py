@@ -10,6 +10,7 @@ producer: back-pressure instead of growth.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -94,6 +95,11 @@ class BatchWorker(Generic[T]):
     waits for an item that is not there, so a lone item is handled at once. ``put`` blocks while
     ``maxsize`` items wait. ``handle`` must not raise (if it does, that is logged and the thread
     carries on).
+
+    The queue is a deque: ``put`` and taking an item are one append and one pop, and the lock
+    is taken only to wake a thread that waits (the worker for an item, a producer for room). A
+    producer that found the queue full is woken once a quarter of it is free, not for each item
+    taken: it then queues many at once, instead of trading the GIL with the worker per item.
     """
 
     def __init__(
@@ -111,15 +117,23 @@ class BatchWorker(Generic[T]):
         self.maxsize = maxsize
         self.max_batch = max_batch
         self.max_seconds = max_seconds
+        self._low_water = maxsize - max(1, maxsize // 4)  # a waiting producer is woken at this
         self._handle = handle
-        self._queue: queue.Queue[T | _Stop] = queue.Queue(maxsize)
+        self._items: collections.deque[T | _Stop] = collections.deque()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # the worker waits here for an item
+        self._room = threading.Condition(self._lock)  # producers wait here while it is full
+        # Each side sets its flag under the lock *before* it looks at the deque, and the other
+        # side looks at the flag *after* changing the deque: so no wake-up is ever missed.
+        self._worker_waits = False
+        self._producers_wait = 0
         self._thread: threading.Thread | None = None
         self._stopping = False
 
     @property
     def queued(self) -> int:
         """Items waiting (at most ``maxsize``)."""
-        return self._queue.qsize()
+        return len(self._items)
 
     def start(self) -> None:
         if self._thread is None:
@@ -129,27 +143,56 @@ class BatchWorker(Generic[T]):
 
     def put(self, item: T) -> bool:
         """Queue ``item``, waiting while the queue is full; False if the worker stopped first."""
-        while True:
-            try:
-                self._queue.put(item, timeout=0.5)
-                return True
-            except queue.Full:
-                if self._thread is None:
-                    return False
+        items = self._items
+        if len(items) >= self.maxsize:
+            with self._lock:
+                self._producers_wait += 1
+                try:
+                    while len(items) >= self.maxsize:
+                        if self._thread is None:
+                            return False
+                        self._room.wait(0.5)
+                finally:
+                    self._producers_wait -= 1
+        self._append(item)
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Handle the items already queued, then end the thread."""
         thread = self._thread
         if thread is None:
             return
-        self._queue.put(_Stop())
+        self._append(_Stop())  # past maxsize: stopping never waits for room
         if thread is not threading.current_thread():
             thread.join(timeout)
         self._thread = None
 
+    def _append(self, item: T | _Stop) -> None:
+        self._items.append(item)
+        if self._worker_waits:
+            with self._lock:
+                self._arrived.notify()
+
+    def _take(self) -> T | _Stop:
+        """The oldest item, waiting for one if there is none."""
+        items = self._items
+        if not items:
+            with self._lock:
+                self._worker_waits = True
+                try:
+                    while not items:
+                        self._arrived.wait()
+                finally:
+                    self._worker_waits = False
+        item = items.popleft()
+        if self._producers_wait and len(items) <= self._low_water:
+            with self._lock:
+                self._room.notify()
+        return item
+
     def _loop(self) -> None:
         while not self._stopping:
-            first = self._queue.get()
+            first = self._take()
             if isinstance(first, _Stop):
                 return
             try:
@@ -159,14 +202,12 @@ class BatchWorker(Generic[T]):
 
     def _batch(self, first: T) -> Iterator[T]:
         yield first
+        items = self._items
         deadline = time.monotonic() + self.max_seconds
         for _ in range(self.max_batch - 1):
-            if time.monotonic() >= deadline:
+            if not items or time.monotonic() >= deadline:
                 return
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
+            item = self._take()  # there is one: this never waits
             if isinstance(item, _Stop):
                 self._stopping = True
                 return
