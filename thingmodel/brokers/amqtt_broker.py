@@ -21,6 +21,21 @@ method patched here has changed its parameters). Every change is one overridden 
   the retain flag clear, as MQTT-3.3.1-9 requires (amqtt sets it).
 - ``_Handler.mqtt_publish``: a delivery that is not acknowledged in time is one rate-limited
   warning (amqtt logs a traceback for each).
+- the message path (``_Handler._reader_loop``, ``PolicyBroker._route``): amqtt spends a dozen
+  tasks per message (a ``wait_for`` per packet read, a task per packet handled, per plugin event,
+  per broadcast and per delivery, each delivery waiting for its PUBACK with a timer), re-escapes
+  and compiles every filter's regex for every message, and caps the embedded broker at a few
+  hundred messages a second. Here a connection's socket is read in chunks and cut into packets;
+  a QoS 0/1 PUBLISH is checked and routed at once to every matching subscriber (filters
+  compiled once, matched as the spec says: amqtt's ``a/#`` also matched ``ab``) and the PUBACKs
+  of a chunk go out in one write; a subscriber gets at most :data:`INFLIGHT_WINDOW` QoS 1
+  messages unacknowledged, the next waiting in order (amqtt sent all at once and gave each up 5 s
+  later: a subscriber that acknowledges only once it has stored, as the local cloud does, lost
+  them and the log filled with timeouts; one not acknowledged within :data:`ACK_TIMEOUT` is
+  still given up, with the same rate-limited warning). What is in flight stays in the session's
+  ``inflight_out`` and what waits moves to its offline queue when the connection ends, so a
+  persistent session gets both after its reconnect. Other packets (and QoS 2) are amqtt's, with
+  the per-message plugin events left out (nothing here listens to them: ``$SYS`` is off).
 - ``_Handler.handle_read_timeout``: a client silent for 1.5 times its keep-alive is disconnected,
   as MQTT-3.1.2-24 requires (amqtt only notes it).
 """
@@ -28,19 +43,44 @@ method patched here has changed its parameters). Every change is one overridden 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import inspect
 import logging
 import math
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import amqtt
-from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
-from amqtt.broker import Action, Broker
-from amqtt.events import BrokerEvents
+from amqtt.adapters import BufferReader, StreamReaderAdapter, StreamWriterAdapter
+from amqtt.broker import Action, Broker, RetainedApplicationMessage
+from amqtt.errors import MQTTError
+from amqtt.events import BrokerEvents, MQTTEvents
+from amqtt.mqtt import packet_class
+from amqtt.mqtt.packet import (
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBCOMP,
+    PUBLISH,
+    PUBREC,
+    PUBREL,
+    RESERVED_0,
+    RESERVED_15,
+    SUBACK,
+    SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
+    MQTTFixedHeader,
+)
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.session import Session
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.session import OutgoingApplicationMessage, Session
 from amqtt.utils import gen_client_id
 
 from ..errors import BrokerError
@@ -58,6 +98,12 @@ TAKEOVER_TIMEOUT = 5.0
 #: messages queued for one offline persistent session; past that the oldest is dropped (large:
 #: like our mosquitto configuration, the broker should not be what loses a message)
 OFFLINE_QUEUE_LIMIT = 100_000
+#: QoS 1 messages sent to one client and not yet acknowledged; the next wait, in order
+INFLIGHT_WINDOW = 500
+#: seconds a client has to acknowledge a QoS 1 message; then it is given up (amqtt's 5 s)
+ACK_TIMEOUT = 5.0
+_READ_SIZE = 65536
+_PUBACK = b"\x40\x02"
 
 # The amqtt methods these changes override or call, with their parameters after self.
 _PATCHED: dict[type[Any], dict[str, tuple[str, ...]]] = {
@@ -72,6 +118,8 @@ _PATCHED: dict[type[Any], dict[str, tuple[str, ...]]] = {
         "_publish_session_retained_messages": ("session",),
         "_get_handler": ("session",),
         "_publish_retained_messages_for_subscription": ("subscription", "session"),
+        "_run_broadcast": ("running_tasks",),
+        "retain_message": ("source_session", "topic_name", "data", "qos"),
     },
     BrokerProtocolHandler: {
         "mqtt_publish": ("topic", "data", "qos", "retain", "ack_timeout"),
@@ -79,6 +127,10 @@ _PATCHED: dict[type[Any], dict[str, tuple[str, ...]]] = {
         "attach": ("session", "reader", "writer"),
         "start": (),
         "mqtt_connack_authorize": ("authorize",),
+        "_reader_loop": (),
+        "handle_puback": ("puback",),
+        "handle_connection_closed": (),
+        "stop": (),
     },
 }
 _BROKER_STATE = ("_sessions", "_subscriptions", "_servers", "_loop", "plugins_manager")
@@ -447,40 +499,169 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
             with contextlib.suppress(Exception):
                 await server.close_instance()
 
+    # -- delivery ----------------------------------------------------------------------------
+    def _publish_from(self, session: Session, topic: str, data: bytes, qos: int, retain: bool) -> bool:
+        """A client's PUBLISH, as amqtt's ``_handle_message_delivery`` takes it, routed at once;
+        False when the connection is to be closed for it."""
+        if not topic or "#" in topic or "+" in topic:
+            self.logger.warning(
+                "[MQTT-4.7.3-1, MQTT-3.3.2-2] - %s invalid TOPIC %r in PUBLISH, closing connection",
+                session.client_id,
+                topic,
+            )
+            return False
+        connection = self._live.get(session.client_id)
+        if connection is None or not self._may(Action.PUBLISH, connection.client, topic, "message dropped"):
+            return True
+        self._route(session, topic, data, None)
+        if retain:
+            self.retain_message(session, topic, data, qos)
+        return True
+
+    def _route(self, source: Session | None, topic: str, data: bytes, force_qos: int | None) -> None:
+        """To every matching subscription (amqtt's ``_run_broadcast``, without a task each): at
+        the subscription's QoS unless ``force_qos``; queued for a session that is offline."""
+        dollar = topic.startswith("$")
+        levels = topic.split("/")
+        for topic_filter, subscribers in self._subscriptions.items():
+            if not subscribers or (dollar and topic_filter.startswith(("+", "#"))):
+                continue
+            if not _matcher(topic_filter)(topic, levels):
+                continue
+            for target, subscribed_qos in subscribers:
+                qos = subscribed_qos if force_qos is None else force_qos
+                if target.transitions.state != "connected":
+                    self._queue_offline(source, topic, data, qos, target)
+                    continue
+                handler = self._get_handler(target)
+                if isinstance(handler, _Handler):
+                    handler.deliver(topic, data, qos)
+                elif handler is not None:
+                    self._spawn(handler.mqtt_publish(topic, data, qos, retain=False))
+
+    def _spawn(self, delivery: Any) -> None:
+        """Run an amqtt delivery as a task, which amqtt's broadcast loop reaps."""
+        self._tasks_queue.append(asyncio.ensure_future(delivery))
+
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        # What still comes through amqtt's broadcast queue (wills, QoS 2): routed the same way.
+        broadcast = await self._broadcast_queue.get()
+        self._route(broadcast["session"], broadcast["topic"], broadcast["data"], broadcast.get("qos"))
+
     async def _publish_session_retained_messages(self, session: Session) -> None:
         handler = self._get_handler(session)
-        deliveries = []
         while handler is not None and not session.retained_messages.empty():
             queued = session.retained_messages.get_nowait()
-            publish = handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False)
-            deliveries.append(asyncio.ensure_future(publish))  # started in queue order
-        if deliveries:
-            await asyncio.wait(deliveries)
+            if isinstance(handler, _Handler):  # in queue order, behind what is redelivered
+                handler.deliver(queued.topic, queued.data, queued.qos or 0)
+            else:
+                await handler.mqtt_publish(queued.topic, queued.data, queued.qos, retain=False)
 
     async def _retain_broadcast_message(
         self, broadcast: dict[str, Any], qos: int, target_session: Session
     ) -> None:
-        queue = target_session.retained_messages
+        self._queue_offline(broadcast["session"], broadcast["topic"], broadcast["data"], qos, target_session)
+
+    def _queue_offline(
+        self, source: Session | None, topic: str, data: bytes, qos: int | None, target: Session
+    ) -> None:
+        queue = target.retained_messages
         if queue.qsize() >= OFFLINE_QUEUE_LIMIT:
             queue.get_nowait()
             self.notes.log(
                 "offline queue full",
                 logging.WARNING,
                 "client %r is offline with %d messages queued: the oldest is dropped",
-                target_session.client_id,
+                target.client_id,
                 OFFLINE_QUEUE_LIMIT,
             )
-        await super()._retain_broadcast_message(broadcast, qos, target_session)
+        queue.put_nowait(RetainedApplicationMessage(source, topic, data, qos))
+
+
+@functools.lru_cache(maxsize=4096)
+def _matcher(topic_filter: str) -> Callable[[str, list[str]], bool]:
+    """Whether a topic (and its levels) matches the filter, ``$`` topics aside; made once per
+    filter: the level count, then the levels that are not ``+``."""
+    if "+" not in topic_filter and "#" not in topic_filter:
+        return lambda topic, levels: topic == topic_filter
+    fixed = topic_filter.split("/")
+    anything_below = fixed[-1] == "#"  # "a/#" is "a" and everything under it; "#" is everything
+    if anything_below:
+        fixed.pop()
+    count = len(fixed)
+    literal = tuple((index, level) for index, level in enumerate(fixed) if level != "+")
+
+    def matches(topic: str, levels: list[str]) -> bool:
+        if len(levels) < count if anything_below else len(levels) != count:
+            return False
+        return all(levels[index] == level for index, level in literal)
+
+    return matches
+
+
+def _publish_packet(topic: str, data: bytes, qos: int, packet_id: int) -> bytes:
+    name = topic.encode()
+    length = 2 + len(name) + (2 if qos else 0) + len(data)
+    header = bytearray((0x30 | qos << 1,))
+    while True:
+        length, digit = divmod(length, 128)
+        header.append(digit | (0x80 if length else 0))
+        if not length:
+            break
+    ident = packet_id.to_bytes(2, "big") if qos else b""
+    return b"".join((header, len(name).to_bytes(2, "big"), name, ident, data))
+
+
+def _frame(data: bytes, at: int) -> tuple[int, int] | None:
+    """Where the body of the packet at ``data[at]`` starts and ends, if all of it is in ``data``."""
+    n, i, length, shift = len(data), at + 1, 0, 0
+    while i < n:
+        byte = data[i]
+        i += 1
+        length |= (byte & 127) << shift
+        if byte < 128:
+            return (i, i + length) if i + length <= n else None
+        shift += 7
+        if shift > 21:
+            raise MQTTError("remaining length longer than 4 bytes")
+    return None
+
+
+_HANDLE = {
+    CONNACK: "handle_connack",
+    SUBSCRIBE: "handle_subscribe",
+    UNSUBSCRIBE: "handle_unsubscribe",
+    SUBACK: "handle_suback",
+    UNSUBACK: "handle_unsuback",
+    PUBACK: "handle_puback",
+    PUBREC: "handle_pubrec",
+    PUBREL: "handle_pubrel",
+    PUBCOMP: "handle_pubcomp",
+    PINGREQ: "handle_pingreq",
+    PINGRESP: "handle_pingresp",
+    PUBLISH: "handle_publish",
+    DISCONNECT: "handle_disconnect",
+}
 
 
 class _Handler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no type information
-    """amqtt's per-connection protocol handler, quiet about deliveries that fail."""
+    """amqtt's per-connection protocol handler, quiet about deliveries that fail, with the
+    message path of the module's docstring."""
 
     def __init__(
         self, plugins_manager: Any, *, loop: asyncio.AbstractEventLoop, notes: RateLimitedLog
     ) -> None:
         super().__init__(plugins_manager, loop=loop)
         self.notes = notes
+        broker = getattr(getattr(plugins_manager, "app_context", None), "_broker_instance", None)
+        #: where this connection's PUBLISH packets are routed (None: amqtt's own way)
+        self._broker: PolicyBroker | None = broker if isinstance(broker, PolicyBroker) else None
+        # QoS 1 sent and not acknowledged, oldest first, with when they were sent
+        self._window: dict[int, tuple[OutgoingApplicationMessage, float]] = {}
+        self._outbox: collections.deque[tuple[str, bytes, int]] = collections.deque()
+        self._expiry: asyncio.TimerHandle | None = None  # gives up the oldest in the window
+        self._pump_due = False  # _pump is scheduled
+        self._parked = False  # the connection has ended: deliveries go to the session's queue
 
     @property
     def _client_id(self) -> str | None:
@@ -516,6 +697,199 @@ class _Handler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no t
                 exc,
             )
         return None
+
+    # -- delivery to this client ------------------------------------------------------------
+    def deliver(self, topic: str, data: bytes, qos: int) -> None:
+        """Queue a message for this client, in order: what the window allows (QoS 1) goes out in
+        one write per turn of the event loop, not one each."""
+        if self._parked or self.session is None or self.writer is None:
+            self._park_one(topic, data, qos)
+        elif qos < 2:
+            self._outbox.append((topic, data, qos))
+            if not self._pump_due:
+                self._pump_due = True
+                self._loop.call_soon(self._pump)
+        elif self._broker is not None:  # QoS 2: amqtt's flow
+            self._broker._spawn(self.mqtt_publish(topic, data, qos, retain=False))
+
+    def _pump(self) -> None:
+        self._pump_due = False
+        session, outbox, window, packets = self.session, self._outbox, self._window, []
+        if self._parked or session is None or self.writer is None:
+            return
+        now = self._loop.time()
+        while outbox:
+            topic, data, qos = outbox[0]
+            if qos and len(window) >= INFLIGHT_WINDOW:
+                break
+            outbox.popleft()
+            if not qos:
+                packets.append(_publish_packet(topic, data, 0, 0))
+                continue
+            packet_id = session.next_packet_id
+            message = OutgoingApplicationMessage(packet_id, topic, qos, data, False)
+            session.inflight_out[packet_id] = message  # redelivered after a reconnect
+            window[packet_id] = (message, now)
+            packets.append(_publish_packet(topic, data, qos, packet_id))
+        if packets:
+            self.writer.write(b"".join(packets))
+            if self._expiry is None:
+                self._expiry = self._loop.call_at(now + ACK_TIMEOUT, self._expire)
+
+    def _expire(self) -> None:
+        """Give up what was not acknowledged within ACK_TIMEOUT, as amqtt does (one warning)."""
+        self._expiry = None
+        if self._parked:
+            return
+        window, deadline = self._window, self._loop.time() - ACK_TIMEOUT
+        while window:
+            packet_id, (message, sent) = next(iter(window.items()))
+            if sent > deadline:
+                self._expiry = self._loop.call_at(sent + ACK_TIMEOUT, self._expire)
+                break
+            del window[packet_id]
+            if self.session is not None:
+                self.session.inflight_out.pop(packet_id, None)
+            self.notes.log(
+                "delivery timeout",
+                logging.WARNING,
+                "client %r did not acknowledge a message on %r in time; it is not sent again",
+                self._client_id,
+                message.topic,
+            )
+        if self._outbox:
+            self._pump()
+
+    def _acked(self, packet_id: int) -> None:
+        entry = self._window.pop(packet_id, None)
+        if entry is None:  # one of amqtt's own flows (a redelivery after a reconnect)
+            waiter = self._puback_waiters.get(packet_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(PubackPacket.build(packet_id))
+            return
+        if self.session is not None:
+            self.session.inflight_out.pop(packet_id, None)
+        if self._outbox and not self._pump_due:
+            self._pump_due = True
+            self._loop.call_soon(self._pump)
+
+    async def handle_puback(self, puback: Any) -> None:
+        self._acked(puback.variable_header.packet_id)
+
+    def _park(self) -> None:
+        """The connection is ending: what is in flight stays in the session's inflight_out
+        (redelivered, DUP set, after a reconnect), what waits goes to its offline queue."""
+        self._parked = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        for message, _ in self._window.values():
+            message.publish_packet = message.build_publish_packet()  # sent once: DUP next time
+        self._window.clear()
+        while self._outbox:
+            self._park_one(*self._outbox.popleft())
+
+    def _park_one(self, topic: str, data: bytes, qos: int) -> None:
+        session = self.session
+        if self._broker is not None and session is not None and not session.clean_session and qos:
+            self._broker._queue_offline(None, topic, data, qos, session)
+
+    async def stop(self) -> None:
+        self._park()
+        await super().stop()
+
+    # -- reading from this client -----------------------------------------------------------
+    async def _reader_loop(self) -> None:
+        stream = getattr(self.reader, "_reader", None)
+        if self._broker is None or self._reader_ready is None or not isinstance(stream, asyncio.StreamReader):
+            await super()._reader_loop()
+            return
+        keep_alive = self.session.keep_alive if self.session.keep_alive > 0 else None
+        running: collections.deque[asyncio.Task[None]] = collections.deque()
+        data = b""
+        while True:
+            try:
+                self._reader_ready.set()
+                while running and running[0].done():
+                    running.popleft()
+                chunk = await asyncio.wait_for(stream.read(_READ_SIZE), keep_alive)
+                if not chunk:
+                    break  # EOF
+                data = data + chunk if data else chunk
+                at, acks, go_on = await self._packets(data, running)
+                data = data[at:]
+                if acks:
+                    self.writer.write(b"".join(acks))  # this chunk's PUBACKs, in one write
+                if not go_on:
+                    break
+                await self.writer.drain()
+            except MQTTError:
+                log.debug("client %r sent a malformed packet: discarded", self._client_id)
+            except asyncio.CancelledError:
+                break
+            except asyncio.TimeoutError:
+                self.handle_read_timeout()
+            except Exception as exc:
+                log.debug("reading from client %r failed: %r", self._client_id, exc)
+                break
+        while running:
+            running.popleft().cancel()
+        await self.handle_connection_closed()
+        self._reader_stopped.set()
+        await self.stop()
+
+    async def _packets(
+        self, data: bytes, running: collections.deque[asyncio.Task[None]]
+    ) -> tuple[int, list[bytes], bool]:
+        """Handle the whole packets in ``data``: how far they go, the PUBACKs to send, and
+        whether to go on reading."""
+        at, acks = 0, list[bytes]()
+        while (framed := _frame(data, at)) is not None:
+            start, end = framed
+            first = data[at]
+            kind = first >> 4
+            at = end
+            if kind == PUBLISH and (first >> 1) & 3 < 2:
+                if not self._received_publish(first, data[start:end], acks):
+                    return at, acks, False
+            elif kind == PUBACK and end - start == 2:
+                self._acked((data[start] << 8) | data[start + 1])
+            elif kind in (RESERVED_0, RESERVED_15):
+                log.debug("client %r sent a reserved packet type: closing the connection", self._client_id)
+                return at, acks, False
+            else:
+                task = await self._dispatch(first, data[start:end])
+                if task is not None:
+                    running.append(task)
+        return at, acks, True
+
+    def _received_publish(self, first: int, body: bytes, acks: list[bytes]) -> bool:
+        """A QoS 0/1 PUBLISH from this client, routed; False to close the connection."""
+        qos = (first >> 1) & 3
+        if len(body) < 2:
+            return False
+        end = 2 + ((body[0] << 8) | body[1])
+        if end + 2 * qos > len(body):
+            return False
+        try:
+            topic = body[2:end].decode()
+        except UnicodeDecodeError:
+            return False
+        if qos:
+            acks.append(_PUBACK + body[end : end + 2])
+        assert self._broker is not None
+        return self._broker._publish_from(self.session, topic, body[end + 2 * qos :], qos, bool(first & 1))
+
+    async def _dispatch(self, first: int, body: bytes) -> asyncio.Task[None] | None:
+        """Any other packet, as amqtt's reader loop handles it."""
+        fixed = MQTTFixedHeader(first >> 4, first & 0x0F, len(body))
+        packet = await packet_class(fixed).from_stream(BufferReader(body), fixed_header=fixed)
+        await self.plugins_manager.fire_event(MQTTEvents.PACKET_RECEIVED, packet=packet, session=self.session)
+        if fixed.packet_type == CONNECT:
+            await self.handle_connect(packet)
+            return None
+        name = _HANDLE.get(fixed.packet_type)
+        return asyncio.create_task(getattr(self, name)(packet)) if name else None
 
     def handle_read_timeout(self) -> None:
         self.notes.log(
