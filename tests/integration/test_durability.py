@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
@@ -47,27 +49,63 @@ def connect(client: mqtt.Client, host: str, port: int) -> None:
     assert ready.wait(10), "raw client did not connect"
 
 
-def publish_numbered(host: str, port: int, count: int, window: int = 100) -> None:
-    """The publisher process: report n for device dur-n, QoS 1, ``window`` in flight; prints
-    ``start`` when it begins, then ``result {json}``: the numbers acknowledged and the rate."""
-    client = raw_client("durability-publisher", window)
-    slots = threading.Semaphore(window)
-    client.on_publish = lambda *a: slots.release()
-    connect(client, host, port)
-    messages = [report(f"dur-{n}", {"n": n}) for n in range(count)]
+def _mqtt_packet(first_byte: int, body: bytes) -> bytes:
+    length, encoded = len(body), bytearray()
+    while True:
+        length, digit = divmod(length, 128)
+        encoded.append(digit | (128 if length else 0))
+        if not length:
+            return bytes([first_byte]) + bytes(encoded) + body
+
+
+def _mqtt_string(text: str) -> bytes:
+    return struct.pack("!H", len(text.encode())) + text.encode()
+
+
+def publish_numbered(host: str, port: int, first: int, count: int, rate: float, window: int = 200) -> None:
+    """One publisher process: report n for device dur-n (n from ``first``), QoS 1, at most
+    ``rate`` a second and ``window`` in flight, written as ready-made packets to a socket (paho's
+    publish() alone can take a core); prints ``start`` when it begins, then ``result {json}``:
+    the numbers whose PUBACK came, and the seconds it took."""
+    sock = socket.create_connection((host, port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    hello = _mqtt_string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60)  # 3.1.1, clean session
+    sock.sendall(_mqtt_packet(0x10, hello + _mqtt_string(f"durability-publisher-{first}")))
+    connack = b""
+    while len(connack) < 4:
+        connack += sock.recv(4 - len(connack))
+    assert connack == b"\x20\x02\x00\x00", f"CONNACK {connack.hex()}"
+    numbers = list(range(first, first + count))
+    packets = []
+    for i, n in enumerate(numbers):
+        topic, payload = report(f"dur-{n}", {"n": n})
+        packets.append(_mqtt_packet(0x32, _mqtt_string(topic) + struct.pack("!H", i % 65535 + 1) + payload))
+    in_flight: dict[int, int] = {}  # packet id -> n
+    acked: list[int] = []
+    rest, sent = b"", 0
     print("start", flush=True)
     started = time.perf_counter()
-    infos = []
-    for topic, payload in messages:
-        slots.acquire(timeout=30)
-        infos.append(client.publish(topic, payload, qos=1))
-    for _ in range(window):
-        slots.acquire(timeout=30)
+    while len(acked) < count:
+        allowed = min(count, int((time.perf_counter() - started) * rate) + 1)
+        while sent < allowed and len(in_flight) < window:
+            in_flight[sent % 65535 + 1] = numbers[sent]
+            sock.sendall(packets[sent])
+            sent += 1
+        if not in_flight:
+            time.sleep(0.001)  # ahead of the pace
+            continue
+        data = sock.recv(65536)
+        assert data, "the broker closed the publisher's connection"
+        data, whole = rest + data, (len(rest) + len(data)) // 4 * 4
+        for at in range(0, whole, 4):
+            kind, _, mid = struct.unpack_from("!BBH", data, at)
+            assert kind == 0x40, f"expected only PUBACKs, got {data[at : at + 4].hex()}"
+            acked.append(in_flight.pop(mid))
+        rest = data[whole:]
     seconds = time.perf_counter() - started
-    acked = [n for n, info in enumerate(infos) if info.is_published()]
-    client.disconnect()
-    client.loop_stop()
-    print("result " + json.dumps({"acked": acked, "rate": len(acked) / seconds}), flush=True)
+    sock.sendall(b"\xe0\x00")  # DISCONNECT
+    sock.close()
+    print("result " + json.dumps({"acked": acked, "seconds": seconds}), flush=True)
 
 
 def start_cloud(url: str, store: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -106,41 +144,50 @@ def test_every_report_the_broker_acknowledged_is_stored_though_the_cloud_is_sigk
     for its session) when it is killed: a cloud that acknowledged on receipt would have pulled
     that backlog into memory and lost it."""
     store, log = tmp_path / "shadows.sqlite3", tmp_path / "cloud.log"
-    count = 30_000
+    count, publishers, rate = 40_000, 2, 5_000.0  # 10,000 reports/s for 4 s
     end(start_cloud(mosquitto.url, store, log))  # its session now collects what devices send
-    publisher = subprocess.Popen(
-        [*PUBLISHER, mosquitto.host, str(mosquitto.port), str(count)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    share = count // publishers
+    running = [
+        subprocess.Popen(
+            [*PUBLISHER, mosquitto.host, str(mosquitto.port), str(k * share), str(share), str(rate)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(publishers)
+    ]
     cloud = None
     try:
-        assert publisher.stdout is not None
-        assert publisher.stdout.readline().strip() == "start"
+        for publisher in running:
+            assert publisher.stdout is not None
+            assert publisher.stdout.readline().strip() == "start"
         time.sleep(1)
         cloud = start_cloud(mosquitto.url, store, log)
         eventually(lambda: len(stored(store)) >= 3000, timeout=15, what="3000 reports stored")
+        streaming = all(publisher.poll() is None for publisher in running)
         end(cloud, signal.SIGKILL)
         at_kill = len(stored(store))
         cloud = start_cloud(mosquitto.url, store, log)
-        line = publisher.stdout.readline()
-        assert line.startswith("result "), f"the publisher failed: {line!r}"
-        result = json.loads(line[len("result ") :])
-        acked = result["acked"]
-        print(
-            f"publisher: {result['rate']:.0f} reports/s, {len(acked)} acknowledged;"
-            f" {at_kill} stored at the kill"
-        )
-        assert at_kill < len(acked), "the cloud was killed after the stream, not in the middle of it"
+        acked, seconds = [], 0.0
+        for publisher in running:
+            assert publisher.stdout is not None
+            line = publisher.stdout.readline()
+            assert line.startswith("result "), f"a publisher failed: {line!r}"
+            result = json.loads(line[len("result ") :])
+            acked += result["acked"]
+            seconds = max(seconds, result["seconds"])
+        rate = len(acked) / seconds
+        print(f"publishers: {rate:.0f} reports/s, {len(acked)} acknowledged; {at_kill} stored at the kill")
+        assert streaming and at_kill < len(acked), "the cloud was killed after the stream, not in it"
         eventually(lambda: len(stored(store)) >= len(acked), timeout=30, what="every acknowledged report")
         shadows = stored(store)
         missing = [n for n in acked if shadows.get(f"dur-{n}") != {"n": n}]
         assert not missing, f"{len(missing)} acknowledged reports are not in the store, e.g. {missing[:5]}"
         assert len(acked) == count
-        assert result["rate"] >= 5000, f"the publisher reached only {result['rate']:.0f} reports/s"
+        assert rate >= 5000, f"the publishers reached only {rate:.0f} reports/s"
     finally:
-        end(publisher)
+        for publisher in running:
+            end(publisher)
         if cloud is not None:
             end(cloud)
 
@@ -224,4 +271,4 @@ def test_a_cloud_slower_than_its_devices_holds_at_most_queue_limit_uplinks_and_l
 
 
 if __name__ == "__main__":
-    publish_numbered(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    publish_numbered(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
