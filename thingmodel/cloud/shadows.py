@@ -33,6 +33,7 @@ Messages up, events, device info and logs are kept in a bounded :class:`~.activi
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -45,7 +46,7 @@ from ..ids import new_id as _new_id
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import PlatformCodec
-from ..protocol.jsonwire import dumps, require_finite
+from ..protocol.jsonwire import dumps
 from ..sentinel import ABSENT
 from .activity import Activity, DeviceActivity, Kept, ProblemLog
 from .app import RequestBook, Result
@@ -118,30 +119,47 @@ def check_limits(
 
 
 def _check_section(limits: ev.ShadowLimits, section: Mapping[str, Any]) -> None:
-    # Iterative: a value may nest deeper than Python recurses.
-    stack: list[tuple[str, Any, int]] = [(name, value, 1) for name, value in section.items()]
-    for name in section:
-        _check_name(limits, name, name)
+    """Names, nesting and JSON types of one changed section, in one walk. Iterative (a value may
+    nest deeper than Python recurses); a path is spelled out only for an error."""
+    stack: list[tuple[Any, tuple[Any, ...], int]] = []
+    for name, value in section.items():
+        _check_name(limits, name, (name,))
+        stack.append((value, (name,), 1))
     while stack:
-        path, value, depth = stack.pop()  # depth: the level of the container holding value
-        if isinstance(value, (dict, list)):
+        value, path, depth = stack.pop()  # depth: the level of the container holding value
+        if isinstance(value, (str, bool)) or value is None:
+            continue
+        if isinstance(value, int):
+            if not -(2**63) <= value < 2**64:
+                raise InvalidValue(f"{_path(path)} is an integer beyond 64 bits, which the wire cannot carry")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidValue(f"{_path(path)} is {value!r}, which JSON cannot hold")
+        elif isinstance(value, (dict, list, tuple)):
             if depth + 1 > limits.max_depth:
-                raise InvalidValue(f"{_short(path)} nests deeper than {limits.max_depth} levels")
+                raise InvalidValue(f"{_path(path)} nests deeper than {limits.max_depth} levels")
             if isinstance(value, dict):
                 for name, member in value.items():
-                    _check_name(limits, name, f"{path}.{name}")
-                    stack.append((f"{path}.{name}", member, depth + 1))
+                    _check_name(limits, name, (*path, name))
+                    stack.append((member, (*path, name), depth + 1))
             else:
-                stack.extend((f"{path}[{i}]", member, depth + 1) for i, member in enumerate(value))
-    require_finite(dict(section), "the values")
+                stack.extend((member, (*path, i), depth + 1) for i, member in enumerate(value))
+        else:
+            raise InvalidValue(f"{_path(path)} is a {type(value).__name__}, which JSON cannot hold")
 
 
-def _check_name(limits: ev.ShadowLimits, name: object, path: str) -> None:
+def _check_name(limits: ev.ShadowLimits, name: object, path: tuple[Any, ...]) -> None:
     if not isinstance(name, str):
-        raise InvalidValue(f"{_short(path)}: property names are strings, got {name!r}")
+        raise InvalidValue(f"{_path(path[:-1]) or 'the values'}: property names are strings, got {name!r}")
     for char in limits.forbidden_in_names:
         if char in name:
-            raise InvalidValue(f"property name {_short(path)!r} holds {char!r}, which this platform forbids")
+            raise InvalidValue(f"property name {_path(path)!r} holds {char!r}, which this platform forbids")
+
+
+def _path(path: tuple[Any, ...]) -> str:
+    """``("cfg", "a", 0)`` as ``cfg.a[0]`` (shortened for a log line)."""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return _short(text)
 
 
 def _short(text: str) -> str:
@@ -395,9 +413,7 @@ class ShadowCloud:
         candidate = dict(shadows)
         for sid, props in event.services.items():
             state = candidate.get(sid, ev.ShadowState())
-            candidate[sid] = attrs.evolve(
-                state, reported={**state.reported, **props}, version=state.version + 1
-            )
+            candidate[sid] = ev.ShadowState(state.desired, {**state.reported, **props}, state.version + 1)
         try:
             self._check(device_id, candidate, event.services.values())
         except InvalidValue as exc:
