@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .brokers import BrokerError
 from .errors import CodecError, InvalidValue, ModelError, ThingModelError
 from .transport import ConnectError
@@ -31,8 +32,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 def _port(text: str) -> int:
     value = int(text)
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535)")
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (1-65535, or 0 for a free one)")
     return value
 
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="thingmodel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("--version", action="version", version=f"thingmodel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run a device against a local cloud on this machine")
@@ -65,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cloud = sub.add_parser("cloud", help="run the local cloud in the foreground")
     cloud.add_argument("--vendor", choices=VENDORS, default="huawei")
-    cloud.add_argument("--port", type=_port, default=1883, help="port of the embedded broker (default 1883)")
+    cloud.add_argument(
+        "--port", type=_port, default=1883, help="port of the embedded broker (default 1883; 0: a free one)"
+    )
     cloud.add_argument("--host", default="127.0.0.1", help="address of the embedded broker")
     cloud.add_argument("--broker", help="use this broker instead of the embedded one (mqtt://host:port)")
     cloud.add_argument("--store", help="SQLite file keeping the shadows (default: memory only)")

@@ -171,3 +171,23 @@ def test_a_broken_model_file_is_a_usage_error_naming_it(tmp_path) -> None:  # ty
     result = run("model", "show", str(broken))
     assert result.returncode == 2
     assert "broken.json, line 1 column 2: invalid JSON" in result.stderr
+
+
+def test_version_prints_the_package_version() -> None:
+    from thingmodel import __version__
+
+    shown = run("--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"thingmodel {__version__}"
+
+
+def test_cloud_on_port_0_picks_a_free_port_and_prints_it() -> None:
+    cloud = subprocess.Popen([*CLI, "cloud", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert cloud.stdout is not None
+        line = cloud.stdout.readline()
+    finally:
+        cloud.terminate()
+        cloud.wait(timeout=30)
+    url = line.split("serving on ", 1)[1].split()[0]
+    port = int(url.rsplit(":", 1)[1])
+    assert url.startswith("mqtt://127.0.0.1:") and 0 < port < 65536 and port != 1883, line
