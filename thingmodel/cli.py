@@ -225,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InvalidValue, ModelError, BrokerError, ValueError) as exc:
         print(f"thingmodel: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a file the user named (a --store, say) that cannot be opened
+        print(f"thingmodel: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ThingModelError as exc:
         print(f"thingmodel: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -191,3 +191,12 @@ def test_cloud_on_port_0_picks_a_free_port_and_prints_it() -> None:
     url = line.split("serving on ", 1)[1].split()[0]
     port = int(url.rsplit(":", 1)[1])
     assert url.startswith("mqtt://127.0.0.1:") and 0 < port < 65536 and port != 1883, line
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_naming_it_and_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "missing-folder" / "shadows.sqlite3"
+    refused = run("cloud", "--port", "0", "--store", str(store))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"thingmodel: cannot open the shadow store {store}: unable to open database file"
+    ]
