@@ -539,3 +539,18 @@ def test_a_subscription_the_policy_refuses_gets_suback_0x80_and_no_messages(
     talker.publish("open/news", b"public")
     assert snoop.received().payload == b"public"
     assert snoop.messages.empty()
+
+
+def test_a_remaining_length_longer_than_four_bytes_closes_the_connection_and_others_are_served(
+    start_broker: Callable[..., EmbeddedBroker],
+    peers: Callable[..., Peer],
+    lines: Callable[[], list[logging.LogRecord]],
+) -> None:
+    broker = start_broker()
+    sock = raw_connection(broker)
+    sock.sendall(connect_packet("broken-header"))
+    sock.sendall(b"\x30\xff\xff\xff\xff\x01")  # a PUBLISH whose length runs to a fifth byte
+    assert read_until_closed(sock).startswith(b"\x20\x02\x00\x00")  # its CONNACK, then the close
+    other = peers(broker, "after-the-broken-one")
+    assert other.connect() == 0
+    assert_no_traceback(lines())

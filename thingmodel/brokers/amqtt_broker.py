@@ -84,6 +84,8 @@ from amqtt.session import OutgoingApplicationMessage, Session
 from amqtt.utils import gen_client_id
 
 from ..errors import BrokerError
+from ..protocol.mqttwire import MalformedHeader, remaining_length
+from ..protocol.mqttwire import frame as _frame
 from ..protocol.topics import validate_filter
 from . import handshake, tls
 from .handshake import Connect, Refusal, Will
@@ -602,29 +604,9 @@ def _matcher(topic_filter: str) -> Callable[[str, list[str]], bool]:
 def _publish_packet(topic: str, data: bytes, qos: int, packet_id: int) -> bytes:
     name = topic.encode()
     length = 2 + len(name) + (2 if qos else 0) + len(data)
-    header = bytearray((0x30 | qos << 1,))
-    while True:
-        length, digit = divmod(length, 128)
-        header.append(digit | (0x80 if length else 0))
-        if not length:
-            break
+    header = bytes((0x30 | qos << 1,)) + remaining_length(length)
     ident = packet_id.to_bytes(2, "big") if qos else b""
     return b"".join((header, len(name).to_bytes(2, "big"), name, ident, data))
-
-
-def _frame(data: bytes, at: int) -> tuple[int, int] | None:
-    """Where the body of the packet at ``data[at]`` starts and ends, if all of it is in ``data``."""
-    n, i, length, shift = len(data), at + 1, 0, 0
-    while i < n:
-        byte = data[i]
-        i += 1
-        length |= (byte & 127) << shift
-        if byte < 128:
-            return (i, i + length) if i + length <= n else None
-        shift += 7
-        if shift > 21:
-            raise MQTTError("remaining length longer than 4 bytes")
-    return None
 
 
 _HANDLE = {
@@ -823,6 +805,9 @@ class _Handler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt ships no t
                 if not go_on:
                     break
                 await self.writer.drain()
+            except MalformedHeader:  # a protocol error: MQTT closes the connection
+                log.debug("client %r sent a malformed fixed header: closing", self._client_id)
+                break
             except MQTTError:
                 log.debug("client %r sent a malformed packet: discarded", self._client_id)
             except asyncio.CancelledError:

@@ -64,6 +64,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
+from ..protocol.mqttwire import frame as _frame
 
 log = logging.getLogger("thingmodel.transport")
 
@@ -254,24 +255,6 @@ class _BufferedSocket:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
-
-
-def _frame(data: bytes, at: int) -> tuple[int, int] | None:
-    """Where the body of the packet at ``data[at]`` starts and ends, if all of it is in ``data``."""
-    n = len(data)
-    i = at + 1
-    length = 0
-    shift = 0
-    while i < n:
-        byte = data[i]
-        i += 1
-        length |= (byte & 127) << shift
-        if byte < 128:
-            return (i, i + length) if i + length <= n else None
-        shift += 7
-        if shift > 21:
-            raise ValueError("remaining length longer than 4 bytes")
-    return None
 
 
 class _Client(mqtt.Client):
