@@ -554,3 +554,34 @@ def test_a_remaining_length_longer_than_four_bytes_closes_the_connection_and_oth
     other = peers(broker, "after-the-broken-one")
     assert other.connect() == 0
     assert_no_traceback(lines())
+
+
+def test_the_policy_is_told_of_each_connection_and_its_end_a_take_over_included(
+    start_broker: Callable[..., EmbeddedBroker], peers: Callable[..., Peer]
+) -> None:
+    class Watching(OpenPolicy):
+        def __init__(self) -> None:
+            self.told: list[tuple[str, str]] = []
+
+        def connected(self, client: ClientInfo) -> None:
+            self.told.append(("connected", client.client_id))
+
+        def disconnected(self, client: ClientInfo) -> None:
+            self.told.append(("disconnected", client.client_id))
+
+    policy = Watching()
+    broker = start_broker(policy=policy)
+    first = peers(broker, "dev-1")
+    first.connect()
+    second = peers(broker, "dev-1")  # takes the first one over
+    second.connect()
+    second.close()
+    deadline = time.monotonic() + 5
+    while len(policy.told) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert policy.told == [
+        ("connected", "dev-1"),
+        ("disconnected", "dev-1"),
+        ("connected", "dev-1"),
+        ("disconnected", "dev-1"),
+    ]

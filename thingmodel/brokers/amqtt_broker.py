@@ -335,6 +335,7 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
             # can go out ahead of it.
             implicit = self._subscribe_implicitly(client, session)
             await handler.mqtt_connack_authorize(True)
+            self._tell("connected", client)
             await self.plugins_manager.fire_event(BrokerEvents.CLIENT_CONNECTED, client_id=client.client_id)
             await handler.start()
             await self._publish_session_retained_messages(session)
@@ -346,6 +347,7 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
                 await self._close_session(connection, session, handler)
             finally:
                 connection.ended.set()
+                self._tell("disconnected", client)
 
     async def _take_over(self, client: ClientInfo) -> None:
         """Close the connection already serving this client id, and wait until it has ended."""
@@ -478,6 +480,11 @@ class PolicyBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informa
         except Exception as exc:
             self._policy_failed(method, exc, meaning)
             return fallback, False
+
+    def _tell(self, method: str, client: ClientInfo) -> None:
+        """Tell the policy of a connection's start or end (a policy without the hook is not told)."""
+        if hasattr(self.policy, method):
+            self._consult(method, "nothing", None, client)
 
     def _policy_failed(self, method: str, exc: Exception, meaning: str) -> None:
         self.notes.log(

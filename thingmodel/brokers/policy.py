@@ -50,6 +50,14 @@ class BrokerPolicy(Protocol):
         """False answers SUBACK 0x80 for that filter."""
         ...
 
+    def connected(self, client: ClientInfo) -> None:
+        """The client was accepted and its CONNACK sent."""
+        ...
+
+    def disconnected(self, client: ClientInfo) -> None:
+        """The client's connection ended (whatever the reason)."""
+        ...
+
 
 class OpenPolicy:
     """Accepts everyone, subscribes nobody implicitly, allows every topic."""
@@ -65,3 +73,9 @@ class OpenPolicy:
 
     def may_subscribe(self, client: ClientInfo, topic_filter: str) -> bool:
         return True
+
+    def connected(self, client: ClientInfo) -> None:
+        pass
+
+    def disconnected(self, client: ClientInfo) -> None:
+        pass

@@ -461,3 +461,13 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
     thing = validate_thing_name(device_id)
     own = [f"$aws/things/{thing}/#", f"$aws/commands/things/{thing}/#"]
     return own, list(own)
+
+
+def topic_device(topic: str) -> str | None:
+    """The thing a topic of this protocol is about (shadows, jobs, commands), else None."""
+    parts = topic.split("/")
+    if len(parts) > 3 and parts[0] == "$aws" and parts[1] == "things":
+        return parts[2] or None
+    if len(parts) > 4 and parts[:3] == ["$aws", "commands", "things"]:
+        return parts[3] or None
+    return None

@@ -592,3 +592,9 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
     """``(publish filters, subscribe filters)``: a device keeps to ``$oc/devices/{its id}/``."""
     own = [f"$oc/devices/{validate_id('device_id', device_id)}/#"]
     return own, list(own)
+
+
+def topic_device(topic: str) -> str | None:
+    """The device a topic of this protocol is about (``$oc/devices/{id}/...``), else None."""
+    parts = topic.split("/", 3)
+    return parts[2] if len(parts) > 3 and parts[0] == "$oc" and parts[1] == "devices" and parts[2] else None

@@ -923,3 +923,18 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
         custom,
     ]
     return publish, subscribe
+
+
+def topic_device(topic: str) -> str | None:
+    """The device (``ProductId.DeviceName``) a topic of this protocol is about, else None: the
+    data template (``$thing/{up|down}/{kind}/{pid}/{dn}``), shadow, system and custom topics."""
+    parts = topic.split("/")
+    if parts[0] == "$thing" and len(parts) == 5:
+        pid, dev = parts[3], parts[4]
+    elif parts[0] in ("$shadow", "$sys") and len(parts) in (4, 5):
+        pid, dev = parts[-2], parts[-1]
+    elif not parts[0].startswith("$") and len(parts) >= 3:
+        pid, dev = parts[0], parts[1]
+    else:
+        return None
+    return f"{pid}.{dev}" if _PRODUCT_ID.fullmatch(pid) and dev else None
