@@ -3,6 +3,7 @@ builtin it refines, so ``except ValueError`` and friends keep working.
 
     ThingModelError
     ├── InvalidValue (ValueError)          one value does not fit its type
+    │   └── UnknownDevice                  a device id the cloud has never heard of
     ├── ValidationError (ValueError)       every failure of one request
     ├── DefinitionError (TypeError)        a Service class declared wrongly
     ├── ModelError (ValueError)            a broken product-model file
@@ -10,6 +11,7 @@ builtin it refines, so ``except ValueError`` and friends keep working.
     ├── NotAttached (RuntimeError)         a service not attached to a device
     ├── ConnectError (ConnectionError)     no connection (in time)
     │   └── AuthenticationError            the broker refused the credentials
+    ├── DeviceOffline                      the device is not connected to the cloud
     ├── BrokerError (RuntimeError)         a broker could not be started
     ├── ShadowError                        a shadow request AWS would reject (its code and text)
     └── CommandNotImplemented              a command of a class built from a model, not written yet
@@ -26,6 +28,22 @@ class ThingModelError(Exception):
 
 class InvalidValue(ThingModelError, ValueError):
     """One value does not fit its type (wrong type, out of range, too long, not in the enum)."""
+
+
+class UnknownDevice(InvalidValue):
+    """A device id the cloud has no shadow, connection or registration for."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"device {device_id!r} is not known to this cloud (no shadow, never connected)")
+        self.device_id = device_id
+
+
+class DeviceOffline(ThingModelError):
+    """The device is not connected, so a request that needs its answer cannot be served."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"device {device_id!r} is offline")
+        self.device_id = device_id
 
 
 class ValidationError(ThingModelError, ValueError):

@@ -35,6 +35,7 @@ from ..vendors import vendor as _vendor
 
 if TYPE_CHECKING:
     from ..brokers.policy import BrokerPolicy
+    from .presence import Presence
     from .registry import Credential, Registry
 
 log = logging.getLogger("thingmodel.cloud.access")
@@ -76,6 +77,8 @@ class VendorRules:
     device_topics: Callable[[str], tuple[list[str], list[str]]]
     check: Callable[[Credential, ClientLike, bytes | None, float], str | None]
     """``(registered credential, client, peer certificate DER, now)`` -> None or the reason."""
+    topic_device: Callable[[str], str | None]
+    """The device a topic is about (None: not a device topic of this vendor)."""
 
 
 @functools.cache
@@ -112,6 +115,7 @@ def vendor_rules(vendor: str) -> VendorRules:
         implicit_subscriptions=module.implicit_subscriptions,
         device_topics=module.device_topics,
         check=check,
+        topic_device=module.topic_device,
     )
 
 
@@ -169,6 +173,7 @@ class CloudPolicy:
         *,
         clock: Callable[[], float] = time.time,
         peer_certificate: Callable[[ClientLike], bytes | None] | None = None,
+        presence: Presence | None = None,
     ) -> None:
         if not cloud_password:
             raise InvalidValue("the cloud password must not be empty")
@@ -181,6 +186,8 @@ class CloudPolicy:
         self._clock = clock
         self._peer_certificate = presented_certificate if peer_certificate is None else peer_certificate
         self._topics: dict[str, tuple[list[str], list[str]]] = {}
+        #: told of each device's connections (the cloud's online states)
+        self.presence = presence
 
     def __repr__(self) -> str:
         mode = "development mode" if self.registry is None else f"registry {self.registry.path}"
@@ -241,6 +248,22 @@ class CloudPolicy:
         if not allowed:
             log.info("client %r may not subscribe to %r", client.client_id, topic_filter)
         return allowed
+
+    def connected(self, client: ClientLike) -> None:
+        """A device's connection was accepted: it is online."""
+        device_id = self._device_of(client)
+        if device_id is not None and self.presence is not None:
+            self.presence.connected(device_id, getattr(client, "address", None))
+
+    def disconnected(self, client: ClientLike) -> None:
+        device_id = self._device_of(client)
+        if device_id is not None and self.presence is not None:
+            self.presence.disconnected(device_id)
+
+    def _device_of(self, client: ClientLike) -> str | None:
+        if client.client_id.startswith(CLOUD_PREFIXES):
+            return None
+        return self.rules.identify(client.client_id, client.username)
 
     def _privileged(self, client: ClientLike) -> bool:
         return (

@@ -163,6 +163,22 @@ class AwsCloud:
             "AWS IoT devices cannot be asked for their values: read the shadow's reported state"
         )
 
+    def delete_shadow(self, device_id: str, service_id: str | None = None) -> list[str]:
+        """Delete one shadow (a name, ``"$classic"``, or a service id) or all the thing's shadows."""
+        validate_thing_name(device_id)
+        with self._lock:
+            existing = self.shadow_service.shadows(device_id)
+            if service_id is None:
+                doomed = existing
+            else:
+                name = self.shadow_name(device_id, service_id)
+                doomed = [name] if name in existing else []
+            for name in doomed:
+                _, messages = self.shadow_service.delete(device_id, name)
+                for message in messages:
+                    self.publish(message)
+        return [CLASSIC if name is None else name for name in doomed]
+
     def send_message(self, device_id: str, payload: bytes) -> None:
         raise InvalidValue("AWS IoT shadows carry no free-form messages to devices")
 

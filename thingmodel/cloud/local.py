@@ -7,6 +7,10 @@
 Device uplinks are handled on one worker thread (never paho's network thread); application
 calls block the caller until the device answers or the timeout passes.
 
+This class is the application core: the methods under "application API" are what the CLI, the
+console and the vendors' HTTP dialects (:mod:`.http`, served with ``http_port``) all call.
+:attr:`presence` says which devices are online and :attr:`feed` what passes to and from them.
+
 Acknowledged means stored: the worker takes the uplinks waiting (up to 500, or ~20 ms of work),
 handles them inside one store transaction, commits, and only then sends their PUBACKs, in
 arrival order. Application calls run between batches (waiting callers go before the next
@@ -15,9 +19,7 @@ the worker. At most
 ``queue_limit`` uplinks wait: when they do, paho's network thread waits, so the broker holds
 back instead of this process growing. The cloud's MQTT session is persistent (a fixed client
 id, ``clean_session=False``, QoS 1 device filters): with an external broker, what devices send
-while the cloud is down (or restarting after a crash) is delivered when it is back. Application
-requests are subscribed at QoS 0, so a request its caller gave up on while the cloud was away
-is not served late.
+while the cloud is down (or restarting after a crash) is delivered when it is back.
 
 Who gets in (embedded broker): without a ``registry`` the cloud runs in development mode, every
 client is accepted and may use any topic (Huawei devices are still subscribed to IoTDA's system
@@ -35,38 +37,30 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ..brokers import EmbeddedBroker, ServerTls
-from ..errors import CodecError, InvalidValue
+from ..errors import DeviceOffline, InvalidValue, UnknownDevice
 from ..protocol import messages as ev
 from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
 from ..transport.mqtt import ack_all
 from ..transport.worker import BatchWorker
-from . import appapi
-from .access import CloudPolicy
-from .app import (
-    CommandOutcome,
-    DesireOutcome,
-    Result,
-    command_outcome,
-    desire_outcome,
-    reason_of,
-    run_operation,
-)
+from .access import CloudPolicy, vendor_rules
+from .activity import DeviceActivity
+from .app import CommandOutcome, DesireOutcome, Result, command_outcome, desire_outcome, reason_of
+from .feed import Feed
 from .platforms import VendorCloud, make_cloud
+from .presence import DeviceSummary, Presence
 from .shadows import ShadowCloud
 
 if TYPE_CHECKING:
+    from ..model.product import ProductModel
+    from .http import AppKey, HttpServer
     from .registry import Registry
 
 log = logging.getLogger("thingmodel.cloud")
 
-APP_WORKERS = 4
-APP_BACKLOG = 256
-"""Application requests waiting for the pool beyond those it runs; past that they are refused."""
 MAX_ANSWERED = 10_000
 """Answered request ids kept for waiters (the oldest go first)."""
 
@@ -134,13 +128,23 @@ class LocalCloud:
         queue_limit: int = 10_000,
         registry: Registry | None = None,
         listener_tls: ServerTls | None = None,
+        http_port: int | None = None,
+        app_key: AppKey | None = None,
+        model: ProductModel | None = None,
     ) -> None:
         self.vendor = vendor
         #: the devices that may connect (None: development mode, everyone may)
         self.registry = registry
         self._cloud_password = registry.cloud_secret if registry is not None else secrets.token_urlsafe(24)
         #: what the embedded broker asks about each connection, publish and subscribe
-        self.policy = CloudPolicy(vendor, registry, self._cloud_password)
+        #: which devices are online (exact with the embedded broker) and when each was last heard
+        self.presence = Presence(exact=broker is None, on_change=self._presence_changed)
+        #: the messages exchanged with devices, their comings and goings, shadow changes
+        self.feed = Feed()
+        #: the product model the console's forms and typed ``KEY=VALUE`` input follow (optional)
+        self.model = model
+        self._rules = vendor_rules(vendor)
+        self.policy = CloudPolicy(vendor, registry, self._cloud_password, presence=self.presence)
         #: the embedded broker's TLS listener (None: plain MQTT); its clients verify it with ``tls``
         self.listener_tls = listener_tls
         #: the cloud's MQTT client id; fixed, so the broker keeps its session across restarts
@@ -162,12 +166,10 @@ class LocalCloud:
         self._answered = threading.Condition()
         self._done: OrderedDict[str, None] = OrderedDict()  # answered request ids (bounded)
         self._turns = _Turns()
-        self._app_pool = ThreadPoolExecutor(max_workers=APP_WORKERS, thread_name_prefix="local-cloud-app")
-        self._app_slots = threading.BoundedSemaphore(APP_WORKERS + APP_BACKLOG)
-        self._app_refusing = False
-        #: application requests refused because the pool's backlog was full
-        self.app_refused = 0
         self.transport: MqttTransport | None = None
+        self._http_port, self._app_key = http_port, app_key
+        #: the HTTP side (thingmodel API, console, the vendor's REST dialect), with ``http_port``
+        self.http: HttpServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -194,8 +196,7 @@ class LocalCloud:
             address.port,
             lambda: (client_id, username, password),
             tls=tls,
-            subscriptions=[*self.platform.subscriptions(), appapi.REQUEST_FILTER],
-            subscription_qos={appapi.REQUEST_FILTER: 0},
+            subscriptions=self.platform.subscriptions(),
             clean_session=False,
             on_message=self._on_message,
             ack_when_handled=True,
@@ -204,11 +205,20 @@ class LocalCloud:
         self.worker.start()
         try:
             self.transport.start(timeout)
+            if self._http_port is not None:
+                from .http import HttpServer
+
+                self.http = HttpServer(self, self.host, self._http_port, self._app_key).start(timeout)
         except BaseException:
             self.stop()
             raise
         log.info("local cloud (%s) serving on %s; %s", self.vendor, self.url, self.mode)
         return self
+
+    @property
+    def http_url(self) -> str | None:
+        """Where the HTTP side listens (None without ``http_port``)."""
+        return None if self.http is None else self.http.url
 
     @property
     def mode(self) -> str:
@@ -222,10 +232,11 @@ class LocalCloud:
         return f"{devices} ({self.registry.path}), each on its own topics"
 
     def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
         if self.transport is not None:
             self.transport.stop()
         self.worker.stop()
-        self._app_pool.shutdown(wait=False, cancel_futures=True)
         if self.embedded is not None:
             self.embedded.stop()
         self.platform.close()
@@ -237,6 +248,61 @@ class LocalCloud:
         self.stop()
 
     # -- application API -----------------------------------------------------------------------
+    def turn(self) -> AbstractContextManager[None]:
+        """Hold the platform between the worker's batches: what runs inside sees only committed
+        state and may call ``self.platform`` directly (the vendor dialects do)."""
+        return self._turns.call()
+
+    def publish(self, message: ev.Outgoing) -> None:
+        """Send a message to a device (it appears in the feed)."""
+        self._publish(message)
+
+    def is_known(self, device_id: str) -> bool:
+        """True for a device with a shadow, a connection since the start, or a registration."""
+        if self.presence.summary(device_id) is not None:
+            return True
+        if self.registry is not None and device_id in self.registry:
+            return True
+        with self._turns.call():
+            return bool(self.platform.shadow(device_id))
+
+    def require(self, device_id: str) -> None:
+        """UnknownDevice unless :meth:`is_known`."""
+        if not self.is_known(device_id):
+            raise UnknownDevice(device_id)
+
+    def summaries(self) -> list[DeviceSummary]:
+        """Every device the cloud knows: online state and last seen, sorted by id."""
+        seen = {s.device_id: s for s in self.presence.summaries()}
+        ids = set(seen) | set(self.devices())
+        if self.registry is not None:
+            ids |= set(self.registry.devices())
+        exact = self.presence.exact
+        return [seen.get(i) or DeviceSummary(i, False if exact else None) for i in sorted(ids)]
+
+    def summary(self, device_id: str) -> DeviceSummary:
+        """One device's summary; UnknownDevice for a device the cloud does not know."""
+        found = self.presence.summary(device_id)
+        if found is not None:
+            return found
+        self.require(device_id)
+        return DeviceSummary(device_id, False if self.presence.exact else None)
+
+    def activity(self, device_id: str) -> DeviceActivity:
+        """What the device sent that no shadow keeps: messages, events, info and logs."""
+        with self._turns.call():
+            of = getattr(self.platform, "activity", None)
+            return of(device_id) if callable(of) else DeviceActivity()
+
+    def delete_shadow(self, device_id: str, service_id: str | None = None) -> list[str]:
+        """Delete the device's shadow (one service's, or all); the services deleted."""
+        with self._turns.call():
+            deleted = self.platform.delete_shadow(device_id, service_id)
+        if deleted:
+            log.info("deleted the shadow of %s: %s", device_id, ", ".join(deleted))
+            self.feed.add("shadow", device_id, remember=False)
+        return deleted
+
     def get_shadow(self, device_id: str) -> dict[str, dict[str, Any]]:
         """``{service_id: {"desired": {...}, "reported": {...}, "version": n}}``."""
         with self._turns.call():
@@ -253,10 +319,16 @@ class LocalCloud:
     def set_desired(
         self, device_id: str, service_id: str, properties: Mapping[str, Any], timeout: float = 5.0
     ) -> DesireOutcome:
-        """Desire values; wait for the device's answer (``pending`` if it does not come in time)."""
+        """Desire values; wait for the device's answer (``pending`` if it does not come in time,
+        or at once when the device is offline)."""
         with self._turns.call():
             rid = self.platform.desire(device_id, {service_id: dict(properties)})
-        return desire_outcome(rid, self._wait(rid, timeout, forget=False))  # a desire stays pending
+        log.info("desired %s/%s %s (request %s)", device_id, service_id, dict(properties), rid)
+        self.feed.add("shadow", device_id, remember=False)
+        wait = 0.0 if self.presence.is_online(device_id) is False else timeout
+        outcome = desire_outcome(rid, self._wait(rid, wait, forget=False))  # a desire stays pending
+        log.info("desire %s of %s: %s", rid, device_id, _said(outcome))
+        return outcome
 
     def send_command(
         self,
@@ -266,15 +338,27 @@ class LocalCloud:
         params: Mapping[str, Any] | None = None,
         timeout: float = 5.0,
     ) -> CommandOutcome:
+        """Send a command and wait for the device's response; DeviceOffline at once for a device
+        the embedded broker knows is not connected."""
+        if self.presence.is_online(device_id) is False:
+            self.require(device_id)
+            raise DeviceOffline(device_id)
         with self._turns.call():
             rid = self.platform.command(device_id, service_id, name, params)
+        log.info("command %s to %s/%s %s (request %s)", name, device_id, service_id, dict(params or {}), rid)
         result = self._wait(rid, timeout)
-        return command_outcome(rid, result, silence=f"no answer within {timeout:g} s")
+        outcome = command_outcome(rid, result, silence=f"no answer within {timeout:g} s")
+        log.info("command %s of %s: code %s %s", rid, device_id, outcome.code, dict(outcome.params))
+        return outcome
 
     def read_properties(
         self, device_id: str, service_id: str | None = None, timeout: float = 5.0
     ) -> dict[str, dict[str, Any]]:
-        """The device's current values, read through its getters; TimeoutError if it is silent."""
+        """The device's current values, read through its getters; TimeoutError if it is silent,
+        DeviceOffline at once when it is known not to be connected."""
+        if self.presence.is_online(device_id) is False:
+            self.require(device_id)
+            raise DeviceOffline(device_id)
         with self._turns.call():
             rid = self.platform.read(device_id, service_id)
         result = self._wait(rid, timeout)
@@ -310,8 +394,13 @@ class LocalCloud:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _publish(self, message: ev.Outgoing) -> None:
+        self.feed.add("down", self._rules.topic_device(message.topic), message.topic, message.payload)
         if self.transport is not None:
             self.transport.publish(message)
+
+    def _presence_changed(self, device_id: str, online: bool) -> None:
+        log.info("device %s %s", device_id, "connected" if online else "disconnected")
+        self.feed.add("online" if online else "offline", device_id)
 
     def _on_result(self, rid: str, result: Result) -> None:
         with self._answered:
@@ -321,21 +410,24 @@ class LocalCloud:
             self._answered.notify_all()
 
     def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
-        # On paho's network thread. App requests come at QoS 0 (ack is a no-op), served by a
-        # pool, not in order; device uplinks wait for the worker, blocking here while it is full.
-        if topic.startswith(appapi.REQUEST_PREFIX):
-            self._admit_app(topic, payload)
-            ack()
-        elif not self.worker.put((topic, payload, ack)):
+        # On paho's network thread: device uplinks wait for the worker, blocking here while it
+        # is full.
+        device_id = self._rules.topic_device(topic)
+        if device_id is not None:
+            self.presence.heard(device_id)
+        self.feed.add("up", device_id, topic, payload)
+        if not self.worker.put((topic, payload, ack)):
             log.warning("uplink on %s arrived after the worker stopped; the broker sends it again", topic)
 
     def _handle_uplinks(self, uplinks: Iterator[_Uplink]) -> None:
         """One batch: handled in one store transaction, acknowledged in order once committed."""
         acks: list[Ack] = []
+        touched: dict[str | None, None] = {}
         try:
             with self._turns.batch(), store_transaction(self.platform):
                 for topic, payload, ack in uplinks:
                     acks.append(ack)
+                    touched[self._rules.topic_device(topic)] = None
                     try:
                         self.platform.receive(topic, payload)
                     except Exception:  # receive() logs bad input itself; this is a bug
@@ -346,41 +438,12 @@ class LocalCloud:
             log.exception("committing %d uplinks failed: they are acknowledged but not stored", len(acks))
         finally:
             ack_all(acks)  # in order, in one write
+            for device_id in touched:  # committed: watchers may read the shadows now
+                if device_id is not None:
+                    self.feed.add("shadow", device_id, remember=False)
 
-    def _admit_app(self, topic: str, payload: bytes) -> None:
-        if not self._app_slots.acquire(blocking=False):
-            self.app_refused += 1
-            if not self._app_refusing:  # once per overload, not per request
-                log.warning("more than %d application requests wait: refusing new ones", APP_BACKLOG)
-                self._app_refusing = True
-            self._answer_bad_request(topic, f"the local cloud is busy ({APP_BACKLOG} requests wait); retry")
-            return
-        self._app_refusing = False
-        try:
-            future = self._app_pool.submit(self._serve_app, topic, payload)
-        except RuntimeError:  # the pool is shut down: the cloud is stopping
-            self._app_slots.release()
-            return
-        future.add_done_callback(self._free_app_slot)
 
-    def _free_app_slot(self, future: Future[None]) -> None:
-        self._app_slots.release()
-
-    def _answer_bad_request(self, topic: str, reason: str) -> None:
-        rid = topic.rsplit("/", 1)[-1]
-        if rid and "+" not in rid and "#" not in rid:
-            self._publish(appapi.response(rid, error=reason))
-
-    def _serve_app(self, topic: str, payload: bytes) -> None:
-        try:
-            rid, body = appapi.parse_request(topic, payload)
-        except CodecError as exc:
-            log.warning("bad application request on %s: %s", topic, exc)
-            self._answer_bad_request(topic, str(exc))
-            return
-        try:
-            result = run_operation(self, body)
-        except (InvalidValue, CodecError, TimeoutError, ValueError, TypeError, KeyError) as exc:
-            self._publish(appapi.response(rid, error=str(exc)))
-        else:
-            self._publish(appapi.response(rid, result=result))
+def _said(outcome: DesireOutcome) -> str:
+    if outcome.pending:
+        return "pending (no answer yet)"
+    return "applied" if outcome.ok else f"refused {dict(outcome.errors)}"

@@ -299,6 +299,23 @@ class ShadowCloud:
             self._send(ev.AskRead(device_id, rid, service_id))
         return rid
 
+    def delete_shadow(self, device_id: str, service_id: str | None = None) -> list[str]:
+        """Delete the device's shadow of one service (None: of every service); the ones deleted."""
+        check_id("device_id", device_id)
+        with self._lock:
+            existing = self.store.load(device_id)
+            if service_id is None:
+                doomed = list(existing)
+            else:
+                key = self.codec.shadow_key(device_id, check_id("service_id", service_id))
+                doomed = [key] if key in existing else []
+            with self.store.transaction():
+                for sid in doomed:
+                    self.store.delete(device_id, sid)
+            for name in [k for k in self._pushed if k[0] == device_id and k[1] in doomed]:
+                del self._pushed[name]
+        return doomed
+
     def send_message(self, device_id: str, payload: bytes) -> None:
         """A free-form message to the device (nothing answers it)."""
         check_id("device_id", device_id)
