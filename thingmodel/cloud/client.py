@@ -1,67 +1,105 @@
-"""``CloudClient``: talks to a running local cloud from another process (the CLI uses it)."""
+"""``CloudClient``: the thingmodel API of a running local cloud, over HTTP (the CLI uses it)."""
 
 from __future__ import annotations
 
-import threading
+import base64
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import CodecError
-from ..ids import new_id
-from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
-from . import appapi
+from ..errors import ConnectError, ThingModelError
+from .http.server import AppKey
+
+PREFIX = "/thingmodel/v1"
+
+
+class ApiError(ThingModelError):
+    """The cloud refused a request: its HTTP ``status``, error ``code`` and one-line ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 class CloudClient:
-    """Request/response with a :class:`~thingmodel.cloud.LocalCloud` over its broker."""
+    """Calls on the cloud at ``url`` (``http://host:port``); ConnectError when nothing answers there."""
 
-    def __init__(
-        self,
-        broker: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        tls: TlsOptions | None = None,
-    ) -> None:
-        address = BrokerAddress.parse(broker)
-        client_id = f"thingmodel-app-{new_id()[:8]}"
-        self._answers: dict[str, bytes] = {}
-        self._arrived = threading.Condition()
-        self.transport = MqttTransport(
-            address.host,
-            address.port,
-            lambda: (client_id, username, password),
-            tls=tls or (TlsOptions() if address.tls else None),
-            subscriptions=[appapi.RESPONSE_PREFIX + "+"],
-            on_message=self._on_message,
-            name="app",
-        )
+    def __init__(self, url: str, *, app_key: AppKey | None = None, connect_timeout: float = 2.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConnectError(f"{url!r} is not the cloud's HTTP URL (http://host:port)")
+        self.url = url.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self._headers = {"Accept": "application/json"}
+        if app_key is not None:
+            token = base64.b64encode(f"{app_key.id}:{app_key.secret}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
 
-    def __enter__(self) -> CloudClient:
-        self.transport.start(timeout=10)
-        return self
+    def __repr__(self) -> str:
+        return f"CloudClient({self.url!r})"
 
-    def __exit__(self, *exc: object) -> None:
-        self.transport.stop()
+    def get(self, path: str, wait: float = 0.0, **query: Any) -> Any:
+        return self._call("GET", path, None, wait, query)
 
-    def call(self, op: str, timeout: float = 5.0, **args: Any) -> Any:
-        """Run one operation; CodecError carries the cloud's refusal, TimeoutError its silence."""
-        rid, message = appapi.request(op, timeout=timeout, **args)
-        self.transport.publish(message)
-        with self._arrived:
-            # the cloud itself waits up to `timeout` for the device, so allow it a margin
-            if not self._arrived.wait_for(lambda: rid in self._answers, timeout + 5):
-                raise TimeoutError(
-                    f"the local cloud at {self.transport.host}:{self.transport.port} "
-                    f"did not answer within {timeout + 5:g} s; is `thingmodel cloud` running?"
-                )
-            payload = self._answers.pop(rid)
-        return appapi.parse_response(payload)
+    def post(self, path: str, body: Any, wait: float = 0.0) -> Any:
+        return self._call("POST", path, json.dumps(body).encode(), wait, {})
 
-    def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
-        rid = topic[len(appapi.RESPONSE_PREFIX) :]
-        with self._arrived:
-            self._answers[rid] = payload
-            self._arrived.notify_all()
+    def delete(self, path: str, **query: Any) -> Any:
+        return self._call("DELETE", path, None, 0.0, query)
+
+    def stream(self, path: str, **query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(event, data)`` of a server-sent event stream, as they come, until it ends."""
+        response = self._open("GET", path, None, None, query)
+        with response:
+            event, data = "message", list[str]()
+            for raw in response:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield event, json.loads("\n".join(data))
+                    event, data = "message", list[str]()
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+
+    def _call(self, method: str, path: str, body: bytes | None, wait: float, query: dict[str, Any]) -> Any:
+        # the cloud may wait up to `wait` for a device: the read timeout allows for it
+        with self._open(method, path, body, self.connect_timeout + wait + 5, query) as response:
+            return json.loads(response.read() or b"null")
+
+    def _open(
+        self, method: str, path: str, body: bytes | None, timeout: float | None, query: dict[str, Any]
+    ) -> Any:
+        wanted = {k: v for k, v in query.items() if v is not None}
+        url = self.url + PREFIX + path + (f"?{urllib.parse.urlencode(wanted)}" if wanted else "")
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            return urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ConnectionRefusedError):
+                why = "connection refused (is `thingmodel cloud` running? it says where it listens)"
+            elif isinstance(reason, (socket.timeout, TimeoutError)):
+                why = "no answer in time"
+            else:
+                why = str(getattr(reason, "strerror", None) or reason)
+            raise ConnectError(f"no local cloud at {self.url}: {why}") from None
 
 
-__all__ = ["CloudClient", "CodecError"]
+def _api_error(exc: urllib.error.HTTPError) -> ApiError:
+    try:
+        body = json.loads(exc.read())
+        found = body["error"]
+        return ApiError(exc.code, str(found["code"]), str(found["message"]))
+    except (ValueError, KeyError, TypeError):
+        return ApiError(exc.code, "HTTP", f"the cloud answered {exc.code} {exc.reason}")

@@ -1,0 +1,178 @@
+"""The local cloud's HTTP side: one Starlette application, served by uvicorn on its own thread.
+
+Every part of it is a user of the application core (:class:`~thingmodel.cloud.LocalCloud`): the
+thingmodel API the CLI and the console call (:mod:`.native`), the console's pages (:mod:`.console`)
+and one module per vendor dialect (:mod:`.aws`, :mod:`.huawei`, :mod:`.tencent`) that answers
+requests as that vendor's REST API answers them, so the vendor's own application SDK works
+unchanged against ``http://127.0.0.1:PORT``.
+
+Starlette and uvicorn (the ``local`` extra): a small, well-kept ASGI stack whose sync endpoints
+run on a thread pool, which suits an application core whose calls block until a device answers;
+server-sent events are a streaming response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import hmac
+import importlib
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ...errors import InvalidValue
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+    from ..local import LocalCloud
+
+log = logging.getLogger("thingmodel.cloud.http")
+
+
+@attrs.frozen
+class AppKey:
+    """The application key every HTTP request must be signed with (``--app-key ID:SECRET``)."""
+
+    id: str
+    secret: str = attrs.field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> AppKey:
+        """``ID:SECRET``; InvalidValue (never echoing the secret) otherwise."""
+        key_id, sep, secret = text.partition(":")
+        if not sep or not key_id or not secret:
+            raise InvalidValue("an app key is ID:SECRET, both non-empty")
+        if any(c.isspace() or c in ",/=" for c in key_id):
+            raise InvalidValue(f"app key id {key_id!r} must not hold spaces, ',', '/' or '='")
+        return cls(key_id, secret)
+
+
+def basic_auth_problem(request: Request, key: AppKey | None) -> Response | None:
+    """None when ``request`` may proceed (no key, or HTTP Basic ``key.id:key.secret``), else the
+    401 to answer: the thingmodel API and the console's pages ask for the key this way."""
+    if key is None:
+        return None
+    from starlette.responses import JSONResponse
+
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except ValueError:
+            given = b""
+        wanted = f"{key.id}:{key.secret}".encode()
+        if hmac.compare_digest(given, wanted):
+            return None
+    return JSONResponse(
+        {"error": {"code": "Unauthorized", "message": "this cloud needs its app key (HTTP Basic ID:SECRET)"}},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="thingmodel"'},
+    )
+
+
+def vendor_routes(cloud: LocalCloud, key: AppKey | None) -> list[BaseRoute]:
+    """The routes of the REST dialect ``cloud``'s vendor speaks: AWS IoT's data plane, IoTDA's v5
+    API, or Tencent Cloud API 3.0 (IoT Explorer or IoT Hub). Each dialect module has
+    ``routes(cloud, key)``."""
+    module = {"aws": "aws", "huawei": "huawei"}.get(cloud.vendor, "tencent")
+    dialect = importlib.import_module(f"{__package__}.{module}")
+    routes: list[BaseRoute] = dialect.routes(cloud, key)
+    return routes
+
+
+def make_app(cloud: LocalCloud, key: AppKey | None) -> Starlette:
+    """The whole HTTP side of ``cloud``."""
+    from starlette.applications import Starlette
+
+    console = importlib.import_module(f"{__package__}.console")
+    native = importlib.import_module(f"{__package__}.native")
+    # the thingmodel API and the console first: the vendor dialects own the rest (Tencent's is
+    # "POST /")
+    routes = [*native.routes(cloud, key), *console.routes(cloud, key), *vendor_routes(cloud, key)]
+    return Starlette(routes=routes)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0: a free port); InvalidValue saying what to do when
+    the port is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidValue(
+                f"HTTP port {port} on {host} is taken (another `thingmodel cloud`?): "
+                "stop it, or give --http-port 0 for a free port"
+            ) from None
+        raise InvalidValue(f"cannot listen on {host}:{port} for HTTP: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """uvicorn serving :func:`make_app` on a daemon thread, on a socket bound before it starts."""
+
+    def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 0, key: AppKey | None = None):
+        self.cloud, self.key = cloud, key
+        self._socket = bind(host, port)
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> HttpServer:
+        import uvicorn
+
+        config = uvicorn.Config(
+            make_app(self.cloud, self.key),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="local-cloud-http", daemon=True)
+        self._thread.start()
+        ready = threading.Event()
+
+        def started() -> bool:
+            return bool(self._server.started) or not self._thread.is_alive()  # type: ignore[union-attr]
+
+        for _ in range(int(timeout / 0.01)):
+            if started():
+                ready.set()
+                break
+            ready.wait(0.01)
+        if not self._server.started:
+            raise InvalidValue(f"the HTTP server on {self.url} did not start within {timeout:g} s")
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve(sockets=[self._socket]))
+        except Exception:  # uvicorn logs its own errors; this keeps the thread's end quiet
+            log.exception("the HTTP server stopped")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self._socket.close()
