@@ -338,7 +338,17 @@ class Cloud:
         where = ["--broker", broker.url] if broker else ["--port", str(port)]
         with self._log.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "thingmodel.cli", "cloud", *where, "--store", self.store],
+                [
+                    sys.executable,
+                    "-m",
+                    "thingmodel.cli",
+                    "cloud",
+                    *where,
+                    "--store",
+                    self.store,
+                    "--http-port",
+                    "0",
+                ],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,

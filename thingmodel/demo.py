@@ -9,7 +9,8 @@ import time
 from typing import Any, TextIO
 
 from .brokers import free_port
-from .cloud import LocalCloud
+from .cloud import LocalCloud, discovery
+from .cloud.discovery import DEFAULT_HTTP_PORT
 from .demo_device import SmokeDetector  # the same file as examples/smoke_detector.py
 from .device import Device
 from .protocol import messages as ev
@@ -85,16 +86,24 @@ def run_demo(
     forever: bool = False,
     interval: float = 2.0,
     out: TextIO = sys.stdout,
+    console_port: int | None = None,
 ) -> int:
-    """Run the demo; return the process exit code."""
+    """Run the demo; return the process exit code. With ``console_port`` the web console is served
+    there (-1: the default port, or a free one if it is taken) and the demo runs until Ctrl-C."""
     narrator = _Narrator(out)
     device_log = logging.getLogger("smoke_detector")
     handler = _DeviceLog(narrator)
     device_log.addHandler(handler)
     device_log.setLevel(logging.INFO)
     device_log.propagate = False
+    http_port = None
+    if console_port is not None:
+        http_port = console_port if console_port >= 0 else _free_or(DEFAULT_HTTP_PORT)
     cloud = LocalCloud(
-        vendor=vendor, port=port if port is not None else free_port(), on_uplink=narrator.uplink
+        vendor=vendor,
+        port=port if port is not None else free_port(),
+        on_uplink=narrator.uplink,
+        http_port=http_port,
     )
     try:
         cloud.start()
@@ -102,6 +111,9 @@ def run_demo(
             "cloud",
             f"local cloud up: embedded MQTT broker on {cloud.url}, {vendor} protocol, shadows in memory",
         )
+        if cloud.http_url is not None:
+            discovery.record(vendor=vendor, mqtt_url=cloud.url, http_url=cloud.http_url)
+            narrator.say("cloud", f"web console on {cloud.http_url}/ (open it in a browser)")
         detector = SmokeDetector(seed=1)
         dev = DEMO_DEVICE.get(vendor, "demo-smoke-1")
         device = Device([detector], device_id=dev, vendor=vendor, broker=cloud.url)
@@ -141,5 +153,18 @@ def run_demo(
         narrator.say("app", "stopped")
         return 0
     finally:
+        discovery.forget()
         cloud.stop()
         device_log.removeHandler(handler)
+
+
+def _free_or(port: int) -> int:
+    """``port`` when nothing listens there, else 0 (a free one)."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port

@@ -126,7 +126,19 @@ def test_an_aws_cloud_with_tls_dir_serves_mqtts_and_says_who_may_connect(tmp_pat
     path, pki = str(tmp_path / "aws.json"), str(tmp_path / "pki")
     run("registry", "add", "--file", path, "--vendor", "aws", "thermostat-1", "--make-cert", pki)
     port = free_port()
-    args = ["cloud", "--vendor", "aws", "--registry", path, "--tls-dir", pki, "--port", str(port)]
+    args = [
+        "cloud",
+        "--vendor",
+        "aws",
+        "--registry",
+        path,
+        "--tls-dir",
+        pki,
+        "--port",
+        str(port),
+        "--http-port",
+        "0",
+    ]
     cloud = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert cloud.stdout is not None

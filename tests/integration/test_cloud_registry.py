@@ -115,22 +115,28 @@ def test_device_a_can_neither_subscribe_to_nor_publish_on_device_bs_topics(cloud
         client.loop_stop()
 
 
-def test_the_cli_reaches_a_cloud_with_a_registry_only_with_the_registrys_cloud_secret(
-    cloud: LocalCloud, registry: Registry
-) -> None:
-    def shadow_get(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "thingmodel.cli", "shadow", "get", "dev-a", "--broker", cloud.url, *extra],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+def test_with_an_app_key_the_cli_gets_in_only_with_that_key(registry: Registry) -> None:
+    from thingmodel.cloud.http import AppKey
 
-    allowed = shadow_get("--registry", str(registry.path))
-    assert allowed.returncode == 0 and allowed.stdout.strip() == "{}", allowed.stderr
-    refused = shadow_get()
-    assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    key = AppKey("ops", "app-secret-1")
+    with LocalCloud(vendor="huawei", port=0, registry=registry, http_port=0, app_key=key) as cloud:
+        assert cloud.http_url is not None
+
+        def shadow_get(*extra: str) -> subprocess.CompletedProcess[str]:
+            args = ["shadow", "get", "dev-a", "--cloud", cloud.http_url or "", *extra]
+            return subprocess.run(
+                [sys.executable, "-m", "thingmodel.cli", *args], capture_output=True, text=True, timeout=60
+            )
+
+        allowed = shadow_get("--app-key", "ops:app-secret-1")
+        refused = shadow_get()
+        wrong = shadow_get("--app-key", "ops:guess")
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.startswith("device dev-a (huawei): offline")  # registered, never connected
+    for answer in (refused, wrong):
+        assert answer.returncode == 3 and "Traceback" not in answer.stderr
+        assert answer.stderr.strip() == "thingmodel: this cloud needs its app key (HTTP Basic ID:SECRET)"
+        assert "app-secret-1" not in answer.stderr
 
 
 def test_without_a_registry_the_cloud_says_it_runs_in_development_mode() -> None:

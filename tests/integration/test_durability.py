@@ -26,7 +26,7 @@ from thingmodel.cloud import LocalCloud
 from .helpers import WireTap, eventually
 
 REPO = Path(__file__).resolve().parents[2]
-CLOUD = [sys.executable, "-m", "thingmodel.cli", "cloud", "--vendor", "huawei"]
+CLOUD = [sys.executable, "-m", "thingmodel.cli", "cloud", "--vendor", "huawei", "--http-port", "0"]
 PUBLISHER = [sys.executable, "-m", "tests.integration.test_durability"]
 
 

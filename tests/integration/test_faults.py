@@ -73,44 +73,49 @@ def test_a_sigkilled_cloud_keeps_its_shadows_and_delivers_a_desire_made_before_t
 
     store = str(tmp_path / "shadows.sqlite3")
 
-    def start_cloud() -> subprocess.Popen[bytes]:
+    def start_cloud() -> tuple[subprocess.Popen[bytes], CloudClient]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "thingmodel.cli", "cloud", "--broker", mosquitto.url, "--store", store],
+            [
+                sys.executable,
+                "-m",
+                "thingmodel.cli",
+                "cloud",
+                "--broker",
+                mosquitto.url,
+                "--store",
+                store,
+                "--http-port",
+                "0",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         assert process.stdout is not None
         assert b"serving on" in process.stdout.readline()
-        return process
+        console = process.stdout.readline().decode()
+        return process, CloudClient(console.split("console:", 1)[1].strip().rstrip("/"))
 
-    cloud = start_cloud()
+    def shadow(app: CloudClient) -> dict[str, object]:
+        services: dict[str, object] = app.get("/devices/faulty-1")["services"]
+        return services
+
+    cloud, app = start_cloud()
     try:
-        with CloudClient(mosquitto.url) as app:
-            answer = app.call(
-                "set_desired",
-                timeout=0.3,
-                device_id="faulty-1",
-                service_id="smokeDetector",
-                properties={"alarm": 1},
-            )
-            assert answer["pending"] is True  # the device is not there yet
-            before = app.call("get_shadow", device_id="faulty-1")
+        desire = {"service_id": "smokeDetector", "properties": {"alarm": 1}, "timeout": 0.3}
+        answer = app.post("/devices/faulty-1/desired", desire, wait=0.3)
+        assert answer["pending"] is True  # the device is not there yet
+        before = shadow(app)
         cloud.send_signal(signal.SIGKILL)
         cloud.wait(10)
-        cloud = start_cloud()
-        with CloudClient(mosquitto.url) as app:
-            assert app.call("get_shadow", device_id="faulty-1") == before
+        cloud, app = start_cloud()
+        assert shadow(app) == before
         detector = Detector()
         with Device([detector], device_id="faulty-1", broker=mosquitto.url):
             assert detector.set_calls == [1]
-            with CloudClient(mosquitto.url) as app:
-                eventually(
-                    lambda: (
-                        app.call("get_shadow", device_id="faulty-1")["smokeDetector"]["reported"].get("alarm")
-                        == 1
-                    ),
-                    what="alarm=1 reported to the restarted cloud",
-                )
+            eventually(
+                lambda: shadow(app)["smokeDetector"]["reported"].get("alarm") == 1,  # type: ignore[index]
+                what="alarm=1 reported to the restarted cloud",
+            )
     finally:
         cloud.send_signal(signal.SIGTERM)
         try:

@@ -111,7 +111,18 @@ def test_the_v2_sdk_as_a_device_follows_our_clouds_deltas(
 def test_the_cli_cloud_in_aws_mode_serves_the_sdks_on_the_given_port() -> None:
     """``thingmodel cloud --vendor aws --port N``: the embedded broker and AWS's protocol on N."""
     port = free_port()
-    cli = [sys.executable, "-m", "thingmodel.cli", "cloud", "--vendor", "aws", "--port", str(port)]
+    cli = [
+        sys.executable,
+        "-m",
+        "thingmodel.cli",
+        "cloud",
+        "--vendor",
+        "aws",
+        "--port",
+        str(port),
+        "--http-port",
+        "0",
+    ]
     process = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening("127.0.0.1", port, timeout=15)

@@ -25,8 +25,8 @@ def check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise BrokerError(
-                    f"port {port} on {host} is already in use; choose another with "
-                    "--port, or omit it to pick a free one"
+                    f"port {port} on {host} is already in use (another `thingmodel cloud` or broker?); "
+                    "choose another with --port, or give --port 0 for a free one"
                 ) from None
             raise BrokerError(f"cannot listen on {host}:{port}: {exc}") from None
 

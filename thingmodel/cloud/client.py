@@ -52,12 +52,19 @@ class CloudClient:
         return self._call("DELETE", path, None, 0.0, query)
 
     def stream(self, path: str, **query: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-        """``(event, data)`` of a server-sent event stream, as they come, until it ends."""
+        """``(event, data)`` of a server-sent event stream, as they come, until it ends; first
+        ``("open", {})`` once the cloud watches for this stream (nothing after it is missed)."""
         response = self._open("GET", path, None, None, query)
         with response:
             event, data = "message", list[str]()
+            opened = False
             for raw in response:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if line.startswith(":"):  # a comment: the first says the stream is watched
+                    if not opened:
+                        opened = True
+                        yield "open", {}
+                    continue
                 if not line:
                     if data:
                         yield event, json.loads("\n".join(data))
