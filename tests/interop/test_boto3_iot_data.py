@@ -1,5 +1,5 @@
-"""boto3's ``iot-data`` client as an application against our local cloud's AWS data plane, with a
-thingmodel device connected over MQTT.
+"""boto3's ``iot-data`` client as an application against ``thingmodel cloud --vendor aws`` (the
+command, in its own process), with a thingmodel device connected over MQTT.
 
 boto3 runs in its own venv (made here on first use, or given by THINGMODEL_BOTO3_PYTHON) and its
 own process (peers/boto3_app.py), and prints what each call returned or raised; the test asserts
@@ -25,12 +25,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel import Property, Service
-from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.http import AppKey
 from thingmodel.cloud.http.aws import SIGNATURE_MISMATCH, UNKNOWN_KEY
 from thingmodel.device import Device
 
 from ..integration.helpers import Detector, eventually
+from .cloud_process import CloudProcess
 
 PEER = Path(__file__).parent / "peers" / "boto3_app.py"
 VENV = Path(__file__).resolve().parents[2] / ".cache" / "venv-boto3"
@@ -64,13 +64,13 @@ def boto3_python() -> str:
 
 
 @pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(vendor="aws", port=0, http_port=0, app_key=KEY) as local:
-        yield local
+def cloud(tmp_path: Path) -> Iterator[CloudProcess]:
+    with CloudProcess("aws", KEY, tmp_path / "state") as running:
+        yield running
 
 
 @pytest.fixture
-def detector(cloud: LocalCloud) -> Iterator[Detector]:
+def detector(cloud: CloudProcess) -> Iterator[Detector]:
     """A thingmodel device of three services (one named shadow each), connected and reported."""
     detector = Detector()
     with Device([detector, Lamp(), Thermometer()], device_id=THING, vendor="aws", broker=cloud.url) as device:
@@ -83,7 +83,7 @@ def detector(cloud: LocalCloud) -> Iterator[Detector]:
 
 
 @pytest.fixture
-def subscriber(cloud: LocalCloud) -> Iterator[queue.Queue[mqtt.MQTTMessage]]:
+def subscriber(cloud: CloudProcess) -> Iterator[queue.Queue[mqtt.MQTTMessage]]:
     """What an MQTT client subscribed to ``app/#`` receives."""
     messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
     subscribed: queue.Queue[bool] = queue.Queue()
@@ -101,8 +101,7 @@ def subscriber(cloud: LocalCloud) -> Iterator[queue.Queue[mqtt.MQTTMessage]]:
         client.loop_stop()
 
 
-def run_peer(python: str, cloud: LocalCloud) -> dict[str, dict[str, Any]]:
-    assert cloud.http_url is not None
+def run_peer(python: str, cloud: CloudProcess) -> dict[str, dict[str, Any]]:
     done = subprocess.run(
         [python, str(PEER), cloud.http_url, THING, KEY.id, KEY.secret],
         capture_output=True,
@@ -123,7 +122,7 @@ def refused(step: dict[str, Any]) -> tuple[str, str, int, str]:
 
 def test_boto3_drives_our_device_through_the_data_plane_and_gets_awss_errors(
     boto3_python: str,
-    cloud: LocalCloud,
+    cloud: CloudProcess,
     detector: Detector,
     subscriber: queue.Queue[mqtt.MQTTMessage],
 ) -> None:

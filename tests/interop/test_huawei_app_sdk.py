@@ -1,5 +1,6 @@
-"""Huawei's application SDK (huaweicloudsdkiotda 3.1) against the local cloud's IoTDA v5 API, with
-a thingmodel Huawei device connected to the cloud's broker.
+"""Huawei's application SDK (huaweicloudsdkiotda 3.1) against the IoTDA v5 API of
+``thingmodel cloud --vendor huawei`` (the command, in its own process), with a thingmodel Huawei
+device connected to the cloud's broker.
 
 The SDK lives in its own venv (made here on first use, or given by THINGMODEL_HUAWEI_APP_PYTHON)
 and runs in its own process (peers/huawei_app.py), signing every request with AK/SK as it does
@@ -20,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.http import AppKey
 from thingmodel.device import Device
 
 from ..integration.helpers import Detector, eventually
+from .cloud_process import CloudProcess
 
 PEER = Path(__file__).parent / "peers" / "huawei_app.py"
 VENV = Path(__file__).resolve().parents[2] / ".cache" / "venv-huawei-app"
@@ -50,9 +51,9 @@ def huawei_app_python() -> str:
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(vendor="huawei", port=0, http_port=0, app_key=KEY) as local:
-        yield local
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudProcess]:
+    with CloudProcess("huawei", KEY, tmp_path_factory.mktemp("state")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def messages() -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def detector(cloud: LocalCloud, messages: list[bytes]) -> Iterator[Detector]:
+def detector(cloud: CloudProcess, messages: list[bytes]) -> Iterator[Detector]:
     service = Detector()
     with Device(
         [service], device_id=DEVICE, broker=cloud.url, on_message=lambda m: messages.append(m.payload)
@@ -72,8 +73,7 @@ def detector(cloud: LocalCloud, messages: list[bytes]) -> Iterator[Detector]:
         yield service
 
 
-def run_peer(python: str, cloud: LocalCloud, key: AppKey, mode: str) -> Steps:
-    assert cloud.http_url is not None
+def run_peer(python: str, cloud: CloudProcess, key: AppKey, mode: str) -> Steps:
     args = [python, str(PEER), cloud.http_url, key.id, key.secret, DEVICE, mode]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60)
     steps = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -87,7 +87,7 @@ def properties(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_sdk_drives_a_thingmodel_device_through_the_iotda_api(
-    huawei_app_python: str, cloud: LocalCloud, detector: Detector, messages: list[bytes]
+    huawei_app_python: str, cloud: CloudProcess, detector: Detector, messages: list[bytes]
 ) -> None:
     steps = run_peer(huawei_app_python, cloud, KEY, "full")
 
@@ -152,7 +152,7 @@ def test_the_sdk_drives_a_thingmodel_device_through_the_iotda_api(
 
 
 def test_the_sdk_with_a_wrong_secret_is_refused_and_changes_nothing(
-    huawei_app_python: str, cloud: LocalCloud, detector: Detector
+    huawei_app_python: str, cloud: CloudProcess, detector: Detector
 ) -> None:
     before = cloud.get_shadow(DEVICE)
     steps = run_peer(huawei_app_python, cloud, AppKey(KEY.id, "a-wrong-secret"), "refused")

@@ -1,4 +1,5 @@
-"""Tencent's application SDKs against our local cloud's Tencent Cloud API 3.0, unchanged.
+"""Tencent's application SDKs, unchanged, against the Tencent Cloud API 3.0 of
+``thingmodel cloud --vendor tencent-explorer`` / ``tencent-hub`` (the command, in its own process).
 
 ``tencentcloud-sdk-python-iotexplorer`` (IotexplorerClient 2019-04-23) and
 ``tencentcloud-sdk-python-iotcloud`` (IotcloudClient 2021-04-08 and 2018-06-14) live in their own
@@ -26,11 +27,11 @@ import attrs
 import pytest
 
 from thingmodel import Property, Service, command
-from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.http import AppKey
 from thingmodel.device import Device
 
 from ..integration.helpers import eventually
+from .cloud_process import CloudProcess
 
 pytestmark = pytest.mark.broker
 
@@ -100,10 +101,10 @@ class AppPeer:
         return f"\npeer stderr: {''.join(self._stderr)[-3000:]}"
 
     def call(
-        self, cloud: LocalCloud, product: str, action: str, params: dict[str, Any], key: AppKey = KEY
+        self, cloud: CloudProcess, product: str, action: str, params: dict[str, Any], key: AppKey = KEY
     ) -> dict[str, Any]:
         """``{"ok": True, "response": {...}}`` or ``{"ok": False, "class", "code", "message", ...}``."""
-        assert cloud.http_url is not None and self.process.stdin is not None
+        assert self.process.stdin is not None
         request = {
             "endpoint": cloud.http_url.removeprefix("http://"),
             "product": product,
@@ -147,9 +148,9 @@ class Lamp(Service):
 
 @attrs.define
 class Rig:
-    """A Tencent local cloud with an app key, our device on it, and the SDK peer to call it."""
+    """A Tencent ``thingmodel cloud`` with an app key, our device on it, and the SDK peer to call it."""
 
-    cloud: LocalCloud
+    cloud: CloudProcess
     lamp: Lamp
     peer: AppPeer
 
@@ -195,10 +196,10 @@ def peer(tencent_app_python: str) -> Iterator[AppPeer]:
         app.close()
 
 
-def _rig(vendor: str, peer: AppPeer) -> Iterator[Rig]:
+def _rig(vendor: str, peer: AppPeer, state_dir: Path) -> Iterator[Rig]:
     lamp = Lamp()
     with (
-        LocalCloud(vendor=vendor, port=0, http_port=0, app_key=KEY) as cloud,
+        CloudProcess(vendor, KEY, state_dir) as cloud,
         Device([lamp], device_id=DEVICE, vendor=vendor, broker=cloud.url) as device,
     ):
         rig = Rig(cloud, lamp, peer)
@@ -208,13 +209,13 @@ def _rig(vendor: str, peer: AppPeer) -> Iterator[Rig]:
 
 
 @pytest.fixture(scope="module")
-def explorer(peer: AppPeer) -> Iterator[Rig]:
-    yield from _rig("tencent-explorer", peer)
+def explorer(peer: AppPeer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    yield from _rig("tencent-explorer", peer, tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="module")
-def hub(peer: AppPeer) -> Iterator[Rig]:
-    yield from _rig("tencent-hub", peer)
+def hub(peer: AppPeer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    yield from _rig("tencent-hub", peer, tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(params=["explorer", "hub"])
@@ -288,7 +289,7 @@ def test_a_message_from_the_sdk_is_published_on_the_devices_topic(rig: Rig) -> N
     product = "explorer" if rig.mode == "explorer" else "hub-2021"
     answer = rig.ok(product, "PublishMessage", {**LAMP, "Topic": topic, "Payload": "hello", "Qos": 0})
     assert set(answer) == {"RequestId"}
-    assert any(e.kind == "down" and e.topic == topic for e in rig.cloud.feed.history)
+    assert any(e["kind"] == "down" and e["topic"] == topic for e in rig.cloud.trace(DEVICE))
 
 
 def test_an_unknown_device_is_resource_not_found(rig: Rig) -> None:

@@ -105,7 +105,10 @@ def make_app(cloud: LocalCloud, key: AppKey | None) -> Starlette:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (0: a free port); InvalidValue saying what to do when
     the port is taken."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off only on accepted sockets of a TCP-proto listener,
+    # and with it on, a kept-alive request waits ~40 ms for the delayed ACK between head and body
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
