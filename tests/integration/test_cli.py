@@ -455,3 +455,28 @@ def test_a_store_that_cannot_be_opened_is_one_line_naming_it_and_exit_2(tmp_path
     assert refused.stderr.strip().splitlines() == [
         f"thingmodel: cannot open the shadow store {store}: unable to open database file"
     ]
+
+
+def test_demo_with_console_serves_the_console_and_runs_until_interrupted(tmp_path: Path) -> None:
+    env = {**os.environ, "THINGMODEL_STATE_DIR": str(tmp_path / "state")}
+    demo = subprocess.Popen(
+        [*CLI, "demo", "--console", "--http-port", "0", "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert demo.stdout is not None
+        lines = [demo.stdout.readline() for _ in range(2)]
+        url = lines[1].split("web console on ", 1)[1].split()[0].rstrip("/")
+        while "running until Ctrl-C" not in demo.stdout.readline():
+            pass
+        page = urllib.request.urlopen(url + "/", timeout=5).read().decode()
+        listed = subprocess.run([*CLI, "devices"], capture_output=True, text=True, env=env, timeout=30)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=15)
+    assert "demo-smoke-1" in page
+    assert listed.stdout.splitlines()[1].split()[:3] == ["demo-smoke-1", "huawei", "online"]
+    assert demo.returncode == 0 and "Traceback" not in err

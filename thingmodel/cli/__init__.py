@@ -415,7 +415,7 @@ def _cloud(args: argparse.Namespace) -> int:
     auth = (
         f"requests must be signed with app key {options['app_key'].id}"
         if "app_key" in options
-        else "unauthenticated (loopback only)"
+        else "unauthenticated, loopback only"
     )
     print(
         f"thingmodel cloud ({args.vendor}) serving on {cloud.url}"

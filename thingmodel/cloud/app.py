@@ -1,11 +1,11 @@
-"""The cloud's application core: what an application asks of a device cloud, the book of
-requests waiting for a device, and how each answer reads.
+"""What an application's requests come to: the book of requests waiting for a device, and how
+each answer reads.
 
 :class:`~thingmodel.cloud.shadows.ShadowCloud` and :class:`~thingmodel.cloud.aws.AwsCloud` keep
-their requests and answers in a :class:`RequestBook`; :class:`~thingmodel.cloud.LocalCloud` and
+their requests and answers in a :class:`RequestBook`; :class:`~thingmodel.cloud.LocalCloud` (the
+application core the CLI, the console and the vendors' HTTP dialects call) and
 :class:`~thingmodel.testing.FakeCloud` turn answers into outcomes with :func:`desire_outcome` and
-:func:`command_outcome`; the application API over MQTT (:mod:`.appapi`) runs the operations of
-:data:`OPERATIONS`. An HTTP API or a console is one more user of the same pieces.
+:func:`command_outcome`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ..errors import InvalidValue
 from ..protocol import messages as ms
 
 log = logging.getLogger("thingmodel.cloud")
@@ -138,83 +137,3 @@ class RequestBook(Generic[P]):
 
     def problem(self, event: ms.DeviceMalformed) -> None:
         self.problems.append(event)
-
-
-# --- the operations an application runs -----------------------------------------------------------
-class Application(Protocol):
-    """What the operations need: the local cloud's application API."""
-
-    def get_shadow(self, device_id: str) -> dict[str, dict[str, Any]]: ...
-
-    def read_properties(
-        self, device_id: str, service_id: str | None = None, timeout: float = 5.0
-    ) -> dict[str, dict[str, Any]]: ...
-
-    def set_desired(
-        self, device_id: str, service_id: str, properties: Mapping[str, Any], timeout: float = 5.0
-    ) -> DesireOutcome: ...
-
-    def send_command(
-        self,
-        device_id: str,
-        service_id: str | None,
-        name: str,
-        params: Mapping[str, Any] | None = None,
-        timeout: float = 5.0,
-    ) -> CommandOutcome: ...
-
-
-def _text(body: Mapping[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidValue(f"{key} is required")
-    return value
-
-
-def _timeout(body: Mapping[str, Any]) -> float:
-    return float(body.get("timeout", 5.0))
-
-
-def _get_shadow(app: Application, body: Mapping[str, Any]) -> Any:
-    return app.get_shadow(_text(body, "device_id"))
-
-
-def _read(app: Application, body: Mapping[str, Any]) -> Any:
-    return app.read_properties(_text(body, "device_id"), body.get("service_id"), _timeout(body))
-
-
-def _set_desired(app: Application, body: Mapping[str, Any]) -> Any:
-    props = body.get("properties")
-    if not isinstance(props, dict):
-        raise InvalidValue("set_desired needs an object of properties")
-    device_id, service_id = _text(body, "device_id"), _text(body, "service_id")
-    outcome = app.set_desired(device_id, service_id, props, _timeout(body))
-    return {"ok": outcome.ok, "errors": dict(outcome.errors), "pending": outcome.pending}
-
-
-def _send_command(app: Application, body: Mapping[str, Any]) -> Any:
-    params = body.get("params") or {}
-    if not isinstance(params, dict):
-        raise InvalidValue("send_command needs an object of params")
-    device_id, name = _text(body, "device_id"), _text(body, "name")
-    outcome = app.send_command(device_id, body.get("service_id"), name, params, _timeout(body))
-    # the answer keeps the key "paras" that `thingmodel command` has always printed
-    return {"code": outcome.code, "paras": dict(outcome.params), "timed_out": outcome.timed_out}
-
-
-OPERATIONS: dict[str, Callable[[Application, Mapping[str, Any]], Any]] = {
-    "get_shadow": _get_shadow,
-    "set_desired": _set_desired,
-    "send_command": _send_command,
-    "read": _read,
-}
-"""The application operations by name: each takes the request body and returns a JSON value."""
-
-
-def run_operation(app: Application, body: Mapping[str, Any]) -> Any:
-    """Run the operation ``body["op"]`` names; InvalidValue for an unknown one."""
-    op = body.get("op")
-    handler = OPERATIONS.get(op) if isinstance(op, str) else None
-    if handler is None:
-        raise InvalidValue(f"unknown operation {op!r} (known: {', '.join(OPERATIONS)})")
-    return handler(app, body)

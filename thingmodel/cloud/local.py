@@ -208,7 +208,9 @@ class LocalCloud:
             if self._http_port is not None:
                 from .http import HttpServer
 
-                self.http = HttpServer(self, self.host, self._http_port, self._app_key).start(timeout)
+                # unauthenticated, the HTTP side is for this machine only, whatever host MQTT uses
+                http_host = self.host if self._app_key is not None else "127.0.0.1"
+                self.http = HttpServer(self, http_host, self._http_port, self._app_key).start(timeout)
         except BaseException:
             self.stop()
             raise

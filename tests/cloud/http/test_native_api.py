@@ -170,3 +170,8 @@ def test_with_an_app_key_every_call_needs_it() -> None:
             with pytest.raises(ApiError) as refused:
                 client.get("/devices")
             assert refused.value.status == 401 and refused.value.code == "Unauthorized"
+
+
+def test_without_an_app_key_the_http_side_listens_on_loopback_only() -> None:
+    with LocalCloud(vendor="huawei", host="0.0.0.0", port=0, http_port=0) as local:
+        assert local.http is not None and local.http.host == "127.0.0.1"
