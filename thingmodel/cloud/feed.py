@@ -16,33 +16,51 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
-
 PREVIEW = 2048
 """Payload bytes an entry keeps (the rest is cut, and ``size`` says how long it was)."""
 
 
-@attrs.frozen
 class FeedEntry:
     """One thing that happened. ``kind``: ``"up"`` or ``"down"`` (a message, with topic and payload),
-    ``"online"`` / ``"offline"`` (a device's connection), ``"shadow"`` (a device's shadow changed)."""
+    ``"online"`` / ``"offline"`` (a device's connection), ``"shadow"`` (a device's shadow changed).
 
-    seq: int
-    time: float
-    kind: str
-    device_id: str | None
-    topic: str = ""
-    payload: str = ""
-    size: int = 0
+    A plain slotted class, read-only by convention: one is made per message on the MQTT thread,
+    and the payload's text is decoded only when someone reads it."""
+
+    __slots__ = ("_raw", "device_id", "kind", "seq", "size", "time", "topic")
+
+    def __init__(
+        self,
+        seq: int,
+        time: float,
+        kind: str,
+        device_id: str | None,
+        topic: str = "",
+        raw: bytes = b"",
+        size: int = 0,
+    ) -> None:
+        self.seq, self.time, self.kind, self.device_id = seq, time, kind, device_id
+        self.topic, self._raw, self.size = topic, raw, size
+
+    @property
+    def payload(self) -> str:
+        """The payload as text a person can read (cut at :data:`PREVIEW` bytes)."""
+        text = self._raw.decode("utf-8", errors="replace")
+        return text if self.size <= PREVIEW else text + "…"
 
     def as_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "device_id": self.device_id,
+            "topic": self.topic,
+            "payload": self.payload,
+            "size": self.size,
+        }
 
-
-def preview(payload: bytes) -> str:
-    """The payload as text a person can read (cut at :data:`PREVIEW` bytes)."""
-    text = payload[:PREVIEW].decode("utf-8", errors="replace")
-    return text if len(payload) <= PREVIEW else text + "…"
+    def __repr__(self) -> str:
+        return f"FeedEntry({self.seq}, {self.kind!r}, {self.device_id!r}, {self.topic!r})"
 
 
 class Watcher:
@@ -108,7 +126,7 @@ class Feed:
             if not remember and not watchers:
                 return FeedEntry(0, 0.0, kind, device_id)
             entry = FeedEntry(
-                next(self._seq), self.clock(), kind, device_id, topic, preview(payload), len(payload)
+                next(self._seq), self.clock(), kind, device_id, topic, payload[:PREVIEW], len(payload)
             )
             if remember:
                 self.history.append(entry)

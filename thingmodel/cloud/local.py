@@ -414,10 +414,6 @@ class LocalCloud:
     def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
         # On paho's network thread: device uplinks wait for the worker, blocking here while it
         # is full.
-        device_id = self._rules.topic_device(topic)
-        if device_id is not None:
-            self.presence.heard(device_id)
-        self.feed.add("up", device_id, topic, payload)
         if not self.worker.put((topic, payload, ack)):
             log.warning("uplink on %s arrived after the worker stopped; the broker sends it again", topic)
 
@@ -429,7 +425,9 @@ class LocalCloud:
             with self._turns.batch(), store_transaction(self.platform):
                 for topic, payload, ack in uplinks:
                     acks.append(ack)
-                    touched[self._rules.topic_device(topic)] = None
+                    device_id = self._rules.topic_device(topic)
+                    touched[device_id] = None
+                    self.feed.add("up", device_id, topic, payload)
                     try:
                         self.platform.receive(topic, payload)
                     except Exception:  # receive() logs bad input itself; this is a bug
@@ -442,6 +440,7 @@ class LocalCloud:
             ack_all(acks)  # in order, in one write
             for device_id in touched:  # committed: watchers may read the shadows now
                 if device_id is not None:
+                    self.presence.heard(device_id)
                     self.feed.add("shadow", device_id, remember=False)
 
 
