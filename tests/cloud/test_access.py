@@ -247,3 +247,16 @@ def _valid(topic_filter: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_a_device_speaking_another_vendor_is_told_in_one_line_once(caplog: pytest.LogCaptureFixture) -> None:
+    policy = CloudPolicy("huawei", None, CLOUD_PASSWORD)
+    thing = client("thermostat-1")
+    with caplog.at_level("WARNING", logger="thingmodel.cloud.access"):
+        for _ in range(3):
+            assert policy.may_publish(thing, "$aws/things/thermostat-1/shadow/update")
+        assert policy.may_publish(client("dev-1"), "$oc/devices/dev-1/sys/properties/report")
+    assert [r.getMessage() for r in caplog.records] == [
+        "client 'thermostat-1' publishes aws topics ($aws/things/thermostat-1/shadow/update), but this "
+        "cloud speaks huawei: give the device --vendor huawei, or run a cloud with --vendor aws"
+    ]

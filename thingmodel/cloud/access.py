@@ -42,6 +42,10 @@ log = logging.getLogger("thingmodel.cloud.access")
 
 #: Client-id prefixes of the cloud's own connections (LocalCloud, the CLI's application client).
 CLOUD_PREFIXES = ("thingmodel-cloud", "thingmodel-app")
+#: The system topics of each vendor protocol (by vendor module), to tell a device that speaks
+#: another vendor than the cloud.
+_VENDOR_PREFIXES = (("$oc/", "huawei"), ("$aws/", "aws"), ("$thing/", "tencent"), ("$shadow/", "tencent"))
+_VENDOR_NAMES = {"huawei": "huawei", "aws": "aws", "tencent": "tencent-hub or tencent-explorer"}
 
 
 class ClientLike(Protocol):
@@ -188,6 +192,8 @@ class CloudPolicy:
         self._topics: dict[str, tuple[list[str], list[str]]] = {}
         #: told of each device's connections (the cloud's online states)
         self.presence = presence
+        self._own_prefixes = tuple(p for p, name in _VENDOR_PREFIXES if name == self.rules.module)
+        self._told: dict[str, None] = {}  # clients told they speak another vendor (bounded)
 
     def __repr__(self) -> str:
         mode = "development mode" if self.registry is None else f"registry {self.registry.path}"
@@ -221,6 +227,8 @@ class CloudPolicy:
 
     def may_publish(self, client: ClientLike, topic: str) -> bool:
         """True when the client may publish to ``topic``."""
+        if topic.startswith("$") and not topic.startswith(self._own_prefixes):
+            self._foreign(client, topic)
         if self.registry is None or self._privileged(client):
             return True
         own = self._own_topics(client)
@@ -248,6 +256,25 @@ class CloudPolicy:
         if not allowed:
             log.info("client %r may not subscribe to %r", client.client_id, topic_filter)
         return allowed
+
+    def _foreign(self, client: ClientLike, topic: str) -> None:
+        """Say once per client that it speaks another vendor's protocol than this cloud."""
+        speaks = next((name for prefix, name in _VENDOR_PREFIXES if topic.startswith(prefix)), None)
+        if speaks is None or client.client_id in self._told or client.client_id.startswith(CLOUD_PREFIXES):
+            return
+        self._told[client.client_id] = None
+        while len(self._told) > 10_000:
+            self._told.pop(next(iter(self._told)))
+        log.warning(
+            "client %r publishes %s topics (%s), but this cloud speaks %s: give the device --vendor %s, "
+            "or run a cloud with --vendor %s",
+            client.client_id,
+            speaks,
+            topic[:80],
+            self.vendor,
+            self.vendor,
+            _VENDOR_NAMES[speaks],
+        )
 
     def connected(self, client: ClientLike) -> None:
         """A device's connection was accepted: it is online."""
