@@ -148,6 +148,8 @@ def run_demo(
             time.sleep(interval)
         ok = outcome.ok and answer.ok and not refused.ok
         narrator.say("app", "demo finished" if ok else "demo finished with unexpected results")
+        if cloud.http_url is None:
+            narrator.say("app", "to watch and drive the device in a browser: thingmodel demo --console")
         return 0 if ok else 1
     except KeyboardInterrupt:
         narrator.say("app", "stopped")
