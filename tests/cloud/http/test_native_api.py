@@ -175,3 +175,32 @@ def test_with_an_app_key_every_call_needs_it() -> None:
 def test_without_an_app_key_the_http_side_listens_on_loopback_only() -> None:
     with LocalCloud(vendor="huawei", host="0.0.0.0", port=0, http_port=0) as local:
         assert local.http is not None and local.http.host == "127.0.0.1"
+
+
+def test_a_request_for_another_host_is_refused_so_dns_rebinding_gets_nothing(cloud: LocalCloud) -> None:
+    request = urllib.request.Request(
+        f"{cloud.http_url}/thingmodel/v1/devices", headers={"Host": "evil.example"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    assert b"host 'evil.example' is not this machine" in refused.value.read()
+
+
+def test_a_browsers_write_from_another_site_is_refused(cloud: LocalCloud, device: Detector) -> None:
+    body = json.dumps({"service_id": "smokeDetector", "properties": {"alarm": 1}}).encode()
+    request = urllib.request.Request(
+        f"{cloud.http_url}/thingmodel/v1/devices/api-1/desired",
+        data=body,
+        method="POST",
+        headers={"Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"},
+    )
+    calls = len(device.set_calls)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403 and len(device.set_calls) == calls
+    same = urllib.request.Request(
+        request.full_url, data=body, method="POST", headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    with urllib.request.urlopen(same, timeout=10) as answer:
+        assert json.loads(answer.read())["ok"] is True

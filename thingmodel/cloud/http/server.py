@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from ..local import LocalCloud
 
@@ -93,13 +94,55 @@ def vendor_routes(cloud: LocalCloud, key: AppKey | None) -> list[BaseRoute]:
 def make_app(cloud: LocalCloud, key: AppKey | None) -> Starlette:
     """The whole HTTP side of ``cloud``."""
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
 
     console = importlib.import_module(f"{__package__}.console")
     native = importlib.import_module(f"{__package__}.native")
     # the thingmodel API and the console first: the vendor dialects own the rest (Tencent's is
     # "POST /")
     routes = [*native.routes(cloud, key), *console.routes(cloud, key), *vendor_routes(cloud, key)]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(BrowserGuard, open_api=key is None)])
+
+
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+class BrowserGuard:
+    """Keeps other web pages out of an unauthenticated cloud: a request whose ``Host`` is not this
+    machine (DNS rebinding) or a browser's write from another site (``Sec-Fetch-Site``, CSRF) is
+    refused with 403. SDKs and the CLI send neither, so they pass; with an app key the vendors'
+    signatures and the Basic credentials already keep such requests out, and only the writes
+    are checked."""
+
+    def __init__(self, app: ASGIApp, *, open_api: bool) -> None:
+        self.app, self.open_api = app, open_api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = self._problem(scope)
+            if problem is not None:
+                from starlette.responses import PlainTextResponse
+
+                log.warning("refused %s %s: %s", scope.get("method"), scope.get("path"), problem)
+                await PlainTextResponse(problem + "\n", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> str | None:
+        headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        if self.open_api:
+            host = headers.get("host", "").strip().lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if host and name not in _LOOPBACK_NAMES:
+                return (
+                    f"host {host[:80]!r} is not this machine: the cloud answers only 127.0.0.1 or localhost"
+                )
+        site = headers.get("sec-fetch-site", "").strip().lower()
+        if scope.get("method") not in ("GET", "HEAD", "OPTIONS") and site in ("cross-site", "same-site"):
+            return f"a write from another web site is refused (Sec-Fetch-Site: {site})"
+        return None
 
 
 def bind(host: str, port: int) -> socket.socket:
