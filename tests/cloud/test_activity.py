@@ -93,3 +93,14 @@ def test_lines_over_the_overall_quota_are_held_back_and_counted_at_flush(
         "bad message from d2",
         "97 more lines about bad device input were held back",
     ]
+
+
+def test_each_kept_uplink_has_its_arrival_time() -> None:
+    now = [100.0]
+    activity = Activity(clock=lambda: now[0])
+    activity.keep(ev.MessageUp("d", b"one"))
+    now[0] = 105.0
+    activity.keep(ev.MessageUp("d", b"two"))
+    found = activity.of("d")
+    assert [m.payload for m in found.messages] == [b"one", b"two"]
+    assert found.received["messages"] == (100.0, 105.0)

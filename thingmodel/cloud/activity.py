@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -34,6 +34,8 @@ class DeviceActivity:
     logs: tuple[ev.DeviceLog, ...] = ()
     #: events for platform services the local cloud does not serve yet (Huawei ``$ota`` ...)
     system: tuple[ev.SystemEventUp, ...] = ()
+    #: per kind ("messages", "events", ...), when each entry arrived (Unix seconds), in order
+    received: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
 
 
 _KINDS: dict[type, str] = {
@@ -58,7 +60,8 @@ def _size(uplink: Kept) -> int:
 
 class _Record:
     def __init__(self) -> None:
-        self.kept: dict[str, deque[tuple[int, Kept]]] = {kind: deque() for kind in _KINDS.values()}
+        #: per kind, (size, arrival time, uplink), oldest first
+        self.kept: dict[str, deque[tuple[int, float, Kept]]] = {kind: deque() for kind in _KINDS.values()}
         self.size = 0
         #: the system services this device used, for logging each once (bounded like the rest)
         self.services: OrderedDict[str, None] = OrderedDict()
@@ -76,7 +79,9 @@ class Activity:
         max_devices: int = 1000,
         max_bytes: int = 64 * 1024 * 1024,
         max_services: int = 64,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.per_kind = per_kind
         self.max_devices = max_devices
         self.max_bytes = max_bytes
@@ -94,7 +99,7 @@ class Activity:
             self._devices.move_to_end(uplink.device_id)
         kept = record.kept[_KINDS[type(uplink)]]
         size = _size(uplink)
-        kept.append((size, uplink))
+        kept.append((size, self.clock(), uplink))
         self._grew(record, size)
         if len(kept) > self.per_kind:
             self._shrank(record, kept.popleft()[0])
@@ -119,9 +124,12 @@ class Activity:
             return DeviceActivity()
 
         def kept(kind: str) -> tuple[Any, ...]:  # each kind holds uplinks of its own class
-            return tuple(uplink for _, uplink in record.kept[kind])
+            return tuple(uplink for _, _, uplink in record.kept[kind])
 
-        return DeviceActivity(kept("messages"), kept("events"), kept("info"), kept("logs"), kept("system"))
+        received = {kind: tuple(when for _, when, _ in entries) for kind, entries in record.kept.items()}
+        return DeviceActivity(
+            kept("messages"), kept("events"), kept("info"), kept("logs"), kept("system"), received
+        )
 
     def devices(self) -> list[str]:
         """The devices with activity kept, the least recently active first."""

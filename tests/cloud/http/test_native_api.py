@@ -204,3 +204,12 @@ def test_a_browsers_write_from_another_site_is_refused(cloud: LocalCloud, device
     )
     with urllib.request.urlopen(same, timeout=10) as answer:
         assert json.loads(answer.read())["ok"] is True
+
+
+def test_activity_lists_the_devices_messages_with_their_arrival_time(
+    cloud: LocalCloud, api: CloudClient, device: Detector
+) -> None:
+    with cloud.turn():  # as the worker would hand it over from the broker
+        cloud.platform.receive("$oc/devices/api-1/sys/messages/up", b'{"content": "hello"}')
+    messages = api.get("/devices/api-1/activity")["messages"]
+    assert '"hello"' in messages[-1]["payload"] and isinstance(messages[-1]["time"], float)

@@ -237,11 +237,23 @@ class NativeApi:
         device_id = request.path_params["device_id"]
         self.cloud.require(device_id)
         found = self.cloud.activity(device_id)
+
+        def times(kind: str, count: int) -> list[float | None]:
+            received: list[float | None] = list(found.received.get(kind, ()))
+            return received if len(received) == count else [None] * count
+
         return {
-            "messages": [{"payload": m.payload.decode("utf-8", "replace")} for m in found.messages],
-            "events": [_event_json(e) for e in found.events],
-            "logs": [_event_json(e) for e in found.logs],
-            "info": [_event_json(e) for e in found.info],
+            "messages": [
+                {"time": t, "payload": m.payload.decode("utf-8", "replace")}
+                for t, m in zip(times("messages", len(found.messages)), found.messages, strict=True)
+            ],
+            **{
+                kind: [
+                    {"time": t, **_event_json(e)}
+                    for t, e in zip(times(kind, len(entries)), entries, strict=True)
+                ]
+                for kind, entries in (("events", found.events), ("logs", found.logs), ("info", found.info))
+            },
         }
 
     def model(self, request: Request, raw: bytes) -> Any:
