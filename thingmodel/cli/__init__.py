@@ -1,8 +1,12 @@
-"""The ``thingmodel`` command.
+"""thingmodel: declare a device's services once; run it against a local cloud or a vendor's.
 
-Exit codes: 0 success; 1 the operation ran but failed (a write refused, a command failed, a model
-check found problems); 2 bad usage or input; 3 no connection (broker or cloud unreachable,
-credentials refused, timeout).
+Start with `thingmodel demo`, or `thingmodel cloud` in one terminal and `thingmodel run
+MODULE:CLASS --device-id ID` in another; then `thingmodel devices`, `shadow`, `command` and
+`watch`, or the console the cloud serves. Every command has --help.
+
+Exit codes: 0 success; 1 the operation ran but failed (a write refused, a command failed, an
+unknown or offline device, a model check found problems); 2 bad usage or input; 3 no connection
+(broker or cloud unreachable, credentials refused, timeout).
 """
 
 from __future__ import annotations
