@@ -56,9 +56,7 @@ from _common import interleaved, percentile
 
 from thingmodel import Property, Service, command
 from thingmodel.cloud import LocalCloud
-from thingmodel.cloud.http import AppKey
-from thingmodel.cloud.http import aws as aws_http
-from thingmodel.cloud.http import huawei as huawei_http
+from thingmodel.cloud.http import AppKey, aws_sigv4, huawei_aksk, tencent_tc3
 from thingmodel.cloud.http import tencent as tencent_http
 from thingmodel.device import Device
 
@@ -158,15 +156,15 @@ def aws_signed(key: AppKey, host: str, method: str, path: str, query: str, body:
     amz_date, date = time.strftime("%Y%m%dT%H%M%SZ", now), time.strftime("%Y%m%d", now)
     headers = {"host": host, "x-amz-content-sha256": _sha256(body), "x-amz-date": amz_date}
     names = sorted(headers)
-    canonical = aws_http.canonical_request(
+    canonical = aws_sigv4.canonical_request(
         method, path, query, list(headers.items()), names, headers["x-amz-content-sha256"]
     )
     scope = f"{date}/{REGION}/iotdata/aws4_request"
-    signature = aws_http.sign(
-        key.secret, date, REGION, "iotdata", aws_http.string_to_sign(amz_date, scope, canonical)
+    signature = aws_sigv4.sign(
+        key.secret, date, REGION, "iotdata", aws_sigv4.string_to_sign(amz_date, scope, canonical)
     )
     headers["authorization"] = (
-        f"{aws_http.ALGORITHM} Credential={key.id}/{scope}, SignedHeaders={';'.join(names)}, "
+        f"{aws_sigv4.ALGORITHM} Credential={key.id}/{scope}, SignedHeaders={';'.join(names)}, "
         f"Signature={signature}"
     )
     return headers
@@ -177,9 +175,9 @@ def huawei_signed(key: AppKey, host: str, method: str, path: str, body: bytes) -
     headers = {
         "content-type": "application/json",
         "host": host,
-        "x-sdk-date": huawei_http.sdk_date(time.time()),
+        "x-sdk-date": huawei_aksk.sdk_date(time.time()),
     }
-    headers["authorization"] = huawei_http.authorization(key, method, path, "", headers, body)
+    headers["authorization"] = huawei_aksk.authorization(key, method, path, "", headers, body)
     return headers
 
 
@@ -196,7 +194,7 @@ def tencent_headers(vendor: str, action: str, host: str, body: bytes, key: AppKe
     }
     if key is not None:
         service = tencent_http.PRODUCTS[vendor].service
-        headers["authorization"] = tencent_http.sign_request(key, service, timestamp, headers, body)
+        headers["authorization"] = tencent_tc3.sign_request(key, service, timestamp, headers, body)
     return headers
 
 

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel import Property, Service
 from thingmodel.cloud.http import AppKey
-from thingmodel.cloud.http.aws import SIGNATURE_MISMATCH, UNKNOWN_KEY
+from thingmodel.cloud.http.aws_sigv4 import SIGNATURE_MISMATCH, UNKNOWN_KEY
 from thingmodel.device import Device
 
 from ..integration.helpers import Detector, eventually

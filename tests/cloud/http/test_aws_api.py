@@ -33,12 +33,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.http import AppKey
-from thingmodel.cloud.http.aws import (
-    MAX_BODY,
+from thingmodel.cloud.http.aws import MAX_BODY, page_token
+from thingmodel.cloud.http.aws_sigv4 import (
     SIGNATURE_MISMATCH,
     UNKNOWN_KEY,
     canonical_request,
-    page_token,
     signature_problem,
 )
 from thingmodel.protocol import jsonwire

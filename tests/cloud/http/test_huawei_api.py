@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.http import AppKey
 from thingmodel.cloud.http import huawei as hw
+from thingmodel.cloud.http import huawei_aksk as aksk
 from thingmodel.device import Device
 from thingmodel.transport import BrokerAddress
 
@@ -55,8 +56,8 @@ def call(
     url = urllib.parse.urlsplit(base + path)
     headers = {"content-type": "application/json", "host": url.netloc}
     if key is not None:
-        headers["x-sdk-date"] = date or hw.sdk_date(time.time())
-        headers["authorization"] = hw.authorization(key, method, url.path, url.query, headers, data)
+        headers["x-sdk-date"] = date or aksk.sdk_date(time.time())
+        headers["authorization"] = aksk.authorization(key, method, url.path, url.query, headers, data)
     request = urllib.request.Request(
         base + path, data=tamper if tamper is not None else (data or None), method=method, headers=headers
     )
@@ -557,8 +558,8 @@ def test_the_sdks_own_signatures_verify_and_are_reproduced(
     method: str, path: str, query: str, body: bytes, sig: str
 ) -> None:
     headers = {**VECTOR_HEADERS, "authorization": _vector_authorization(sig)}
-    assert hw.verify(VECTOR_KEY, method, path, query, headers, body, VECTOR_NOW) is None
-    assert hw.authorization(VECTOR_KEY, method, path, query, VECTOR_HEADERS, body) == _vector_authorization(
+    assert aksk.verify(VECTOR_KEY, method, path, query, headers, body, VECTOR_NOW) is None
+    assert aksk.authorization(VECTOR_KEY, method, path, query, VECTOR_HEADERS, body) == _vector_authorization(
         sig
     )
 
@@ -584,7 +585,7 @@ def test_verify_refuses_every_change_to_a_signed_request(change: dict[str, Any],
         del headers[change["drop"]]
     if "authorization" in change:
         headers["authorization"] = change["authorization"]
-    why = hw.verify(
+    why = aksk.verify(
         change.get("key", VECTOR_KEY),
         method,
         path,
@@ -618,7 +619,7 @@ def test_a_cloud_with_a_key_serves_requests_signed_with_it(signed_cloud: LocalCl
         ({}, "x-auth-token not found"),
         ({"key": AppKey(KEY.id, "not-the-secret")}, "verify aksk signature fail"),
         ({"key": AppKey("AK-STRANGER", KEY.secret)}, "ak AK-STRANGER not exist"),
-        ({"key": KEY, "date": hw.sdk_date(time.time() - 20 * 60)}, "more than 15 minutes off"),
+        ({"key": KEY, "date": aksk.sdk_date(time.time() - 20 * 60)}, "more than 15 minutes off"),
         (
             {"key": KEY, "tamper": b'{"shadow": [{"service_id": "smokeDetector", "desired": {"alarm": 1}}]}'},
             "fail",

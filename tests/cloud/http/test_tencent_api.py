@@ -20,8 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel import Property, Service, command
 from thingmodel.cloud import LocalCloud
-from thingmodel.cloud.http import AppKey, tencent
-from thingmodel.cloud.http.tencent import ApiError, parse_authorization, sign_request
+from thingmodel.cloud.http import AppKey, tencent, tencent_tc3
+from thingmodel.cloud.http.tencent_tc3 import SignatureRefused, parse_authorization, sign_request
 from thingmodel.device import Device
 
 from ...integration.helpers import eventually
@@ -143,7 +143,9 @@ def test_the_signature_of_tencents_documented_example_is_reproduced() -> None:
     body = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
     key = AppKey("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE")
     headers = {"content-type": "application/json; charset=utf-8", "host": "cvm.tencentcloudapi.com"}
-    assert tencent.hashed_payload(body) == "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    assert tencent_tc3.hashed_payload(body) == (
+        "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    )
     assert sign_request(key, "cvm", 1551113065, headers, body) == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, "
         "SignedHeaders=content-type;host, "
@@ -162,7 +164,7 @@ def test_the_signature_of_tencents_documented_example_is_reproduced() -> None:
     ],
 )
 def test_a_malformed_authorization_header_is_invalid_authorization(header: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(SignatureRefused) as caught:
         parse_authorization(header)
     assert caught.value.code == "AuthFailure.InvalidAuthorization"
 
@@ -650,11 +652,11 @@ def test_an_unsigned_payload_is_accepted_when_the_client_says_so(keyed: LocalClo
     stamp = int(time.time())
     assert keyed.http_url is not None
     headers = {"content-type": "application/json", "host": keyed.http_url.removeprefix("http://")}
-    canonical = tencent.canonical_request(
-        "POST", "/", "", headers, ("content-type", "host"), tencent.hashed_payload(b"", unsigned=True)
+    canonical = tencent_tc3.canonical_request(
+        "POST", "/", "", headers, ("content-type", "host"), tencent_tc3.hashed_payload(b"", unsigned=True)
     )
-    date = tencent.credential_date(stamp)
-    signature = tencent.signature(KEY.secret, date, "iotcloud", stamp, canonical)
+    date = tencent_tc3.credential_date(stamp)
+    signature = tencent_tc3.signature(KEY.secret, date, "iotcloud", stamp, canonical)
     authorization = (
         f"TC3-HMAC-SHA256 Credential={KEY.id}/{date}/iotcloud/tc3_request, "
         f"SignedHeaders=content-type;host, Signature={signature}"
@@ -705,7 +707,7 @@ def test_a_request_not_signed_by_the_app_key_is_refused(keyed: LocalCloud, case:
         answer = signed_post(keyed, SIGNED_BODY, extra={"X-TC-Timestamp": "soon"})
     else:
         authorization = sign_request(KEY, "iotcloud", now, {}, SIGNED_BODY)
-        wrong = authorization.replace(f"/{tencent.credential_date(now)}/", "/2000-01-01/")
+        wrong = authorization.replace(f"/{tencent_tc3.credential_date(now)}/", "/2000-01-01/")
         answer = signed_post(keyed, SIGNED_BODY, extra={"Authorization": wrong})
     assert code_of(answer) == code
     assert "not-the-secret" not in answer["Error"]["Message"] and KEY.secret not in answer["Error"]["Message"]

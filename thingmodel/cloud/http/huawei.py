@@ -40,27 +40,22 @@ Choices where the local cloud differs from IoTDA (its core has no more):
   convention when the id has an ``_`` (else ``node_id`` is the id and ``product_id`` null);
   the paging marker is a stable 24-hex record id derived from the device id.
 
-The AK/SK check follows the algorithm of Huawei Cloud's API gateway (``SDK-HMAC-SHA256``), as
-pure functions: :func:`canonical_request`, :func:`string_to_sign`, :func:`signature`,
-:func:`verify`; :func:`authorization` signs (for tests and scripts).
+The AK/SK check is :mod:`.huawei_aksk`'s (``SDK-HMAC-SHA256``, Huawei Cloud's API gateway).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import hashlib
-import hmac
 import json
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
 
 import attrs
 from starlette.concurrency import run_in_threadpool
@@ -74,6 +69,7 @@ from ...protocol import messages as ev
 from ..activity import ProblemLog
 from ..presence import DeviceSummary
 from ..shadows import ShadowCloud
+from .huawei_aksk import parse_sdk_date, sdk_date, verify
 
 if TYPE_CHECKING:
     from ..local import LocalCloud
@@ -90,18 +86,12 @@ MAX_BODY = 1024 * 1024
 its memory."""
 DRAIN_LIMIT = 8 * MAX_BODY
 """The largest body read (and dropped) before a 413 is answered."""
-CLOCK_SKEW = 15 * 60
-"""Seconds an ``X-Sdk-Date`` may differ from this machine's clock (the API gateway's bound)."""
-ALGORITHM = "SDK-HMAC-SHA256"
-EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 DEFAULT_MARKER = "f" * 24
 MAX_LIMIT, MAX_OFFSET = 50, 500
 MAX_SHADOW_ITEMS = 64
 
 _IOTDA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _RECORD_ID = re.compile(r"[0-9a-f]{24}")
-_SAFE_ECHO = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 Answer = tuple[int, Any]
 """A handler's result: the HTTP status and the JSON body."""
@@ -162,160 +152,7 @@ def _invalid(detail: str) -> IotdaError:
     return IotdaError(INVALID_INPUT, detail)
 
 
-# --- the AK/SK signature (SDK-HMAC-SHA256) ---------------------------------------------------------
-def _encode(text: str) -> str:
-    return quote(text, safe="~")
-
-
-def canonical_uri(raw_path: str) -> str:
-    """The path, each segment decoded and percent-encoded again (only ``A-Za-z0-9-_.~`` left
-    bare), ending in ``/``."""
-    path = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
-    return path if path.endswith("/") else f"{path}/"
-
-
-def canonical_query(query: str) -> str:
-    """The query's ``key=value`` pairs, decoded, sorted, encoded again and joined by ``&``."""
-    pairs = []
-    for part in query.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        pairs.append((unquote(key), unquote(value)))
-    pairs.sort()
-    return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
-
-
-def canonical_request(
-    method: str,
-    raw_path: str,
-    query: str,
-    headers: Mapping[str, str],
-    signed_headers: Sequence[str],
-    body: bytes,
-) -> str:
-    """The text whose hash is signed. ``headers`` are keyed by lowercase name; every name in
-    ``signed_headers`` must be among them (KeyError otherwise)."""
-    lines = "".join(f"{name}:{headers[name].strip()}\n" for name in signed_headers)
-    content = headers.get("x-sdk-content-sha256")
-    payload = EMPTY_HASH if not body else content or hashlib.sha256(body).hexdigest()
-    return "\n".join(
-        [
-            method.upper(),
-            canonical_uri(raw_path),
-            canonical_query(query),
-            lines,
-            ";".join(signed_headers),
-            payload,
-        ]
-    )
-
-
-def string_to_sign(sdk_date: str, canonical: str) -> str:
-    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
-    return f"{ALGORITHM}\n{sdk_date}\n{digest}"
-
-
-def signature(secret: str, to_sign: str) -> str:
-    """Lowercase hex HMAC-SHA256 of ``to_sign`` keyed with the secret key."""
-    return hmac.new(secret.encode(), to_sign.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
-
-
-@attrs.frozen
-class Authorization:
-    """The parts of an ``Authorization: SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...``."""
-
-    access: str
-    signed_headers: tuple[str, ...]
-    signature: str
-
-
-def parse_authorization(value: str) -> Authorization | None:
-    """The parts of an SDK-HMAC-SHA256 header value (None if it is not one)."""
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme != ALGORITHM:
-        return None
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name in fields:
-            return None
-        fields[name] = field_value.strip()
-    if set(fields) != {"Access", "SignedHeaders", "Signature"}:
-        return None
-    names = tuple(fields["SignedHeaders"].split(";"))
-    if not all(names) or any(n != n.lower() for n in names):
-        return None
-    return Authorization(fields["Access"], names, fields["Signature"])
-
-
-def parse_sdk_date(text: str) -> float | None:
-    """Unix seconds of an ``X-Sdk-Date`` (``YYYYMMDDTHHMMSSZ``, UTC); None if malformed."""
-    try:
-        parsed = time.strptime(text, _DATE_FORMAT)
-    except ValueError:
-        return None
-    return float(calendar.timegm(parsed))
-
-
-def sdk_date(now: float) -> str:
-    return time.strftime(_DATE_FORMAT, time.gmtime(now))
-
-
-def verify(
-    key: AppKey,
-    method: str,
-    raw_path: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: float,
-) -> str | None:
-    """None when the request carries a valid signature made with ``key`` within
-    :data:`CLOCK_SKEW` of ``now``; else the reason, as the gateway words it (never showing the
-    secret). ``headers`` are keyed by lowercase name."""
-    value = headers.get("authorization")
-    if value is None:
-        return "x-auth-token not found"
-    auth = parse_authorization(value)
-    if auth is None:
-        return "verify aksk signature fail"
-    if auth.access != key.id:
-        shown = auth.access if _SAFE_ECHO.fullmatch(auth.access) else "(unreadable)"
-        return f"ak {shown} not exist"
-    date = headers.get("x-sdk-date")
-    when = parse_sdk_date(date) if date is not None else None
-    if date is None or when is None or "x-sdk-date" not in auth.signed_headers:
-        return "verify aksk signature fail, the signed X-Sdk-Date header is missing or malformed"
-    if abs(now - when) > CLOCK_SKEW:
-        return f"verify aksk signature fail, X-Sdk-Date {date} is more than {CLOCK_SKEW // 60} minutes off"
-    try:
-        canonical = canonical_request(method, raw_path, query, headers, auth.signed_headers, body)
-    except KeyError:
-        return "verify aksk signature fail, a signed header is missing"
-    expected = signature(key.secret, string_to_sign(date, canonical))
-    if not hmac.compare_digest(expected.encode(), auth.signature.encode("utf-8", "surrogateescape")):
-        return "verify aksk signature fail"
-    return None
-
-
-def authorization(
-    key: AppKey,
-    method: str,
-    raw_path: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes = b"",
-) -> str:
-    """The ``Authorization`` value signing every header in ``headers`` (lowercase names; include
-    ``host`` and ``x-sdk-date``), as huaweicloudsdkcore's signer makes it."""
-    names = sorted(name for name in headers if "_" not in name)
-    lowered = {name: headers[name] for name in names}
-    canonical = canonical_request(method, raw_path, query, lowered, names, body)
-    sig = signature(key.secret, string_to_sign(headers["x-sdk-date"], canonical))
-    return f"{ALGORITHM} Access={key.id}, SignedHeaders={';'.join(names)}, Signature={sig}"
-
-
+# --- the request's parts ---------------------------------------------------------------------------
 def request_headers(request: Request) -> dict[str, str]:
     """The request's headers by lowercase name, values decoded as UTF-8 (the signer's
     encoding); repeated headers joined by ``,``."""
@@ -327,7 +164,6 @@ def request_headers(request: Request) -> dict[str, str]:
     return headers
 
 
-# --- the request's parts ---------------------------------------------------------------------------
 def _device_id(request: Request) -> str:
     device_id = request.path_params["device_id"]
     if not isinstance(device_id, str) or not _IOTDA_ID.fullmatch(device_id):

@@ -10,7 +10,8 @@ unchanged against ``HttpProfile(protocol="http", endpoint="127.0.0.1:PORT")``:
   ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`` with Tencent's code, which the SDK
   raises as ``TencentCloudSDKException``.
 - With an app key, every request must be signed with TC3-HMAC-SHA256 by that SecretId and
-  SecretKey (:func:`verify_request`), its ``X-TC-Timestamp`` within five minutes of the clock.
+  SecretKey, its ``X-TC-Timestamp`` within five minutes of the clock
+  (:func:`.tencent_tc3.verify_request`).
 
 A device is ``ProductId.DeviceName`` in the local cloud; it must be known to it (connected,
 registered, or with a shadow), else ``ResourceNotFound.DeviceNotExist``.
@@ -31,14 +32,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -51,6 +50,7 @@ from ...ids import validate_id
 from ...protocol import messages as ev
 from ..shadows import ShadowCloud
 from .server import AppKey
+from .tencent_tc3 import SignatureRefused, verify_request
 
 if TYPE_CHECKING:
     from ..local import LocalCloud
@@ -58,9 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thingmodel.cloud.http.tencent")
 
-ALGORITHM = "TC3-HMAC-SHA256"
-MAX_SKEW = 300
-"""Seconds ``X-TC-Timestamp`` may differ from the clock (Tencent: five minutes)."""
 MAX_BODY = 1024 * 1024
 """The largest request body served (Tencent takes up to 10 MB; nothing here needs more than 1)."""
 MAX_DRAIN = 16 * 1024 * 1024
@@ -120,169 +117,6 @@ class ApiError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message = code, message
-
-
-# --- TC3-HMAC-SHA256 -------------------------------------------------------------------------------
-@attrs.frozen
-class Authorization:
-    """The parts of an ``Authorization: TC3-HMAC-SHA256 Credential=..., ...`` header."""
-
-    secret_id: str
-    date: str
-    service: str
-    signed_headers: tuple[str, ...]
-    signature: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.service}/tc3_request"
-
-
-def parse_authorization(value: str) -> Authorization:
-    """The header's parts; ApiError ``AuthFailure.InvalidAuthorization`` if it is not TC3's form."""
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        raise ApiError("AuthFailure.InvalidAuthorization", f"the Authorization header is not {ALGORITHM}")
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, eq, text = part.strip().partition("=")
-        if not eq:
-            raise ApiError("AuthFailure.InvalidAuthorization", f"Authorization part {name[:40]!r} has no '='")
-        fields[name] = text
-    missing = [n for n in ("Credential", "SignedHeaders", "Signature") if not fields.get(n)]
-    if missing:
-        raise ApiError(
-            "AuthFailure.InvalidAuthorization", f"the Authorization header lacks {', '.join(missing)}"
-        )
-    credential = fields["Credential"].split("/")
-    if len(credential) != 4 or credential[3] != "tc3_request" or not all(credential):
-        raise ApiError(
-            "AuthFailure.InvalidAuthorization",
-            "Credential must be SecretId/YYYY-MM-DD/service/tc3_request",
-        )
-    signed = tuple(fields["SignedHeaders"].lower().split(";"))
-    return Authorization(credential[0], credential[1], credential[2], signed, fields["Signature"].lower())
-
-
-def hashed_payload(body: bytes, *, unsigned: bool = False) -> str:
-    """Hex SHA-256 of the body (of the text ``UNSIGNED-PAYLOAD`` when the client said so)."""
-    return hashlib.sha256(b"UNSIGNED-PAYLOAD" if unsigned else body).hexdigest()
-
-
-def canonical_request(
-    method: str,
-    uri: str,
-    query: str,
-    headers: Mapping[str, str],
-    signed_headers: Sequence[str],
-    payload_hash: str,
-) -> str:
-    """TC3's canonical request; ``headers`` by lowercase name, each signed one lowercased and trimmed."""
-    lines = "".join(f"{name}:{headers.get(name, '').strip().lower()}\n" for name in signed_headers)
-    return "\n".join([method.upper(), uri, query, lines, ";".join(signed_headers), payload_hash])
-
-
-def credential_date(timestamp: int) -> str:
-    """The UTC date of a Unix timestamp, as TC3's credential scope names it."""
-    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
-
-
-def signature(secret_key: str, date: str, service: str, timestamp: int, canonical: str) -> str:
-    """TC3's hex signature of a canonical request: HMAC-SHA256 of the string to sign, keyed by
-    ``TC3<key>`` chained through the date, the service and ``tc3_request``."""
-
-    def mac(key: bytes, text: str) -> bytes:
-        return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-    scope = f"{date}/{service}/tc3_request"
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{digest}"
-    key = mac(mac(mac(f"TC3{secret_key}".encode(), date), service), "tc3_request")
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-def sign_request(
-    key: AppKey,
-    service: str,
-    timestamp: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    method: str = "POST",
-    uri: str = "/",
-    query: str = "",
-) -> str:
-    """The ``Authorization`` header a client sends (signing ``content-type`` and ``host``);
-    ``headers`` by lowercase name."""
-    signed = ("content-type", "host")
-    canonical = canonical_request(method, uri, query, headers, signed, hashed_payload(body))
-    date = credential_date(timestamp)
-    sig = signature(key.secret, date, service, timestamp, canonical)
-    scope = f"{key.id}/{date}/{service}/tc3_request"
-    return f"{ALGORITHM} Credential={scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
-
-
-def verify_request(
-    key: AppKey,
-    service: str,
-    method: str,
-    uri: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: float,
-) -> None:
-    """Nothing if the request is signed by ``key`` for ``service`` at a time within
-    :data:`MAX_SKEW` of ``now``; else ApiError with Tencent's ``AuthFailure.*`` code."""
-    value = headers.get("authorization")
-    if not value:
-        raise ApiError(
-            "AuthFailure.InvalidAuthorization", f"the request has no Authorization header ({ALGORITHM})"
-        )
-    auth = parse_authorization(value)
-    if not hmac.compare_digest(auth.secret_id.encode(), key.id.encode()):
-        raise ApiError(
-            "AuthFailure.SecretIdNotFound", f"SecretId {auth.secret_id[:64]!r} is not this cloud's key"
-        )
-    stamp = headers.get("x-tc-timestamp", "").strip()
-    if not stamp:
-        raise ApiError("MissingParameter", "the request has no X-TC-Timestamp header")
-    if not stamp.isdigit() or len(stamp) > 12:
-        raise ApiError("InvalidParameter", f"X-TC-Timestamp {stamp[:20]!r} is not Unix seconds")
-    timestamp = int(stamp)
-    if abs(now - timestamp) > MAX_SKEW:
-        raise ApiError(
-            "AuthFailure.SignatureExpire",
-            f"X-TC-Timestamp {timestamp} is {abs(now - timestamp):.0f} s from the server's clock "
-            f"(at most {MAX_SKEW} s)",
-        )
-    if auth.service != service:
-        raise ApiError(
-            "AuthFailure.SignatureFailure", f"the request is signed for {auth.service!r}, not {service!r}"
-        )
-    if auth.date != credential_date(timestamp):
-        raise ApiError(
-            "AuthFailure.SignatureFailure",
-            f"the Credential's date {auth.date[:20]!r} is not the UTC date of X-TC-Timestamp",
-        )
-    for needed in ("content-type", "host"):
-        if needed not in auth.signed_headers:
-            raise ApiError("AuthFailure.InvalidAuthorization", f"SignedHeaders must include {needed}")
-    for name in auth.signed_headers:
-        if name not in headers:
-            raise ApiError(
-                "AuthFailure.InvalidAuthorization", f"signed header {name[:40]!r} is not in the request"
-            )
-    unsigned = headers.get("x-tc-content-sha256", "").strip() == "UNSIGNED-PAYLOAD"
-    canonical = canonical_request(
-        method, uri, query, headers, auth.signed_headers, hashed_payload(body, unsigned=unsigned)
-    )
-    wanted = signature(key.secret, auth.date, service, timestamp, canonical)
-    if not hmac.compare_digest(wanted.encode(), auth.signature.encode()):
-        raise ApiError(
-            "AuthFailure.SignatureFailure",
-            "the signature does not match: check the SecretKey and the signing steps of TC3-HMAC-SHA256",
-        )
 
 
 # --- the API -------------------------------------------------------------------------------------
@@ -410,9 +244,9 @@ class TencentApi:
                     body,
                     self.clock(),
                 )
-            except ApiError as exc:
+            except SignatureRefused as exc:
                 log.info("Tencent API request refused (%s): %s", exc.code, exc.message)
-                raise
+                raise ApiError(exc.code, exc.message) from None
         action = headers.get("x-tc-action", "").strip()
         if not action:
             raise ApiError(
