@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from .declare.command import command
+from .declare.event import Event
 from .declare.property import Property
 from .declare.service import Service
 from .engine.core import DeviceCore, DeviceError
@@ -36,6 +37,7 @@ __all__ = [
     "DefinitionError",
     "DeviceCore",
     "DeviceError",
+    "Event",
     "InvalidValue",
     "ModelError",
     "NotAttached",

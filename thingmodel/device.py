@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .declare.service import Service
-from .engine.core import DeviceError, check_services
+from .engine.core import DeviceError, check_events, check_services
 from .engine.scheduling import Clock, monotonic_clock
 from .engine.session import DeviceSession
 from .ids import validate_id
@@ -73,6 +73,7 @@ class Device:
         self.codec = device_codec(
             vendor, device_id=device_id, service_ids=list(services_by_id), **(codec_options or {})
         )
+        check_events(self.codec, vendor, services_by_id.values())
         if credentials is None:
             fixed = (client_id or device_id, username, password)
             credentials = lambda: fixed  # noqa: E731

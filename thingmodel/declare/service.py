@@ -16,6 +16,7 @@ import attrs
 from ..errors import DefinitionError, InvalidValue, NotAttached, ValidationError
 from ..ids import validate_id
 from .command import CommandSpec, build_command, command_mark
+from .event import Event, EventSpec
 from .property import Property
 from .state import new_state, state_of
 
@@ -57,6 +58,7 @@ class ServiceSpec:
     by_name: Mapping[str, PropertySpec]
     commands: Mapping[str, CommandSpec]
     by_attr: Mapping[str, PropertySpec] = attrs.field(factory=dict)
+    events: Mapping[str, EventSpec] = attrs.field(factory=dict)
 
 
 class ServiceHost(Protocol):
@@ -67,6 +69,8 @@ class ServiceHost(Protocol):
     def cancel_auto_report(self, service: Service) -> None: ...
 
     def report(self, service: Service, names: list[str] | None = None) -> None: ...
+
+    def emit_event(self, service: Service, event: EventSpec, params: Mapping[str, Any]) -> None: ...
 
 
 class Service:
@@ -236,5 +240,31 @@ def _build_spec(cls: type[Service]) -> ServiceSpec:
         for attr, prop in props.items()
     )
     return ServiceSpec(
-        cls.service_id, specs, {p.name: p for p in specs}, commands, {p.attr: p for p in specs}
+        cls.service_id,
+        specs,
+        {p.name: p for p in specs},
+        commands,
+        {p.attr: p for p in specs},
+        _events(cls),
     )
+
+
+def _events(cls: type[Service]) -> dict[str, EventSpec]:
+    """The class's events by wire name (a subclass's replace its parents'); DefinitionError for
+    two attributes declaring one wire name."""
+    by_attr: dict[str, EventSpec] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, Event) and value.spec is not None:
+                by_attr[attr] = value.spec
+            elif attr in by_attr:
+                del by_attr[attr]
+    events: dict[str, EventSpec] = {}
+    for attr, spec in by_attr.items():
+        clash = events.get(spec.name)
+        if clash is not None:
+            raise DefinitionError(
+                f"{cls.__name__}: attributes {clash.attr!r} and {attr!r} both declare event {spec.name!r}"
+            )
+        events[spec.name] = spec
+    return events

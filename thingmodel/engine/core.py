@@ -16,10 +16,12 @@ from typing import Any
 
 import attrs
 
+from ..declare.event import EventSpec
 from ..declare.service import PropertySpec, Service
 from ..declare.state import state_of
 from ..errors import DefinitionError
 from ..ids import new_id
+from ..protocol.codec import DeviceCodec
 from ..protocol.messages import (
     AckDesired,
     CloudEvent,
@@ -28,6 +30,7 @@ from ..protocol.messages import (
     CommandResponse,
     DesiredChange,
     Downlink,
+    EmitEvent,
     Malformed,
     PropertyRead,
     ReadResponse,
@@ -98,6 +101,19 @@ def check_services(services: Sequence[Service]) -> dict[str, Service]:
     return by_id
 
 
+def check_events(codec: DeviceCodec, vendor: str, services: Iterable[Service]) -> None:
+    """DefinitionError when a service declares events and the vendor's protocol has none."""
+    if EmitEvent in codec.encoders.kinds:
+        return
+    for service in services:
+        if service.spec.events:
+            names = ", ".join(service.spec.events)
+            raise DefinitionError(
+                f"{type(service).__name__} declares events ({names}), but {vendor} has no events: "
+                "use a vendor that has them (docs/vendors.md)"
+            )
+
+
 class DeviceCore:
     """Services + their protocol-independent behaviour. ``emit`` receives every uplink."""
 
@@ -163,6 +179,10 @@ class DeviceCore:
         values = self.snapshot(service, names)
         if values:
             self.emit(ReportProperties({service.service_id: values}))
+
+    def emit_event(self, service: Service, event: EventSpec, params: Mapping[str, Any]) -> None:
+        """Send one event of ``service`` (``params`` already checked by the event)."""
+        self.emit(EmitEvent(service.service_id, event.name, dict(params), event.kind))
 
     def report_all(self) -> None:
         """One report holding every service's properties."""

@@ -185,9 +185,12 @@ class SendMessage:
 
 @attrs.frozen
 class EmitEvent:
+    """A thing-model event the device emits; ``kind`` is Tencent's info/alert/fault."""
+
     service_id: str
     event_type: str
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    kind: str = "info"
 
 
 Downlink = (

@@ -21,7 +21,7 @@ from typing import Any
 from ..cloud.app import CommandOutcome, DesireOutcome, command_outcome, desire_outcome
 from ..cloud.platforms import make_cloud
 from ..declare.service import Service
-from ..engine.core import DeviceError, check_services
+from ..engine.core import DeviceError, check_events, check_services
 from ..engine.scheduling import FakeClock
 from ..engine.session import DeviceSession
 from ..protocol import messages as ev
@@ -60,6 +60,7 @@ class FakeCloud:
         self.broker = InMemoryBroker()
         services_by_id = check_services(services)
         self.codec = device_codec(vendor, device_id=device_id, service_ids=list(services_by_id))
+        check_events(self.codec, vendor, services_by_id.values())
         codec = self.codec
         self.session = DeviceSession(
             list(services_by_id.values()),
@@ -187,6 +188,11 @@ class FakeCloud:
             for e in self.uplinks
             if isinstance(e, ev.Reported)
         ]
+
+    @property
+    def events(self) -> list[ev.EventUp]:
+        """Every event the device emitted, as the cloud decoded it, oldest first."""
+        return [e for e in self.uplinks if isinstance(e, ev.EventUp)]
 
     @property
     def messages(self) -> list[tuple[str, Any]]:

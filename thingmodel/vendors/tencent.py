@@ -591,7 +591,7 @@ class TencentExplorerDevice:
             "method": "event_post",
             "clientToken": self.new_id(),
             "eventId": m.event_type,
-            "type": "info",
+            "type": m.kind,
             "timestamp": self._ms(),
             "params": dict(m.params),
         }
