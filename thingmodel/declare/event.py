@@ -81,10 +81,21 @@ class Event:
         self.kind = kind
         self.description = description
         self.spec: EventSpec | None = None
+        #: what is wrong with the declaration; the Service class raises it (before Python 3.12 an
+        #: exception raised in __set_name__ reaches the user wrapped in a RuntimeError)
+        self.error: DefinitionError | None = None
         self.attr = ""
 
     def __set_name__(self, owner: type, attr: str) -> None:
         self.attr = attr
+        try:
+            self.spec = self._build(owner, attr)
+        except DefinitionError as exc:
+            self.error = exc
+
+    def _build(self, owner: type, attr: str) -> EventSpec:
+        if self._name is not None and not self._name:
+            raise DefinitionError(f"{owner.__name__}.{attr}: an event's name= must not be empty")
         wire = self._name or attr
         where = f"{owner.__name__}.{attr} (event {wire!r})"
         try:
@@ -102,7 +113,7 @@ class Event:
                 if not isinstance(key, str) or not key:
                     raise DefinitionError(f"{where}: parameter names must be non-empty strings, not {key!r}")
                 params[key] = Param(key, _param_type(where, key, spec), required)
-        self.spec = EventSpec(wire, attr, params, self.kind, self.description)
+        return EventSpec(wire, attr, params, self.kind, self.description)
 
     @property
     def name(self) -> str:

@@ -255,7 +255,10 @@ def _events(cls: type[Service]) -> dict[str, EventSpec]:
     by_attr: dict[str, EventSpec] = {}
     for klass in reversed(cls.__mro__):
         for attr, value in vars(klass).items():
-            if isinstance(value, Event) and value.spec is not None:
+            if isinstance(value, Event):
+                if value.error is not None:
+                    raise value.error
+                assert value.spec is not None
                 by_attr[attr] = value.spec
             elif attr in by_attr:
                 del by_attr[attr]

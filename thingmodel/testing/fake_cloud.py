@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from ..cloud.app import CommandOutcome, DesireOutcome, command_outcome, desire_outcome
 from ..cloud.platforms import make_cloud
 from ..declare.service import Service
@@ -192,7 +194,11 @@ class FakeCloud:
     @property
     def events(self) -> list[ev.EventUp]:
         """Every event the device emitted, as the cloud decoded it, oldest first."""
-        return [e for e in self.uplinks if isinstance(e, ev.EventUp)]
+        return [
+            attrs.evolve(e, service_id=self._sid(e.service_id))
+            for e in self.uplinks
+            if isinstance(e, ev.EventUp)
+        ]
 
     @property
     def messages(self) -> list[tuple[str, Any]]:
