@@ -4,19 +4,28 @@ a broken file raises ModelError naming the place."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thingmodel import ModelError, Property, Service, command
-from thingmodel.errors import InvalidValue
-from thingmodel.model import EventModel, ProductModel, ServiceModel
-from thingmodel.model.checks import check_commands, check_events, check_properties, check_service
+from thingmodel import Event, ModelError, Property, Service, command
+from thingmodel.errors import InvalidValue, ValidationError
+from thingmodel.model import EventModel, ProductModel, ServiceModel, build
+from thingmodel.model.checks import (
+    check_commands,
+    check_events,
+    check_properties,
+    check_service,
+    type_expression,
+)
+from thingmodel.protocol import messages as ev
 from thingmodel.testing import FakeCloud
 from thingmodel.types import (
     Array,
@@ -42,6 +51,7 @@ SMOKE_JSON = SHIPPED / "huawei" / "smokeDetector.servicetype-capability.json"
 LIGHT = SHIPPED / "tencent" / "light.json"
 STRUCT_ARRAY = SHIPPED / "tencent" / "struct_array.json"
 V5 = ROOT / "tests" / "fixtures" / "models" / "v5_temperature.json"
+DOOR = ROOT / "tests" / "fixtures" / "models" / "doorSensor.servicetype-capability.json"
 LEGACY = SHARED / "huawei" / "legacy_smoke_lwm2m"
 
 
@@ -54,7 +64,7 @@ def model_paths(folder: Path) -> list[Path]:
     return sorted(files + layouts)
 
 
-ALL_MODELS = [*model_paths(SHIPPED), *model_paths(SHARED), V5]
+ALL_MODELS = [*model_paths(SHIPPED), *model_paths(SHARED), V5, DOOR]
 
 
 def label(path: Path) -> str:
@@ -118,6 +128,29 @@ class SmokeDetector(Service):
         return {"rang": duration}
 
 
+class DoorBase(Service):
+    """The door sensor fixture's properties and command, hand-written, without its events."""
+
+    service_id = "doorSensor"
+    door_state = Property(str, name="doorState", enum=["OPEN", "CLOSED"], default="CLOSED")
+    open_count = Property("long", name="openCount", minimum=0, maximum=1_000_000, default=0)
+
+    @command("resetCounter")
+    def reset_counter(self) -> None:
+        self.open_count = 0
+
+
+class DoorSensor(DoorBase):
+    """The door sensor with the fixture's two events, as a user writes them."""
+
+    door_forced = Event(
+        {"force": Decimal(minimum=0, maximum=100)},
+        optional={"zone": String(max_length=32)},
+        name="doorForced",
+    )
+    battery_low = Event({"level": Integer(minimum=0, maximum=100)}, name="batteryLow")
+
+
 # -- every real model ------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ALL_MODELS, ids=label)
 def test_every_model_loads_and_each_service_builds_a_class_that_passes_its_own_check(path: Path) -> None:
@@ -130,7 +163,9 @@ def test_every_model_loads_and_each_service_builds_a_class_that_passes_its_own_c
 
 
 @pytest.mark.parametrize("path", ALL_MODELS, ids=label)
-def test_every_built_class_reads_writes_and_checks_commands_through_fake_cloud(path: Path) -> None:
+def test_every_built_class_reads_writes_checks_commands_and_emits_events_through_fake_cloud(
+    path: Path,
+) -> None:
     model = ProductModel.load(path)
     for service_id, service in model.services.items():
         instance = model.service_class(service_id)()
@@ -150,6 +185,11 @@ def test_every_built_class_reads_writes_and_checks_commands_through_fake_cloud(p
             if cmd.params:
                 bad = cloud.command(cmd.name, {cmd.params[0].name: refused(cmd.params[0].type)})
                 assert bad.code != 0 and f"{cmd.params[0].name}: " in bad.params["error"]
+        for event in service.events:
+            emit = getattr(instance, type(instance).spec.events[event.name].attr)
+            emit(**{p.name: sample(p.type) for p in event.params})
+            params = {p.name: as_read(p.type, sample(p.type)) for p in event.params}
+            assert cloud.events[-1] == ev.EventUp(cloud.device_id, service_id, event.name, params)
 
 
 def test_the_shared_folder_holds_huawei_console_exports_and_three_tencent_templates() -> None:
@@ -382,6 +422,104 @@ def test_service_class_of_an_unknown_service_names_the_known_ones() -> None:
         ProductModel.load(SMOKE_ZIP).service_class("fridge")
 
 
+def event_specs(cls: type[Service]) -> dict[str, tuple[str, str, dict[str, tuple[ValueType, bool]]]]:
+    """wire name -> (attribute, kind, {parameter: (type, required)}) of each event of ``cls``."""
+    return {
+        name: (e.attr, e.kind, {p.name: (p.type, p.required) for p in e.params.values()})
+        for name, e in cls.spec.events.items()
+    }
+
+
+def test_a_class_built_from_the_tencent_light_has_its_three_events_with_their_params_and_kinds() -> None:
+    cls: Any = ProductModel.load(LIGHT).service_class()
+    assert event_specs(cls) == {
+        "status_report": (
+            "status_report",
+            "info",
+            {"status": (IntBoolean(), True), "message": (String(max_length=64), True)},
+        ),
+        "low_voltage": ("low_voltage", "alert", {"voltage": (Decimal(0.0, 24.0, name="float"), True)}),
+        "hardware_fault": (
+            "hardware_fault",
+            "fault",
+            {"name": (String(max_length=64), True), "error_code": (Integer(0, 2000), True)},
+        ),
+    }
+    assert isinstance(cls.low_voltage, Event) and cls.low_voltage.kind == "alert"
+
+
+def test_a_built_tencent_event_goes_on_the_wire_as_an_event_post_with_its_kind() -> None:
+    light: Any = ProductModel.load(LIGHT).service_class()()
+    cloud = FakeCloud(light, vendor="tencent-explorer", device_id="U7D5MBSDYB.dev1")
+    light.low_voltage(voltage=3.5)
+    light.status_report(status=True, message="ok")
+    posts = [p for t, p in cloud.messages if t == "$thing/up/event/U7D5MBSDYB/dev1"]
+    assert [(p["method"], p["eventId"], p["type"], p["params"]) for p in posts] == [
+        ("event_post", "low_voltage", "alert", {"voltage": 3.5}),
+        ("event_post", "status_report", "info", {"status": 1, "message": "ok"}),  # a bool is 0/1
+    ]
+    assert cloud.events == [
+        ev.EventUp("U7D5MBSDYB.dev1", "U7D5MBSDYB", "low_voltage", {"voltage": 3.5}, posts[0]["clientToken"]),
+        ev.EventUp(
+            "U7D5MBSDYB.dev1",
+            "U7D5MBSDYB",
+            "status_report",
+            {"status": 1, "message": "ok"},
+            posts[1]["clientToken"],
+        ),
+    ]
+    with pytest.raises(ValidationError) as info:
+        light.hardware_fault(name="x" * 65)
+    assert "name: string of length 65 is longer than max_length 64" in str(info.value)
+    assert "error_code: required parameter is missing" in str(info.value)
+    assert len(cloud.events) == 2  # nothing sent
+
+
+def test_a_built_huawei_event_goes_on_the_wire_as_events_up_keeping_optional_parameters() -> None:
+    cls: Any = ProductModel.load(DOOR).service_class()
+    assert event_specs(cls) == {
+        "doorForced": (
+            "door_forced",
+            "info",
+            {"force": (Decimal(0.0, 100.0), True), "zone": (String(max_length=32), False)},
+        ),
+        "batteryLow": ("battery_low", "info", {"level": (Integer(0, 100), True)}),
+    }
+    door = cls()
+    cloud = FakeCloud(door)
+    door.door_forced(force=12.5)
+    door.door_forced(force=80, zone="back")
+    door.battery_low(level=7)
+    bodies = [p for t, p in cloud.messages if t == "$oc/devices/fake-device/sys/events/up"]
+    assert bodies == [
+        {"services": [{"service_id": "doorSensor", "event_type": "doorForced", "paras": {"force": 12.5}}]},
+        {
+            "services": [
+                {
+                    "service_id": "doorSensor",
+                    "event_type": "doorForced",
+                    "paras": {"force": 80.0, "zone": "back"},
+                }
+            ]
+        },
+        {"services": [{"service_id": "doorSensor", "event_type": "batteryLow", "paras": {"level": 7}}]},
+    ]
+    assert [(e.service_id, e.event_type, dict(e.params)) for e in cloud.events] == [
+        ("doorSensor", "doorForced", {"force": 12.5}),
+        ("doorSensor", "doorForced", {"force": 80.0, "zone": "back"}),
+        ("doorSensor", "batteryLow", {"level": 7}),
+    ]
+    with pytest.raises(ValidationError, match="level: 101 is above the maximum 100"):
+        door.battery_low(level=101)
+    assert len(cloud.events) == 3
+
+
+def test_an_event_named_like_a_command_gets_a_suffixed_attribute() -> None:
+    cls = ProductModel.load(V5).service_class()  # command reboot and event reboot
+    assert cls.spec.commands["reboot"].attr == "reboot"
+    assert cls.spec.events["reboot"].attr == "reboot_2" and cls.spec.events["reboot"].params == {}
+
+
 # -- checking classes ------------------------------------------------------------------------
 def test_the_hand_written_smoke_detector_passes_the_check() -> None:
     assert ProductModel.load(SMOKE_ZIP).check(SmokeDetector) == []
@@ -538,17 +676,37 @@ def test_a_property_named_like_a_model_event_is_tm010() -> None:
     assert "sent by the device" in event.hint and event.obj is Light.spec.by_name["hardware_fault"].prop
 
 
-def test_a_class_that_leaves_the_model_events_out_gets_no_tm010() -> None:
+def test_a_class_that_leaves_the_model_events_out_gets_one_tm011_for_each() -> None:
     class Light(Service):
         service_id = "light"
         power_switch = Property("bool", writeable=True)
 
     model = ProductModel.load(LIGHT)
     service = model.service()
-    assert service.events  # status_report, low_voltage, hardware_fault
+    problems = check_events(service, Light)
+    assert [(p.id, p.obj) for p in problems] == [("TM011", e) for e in service.events]
+    assert problems[1].message == (
+        "U7D5MBSDYB: model event 'low_voltage' (voltage: float in [0.0, 24.0]) is missing from Light"
+    )
+    assert problems[1].hint == (
+        "declare it: low_voltage = Event({'voltage': Decimal(minimum=0.0, maximum=24.0)}, kind='alert')"
+    )
     assert "TM010" not in [p.id for p in model.check(Light)]
-    assert check_events(service, Light) == []
     assert check_events(service, model.service_class()) == []
+
+
+def test_a_model_event_declared_only_as_a_command_is_tm010_not_tm011() -> None:
+    class Door(DoorBase):
+        door_forced = Event({"force": float}, optional={"zone": str}, name="doorForced")
+
+        @command("batteryLow")
+        def report_battery(self, level: int) -> None:
+            pass
+
+    problems = check_events(ProductModel.load(DOOR).service(), Door)
+    assert [p.id for p in problems] == ["TM010"]
+    assert problems[0].hint.startswith("events are sent by the device, not written or called by the cloud")
+    assert "declare it as an Event" in problems[0].hint
 
 
 def test_an_event_that_is_also_a_model_command_or_property_is_not_tm010() -> None:
@@ -565,6 +723,114 @@ def test_an_event_that_is_also_a_model_command_or_property_is_not_tm010() -> Non
         }
     )
     assert model.check(model.service_class()) == []
+
+
+def test_the_hand_written_door_sensor_with_its_events_passes_the_check() -> None:
+    assert ProductModel.load(DOOR).check(DoorSensor) == []
+
+
+def door(**events: Any) -> type[Service]:
+    """The door sensor with some of its events replaced (None drops one)."""
+    return type("Door", (DoorSensor,), events)
+
+
+@pytest.mark.parametrize(
+    ("events", "problem", "message"),
+    [
+        (
+            {"battery_low": None},
+            "TM011",
+            "model event 'batteryLow' (level: int in [0, 100]) is missing from Door",
+        ),
+        ({"tamper": Event(name="tamper")}, "TM012", "event 'tamper' (tamper) is not in the model"),
+        (
+            {"count": Event({"n": int}, name="openCount")},
+            "TM012",
+            "event 'openCount' (count) is not in the model (the model has it as a property)",
+        ),
+        (
+            {"door_forced": Event(optional={"zone": str}, name="doorForced")},
+            "TM013",
+            "doorSensor.doorForced: parameter 'force' is missing",
+        ),
+        (
+            {"battery_low": Event({"level": int, "volts": float}, name="batteryLow")},
+            "TM013",
+            "parameter 'volts' is not in the model",
+        ),
+        (
+            {"battery_low": Event({"level": str}, name="batteryLow")},
+            "TM013",
+            "parameter 'level' is string in the class, int in [0, 100] in the model",
+        ),
+        (
+            {"battery_low": Event(optional={"level": int}, name="batteryLow")},
+            "TM013",
+            "parameter 'level' is optional in the class, required by the model",
+        ),
+        (
+            {"battery_low": Event({"level": Integer(minimum=0, maximum=200)}, name="batteryLow")},
+            "TM013",
+            "parameter 'level': the class's maximum 200 is above the model's 100",
+        ),
+    ],
+)
+def test_each_event_mistake_is_one_problem(events: dict[str, Any], problem: str, message: str) -> None:
+    (found,) = ProductModel.load(DOOR).check(door(**events))
+    assert found.id == problem and message in found.message and found.hint and found.obj is not None
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        {"battery_low": Event({"level": int}, name="batteryLow")},  # relies on the model's bounds
+        {"battery_low": Event({"level": Integer(minimum=10, maximum=20)}, name="batteryLow")},  # narrower
+        {"door_forced": Event({"force": float, "zone": str}, name="doorForced")},  # always sends zone
+        {"battery_low": Event({"level": int}, name="batteryLow", kind="alert")},  # Huawei has no type
+    ],
+)
+def test_what_the_device_may_send_narrower_than_the_model_is_no_problem(events: dict[str, Any]) -> None:
+    assert ProductModel.load(DOOR).check(door(**events)) == []
+
+
+def test_an_event_of_another_kind_than_the_tencent_type_is_tm014() -> None:
+    model = ProductModel.load(LIGHT)
+    base: Any = model.service_class()
+
+    class Light(base):  # type: ignore[misc]
+        low_voltage = Event({"voltage": float})  # the template says alert
+
+    (problem,) = model.check(Light)
+    assert problem.id == "TM014"
+    assert problem.message == "U7D5MBSDYB.low_voltage: the class declares kind 'info', the model type 'alert'"
+    assert problem.hint == "declare it with kind='alert'" and problem.obj is Light.spec.events["low_voltage"]
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_MODELS if p.suffix == ".json"], ids=label)
+def test_each_tm011_hint_is_a_declaration_that_passes_the_check(path: Path) -> None:
+    from thingmodel import types
+
+    model = ProductModel.load(path)
+    for service in model.services.values():
+        bare = build.service_class(attrs.evolve(service, events=()))
+        problems = check_events(service, bare)
+        assert [p.id for p in problems] == ["TM011"] * len(service.events)
+        namespace: dict[str, Any] = {}
+        for p in problems:
+            exec(p.hint.removeprefix("declare it: "), {"Event": Event, **vars(types)}, namespace)
+        assert check_service(service, type("Fixed", (bare,), namespace)) == []
+
+
+def test_type_expression_spells_plain_types_as_python_types_and_the_rest_as_constructors() -> None:
+    assert [type_expression(t) for t in (Integer(), Decimal(name="float"), String(), Boolean())] == [
+        "int",
+        "Decimal()",
+        "str",
+        "bool",
+    ]
+    assert type_expression(Integer(0, 5, name="long")) == "Integer(minimum=0, maximum=5, name='long')"
+    assert type_expression(Enum(["a"], base=String())) == "Enum(['a'])"
+    assert type_expression(Array(Struct({"x": Integer()}))) == "Array(Struct({'x': Integer()}))"
 
 
 def test_check_service_runs_the_property_command_and_event_checks_in_order() -> None:
@@ -685,6 +951,24 @@ def test_a_broken_tencent_template_names_the_json_path_and_the_reason(
         ProductModel.load(broken)
 
 
+@pytest.mark.parametrize(
+    ("source", "path"),
+    [
+        (LIGHT, "events.1.id"),
+        (DOOR, "services.0.events.0.eventType"),
+        (V5, "service_capabilities.0.events.0.event_type"),
+    ],
+)
+def test_an_event_name_no_event_can_have_is_a_model_error_naming_the_service(
+    tmp_path: Path, source: Path, path: str
+) -> None:
+    broken = write(tmp_path, source.name, edited(json.loads(source.read_text()), path, "a/b"))
+    with pytest.raises(
+        ModelError, match=rf"^{re.escape(str(broken))}, service '\w+': event name 'a/b' contains"
+    ):
+        ProductModel.load(broken)
+
+
 def test_a_model_error_carries_the_file_and_the_place_separately(tmp_path: Path) -> None:
     broken = write(tmp_path, "broken.json", edited(smoke(), "services.0.properties.2.dataType", 3))
     with pytest.raises(ModelError) as info:
@@ -759,7 +1043,7 @@ def test_a_service_type_listed_without_its_definition_is_named(tmp_path: Path) -
 
 
 # -- nothing but ModelError escapes ----------------------------------------------------------
-JSON_SOURCES = [SMOKE_JSON, LIGHT, STRUCT_ARRAY, V5]
+JSON_SOURCES = [SMOKE_JSON, LIGHT, STRUCT_ARRAY, V5, DOOR]
 VALUES = st.one_of(
     st.none(),
     st.booleans(),

@@ -20,23 +20,34 @@ TM009  the class's service_id is not in the model (nothing else is checked). A T
        template is a single service, so a class is checked against it whatever its service_id.
        Reported by :meth:`~thingmodel.model.product.ProductModel.check`, which picks the service
 TM010  the class declares a command, or a property wire name, that the model has only as an
-       event: the device sends events, the cloud neither writes nor calls them. A class that
-       leaves the model's events out is not a problem
+       event: the device sends events, the cloud neither writes nor calls them
+TM011  an event of the model is not declared by the class (as an ``Event``; one the class
+       declares as a property or command is TM010 instead)
+TM012  the class declares an event the model does not have
+TM013  an event parameter is missing, extra, of another type, optional where the model requires
+       it, or bounded more loosely than the model
+TM014  an event's kind differs from the model's type (Tencent's info/alert/fault; Huawei events
+       have no type, so any kind agrees)
 =====  ========================================================================================
 
 The TM004 rule: a bound the class leaves out is not a problem; the class relies on the model's.
 A bound the class *declares* must not let through a value the model forbids, because every
 property is reported. For a writeable property it must also not refuse a value the model allows,
 because the cloud may write that value: a read-only property may be stricter than the model, a
-writeable one may not. Command parameters follow the writeable rule (TM008). Steps are not
-compared.
+writeable one may not. Command parameters follow the writeable rule (TM008), event parameters
+the reported one (TM013): the device sends them, so a class may require a parameter the model
+makes optional, or bound it more narrowly. Steps are not compared.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from ..declare.command import CommandSpec, Param
+from ..declare.event import EventSpec
 from ..declare.property import Property
 from ..declare.service import Service
 from ..types import (
@@ -54,9 +65,17 @@ from ..types import (
     Timestamp,
     ValueType,
 )
-from .schema import CommandModel, Problem, PropertyModel, ServiceModel
+from . import build
+from .schema import CommandModel, EventModel, Problem, PropertyModel, ServiceModel
 
-__all__ = ["check_commands", "check_events", "check_properties", "check_service", "spell"]
+__all__ = [
+    "check_commands",
+    "check_events",
+    "check_properties",
+    "check_service",
+    "spell",
+    "type_expression",
+]
 
 
 def check_service(model: ServiceModel, cls: type[Service]) -> list[Problem]:
@@ -130,40 +149,142 @@ def check_commands(model: ServiceModel, cls: type[Service]) -> list[Problem]:
 
 def _event_hint(what: str) -> str:
     return (
-        "events are sent by the device, not written or called by the cloud: remove the "
-        f"{what}, or add it to the product model as a {what}"
+        "events are sent by the device, not written or called by the cloud: declare it as an "
+        f"Event, or add it to the product model as a {what}"
     )
 
 
 def check_events(model: ServiceModel, cls: type[Service]) -> list[Problem]:
-    """TM010: a model event that the class declares as a property (by wire name) or a command,
-    unless the model has a property or command of that name too. Events the class leaves out
-    are not problems."""
+    """TM010 to TM014: each model event declared as a property or command (TM010) or not declared
+    (TM011), then each declared one against the model (TM013, TM014), then the class's events the
+    model does not have (TM012)."""
     sid = model.service_id
     spec = cls.spec
     problems: list[Problem] = []
     for event in model.events:
-        declared = spec.by_name.get(event.name)
-        if declared is not None and model.property(event.name) is None:
+        misdeclared = _misdeclared(model, cls, event)
+        problems += misdeclared
+        declared = spec.events.get(event.name)
+        if declared is not None:
+            problems += _check_event(f"{sid}.{event.name}", declared, event)
+        elif not misdeclared:
             problems.append(
                 Problem(
-                    "TM010",
-                    f"{sid}: property {event.name!r} ({declared.attr}) is an event in the model",
-                    _event_hint("property"),
-                    declared.prop,
+                    "TM011",
+                    f"{sid}: model event {event.name!r} ({build.params_text(event.params)}) is missing "
+                    f"from {cls.__name__}",
+                    f"declare it: {_event_text(event)}",
+                    event,
                 )
             )
-        declared_cmd = spec.commands.get(event.name)
-        if declared_cmd is not None and model.command(event.name) is None:
+    for name, declared in spec.events.items():
+        if not any(e.name == name for e in model.events):
+            also = (
+                " (the model has it as a property)"
+                if model.property(name) is not None
+                else " (the model has it as a command)"
+                if model.command(name) is not None
+                else ""
+            )
             problems.append(
                 Problem(
-                    "TM010",
-                    f"{sid}: command {event.name!r} ({declared_cmd.attr}) is an event in the model",
-                    _event_hint("command"),
-                    declared_cmd,
+                    "TM012",
+                    f"{sid}: event {name!r} ({declared.attr}) is not in the model{also}",
+                    "remove it, or add it to the product model",
+                    declared,
                 )
             )
     return problems
+
+
+def _misdeclared(model: ServiceModel, cls: type[Service], event: EventModel) -> list[Problem]:
+    """TM010: a model event the class declares as a property or a command, unless the model has a
+    property or command of that name too."""
+    sid = model.service_id
+    problems = []
+    declared = cls.spec.by_name.get(event.name)
+    if declared is not None and model.property(event.name) is None:
+        problems.append(
+            Problem(
+                "TM010",
+                f"{sid}: property {event.name!r} ({declared.attr}) is an event in the model",
+                _event_hint("property"),
+                declared.prop,
+            )
+        )
+    declared_cmd = cls.spec.commands.get(event.name)
+    if declared_cmd is not None and model.command(event.name) is None:
+        problems.append(
+            Problem(
+                "TM010",
+                f"{sid}: command {event.name!r} ({declared_cmd.attr}) is an event in the model",
+                _event_hint("command"),
+                declared_cmd,
+            )
+        )
+    return problems
+
+
+def _check_event(where: str, declared: EventSpec, model: EventModel) -> list[Problem]:
+    """TM013 for each parameter that disagrees, TM014 for the kind. The device sends the values, so
+    a parameter may be required where the model makes it optional and bounded more narrowly."""
+    problems = []
+
+    def problem(message: str, hint: str) -> None:
+        problems.append(Problem("TM013", f"{where}: {message}", hint, declared))
+
+    for p in model.params:
+        mine = declared.params.get(p.name)
+        if mine is None:
+            where_to = "the required parameters" if p.required else "optional="
+            problem(
+                f"parameter {p.name!r} is missing", f"add {p.name!r}: {type_expression(p.type)} to {where_to}"
+            )
+        elif _family(mine.type) != _family(p.type):
+            theirs = f"{mine.type.describe()} in the class, {p.type.describe()} in the model"
+            problem(f"parameter {p.name!r} is {theirs}", f"declare it as {type_expression(p.type)}")
+        else:
+            if p.required and not mine.required:
+                problem(
+                    f"parameter {p.name!r} is optional in the class, required by the model",
+                    "move it from optional= to the required parameters",
+                )
+            for message, hint in _too_loose(mine.type, p.type):
+                problem(f"parameter {p.name!r}: {message}", hint)
+    names = {p.name for p in model.params}
+    for name in declared.params:
+        if name not in names:
+            problem(f"parameter {name!r} is not in the model", "remove it, or add it to the product model")
+    kind = build.event_kind(model)
+    if kind is not None and declared.kind != kind:
+        problems.append(
+            Problem(
+                "TM014",
+                f"{where}: the class declares kind {declared.kind!r}, the model type {kind!r}",
+                f"declare it with kind={kind!r}",
+                declared,
+            )
+        )
+    return problems
+
+
+def _event_text(event: EventModel) -> str:
+    """How to declare a model event: ``attr = Event({...}, optional={...}, name=..., kind=...)``."""
+
+    def entries(required: bool) -> str:
+        items = (f"{p.name!r}: {type_expression(p.type)}" for p in event.params if p.required == required)
+        return "{" + ", ".join(items) + "}"
+
+    args = [entries(True)]
+    if any(not p.required for p in event.params):
+        args.append(f"optional={entries(False)}")
+    attr = build.attribute_name(event.name)
+    if attr != event.name:
+        args.append(f"name={event.name!r}")
+    kind = build.event_kind(event)
+    if kind is not None and kind != "info":
+        args.append(f"kind={kind!r}")
+    return f"{attr} = Event({', '.join(args)})"
 
 
 def _check_property(where: str, declared: Property[Any], model: PropertyModel) -> list[Problem]:
@@ -297,6 +418,51 @@ def _too_strict(mine: ValueType, model: ValueType, verb: str) -> list[tuple[str,
                 (f"the class's {key} {c} is {side} the model's ({theirs}), so it refuses {refused}", fix)
             )
     return found
+
+
+_SHORT: tuple[tuple[ValueType, str], ...] = (
+    (Integer(), "int"),
+    (Decimal(), "float"),
+    (String(), "str"),
+    (Boolean(), "bool"),
+    (JsonObject(), "dict"),
+    (StringList(), "list"),
+    (DateTime(), "datetime"),
+)
+
+
+def type_expression(value_type: ValueType) -> str:
+    """A Python expression declaring ``value_type`` as a parameter: ``int`` for a plain integer,
+    ``Integer(minimum=0, maximum=5)`` for a bounded one (only the fields that differ from the
+    defaults; a display name only where it matters, as ``long``)."""
+    return next((text for short, text in _SHORT if short == value_type), None) or _constructor(value_type)
+
+
+def _constructor(value_type: ValueType) -> str:
+    args = []
+    for field in attrs.fields(type(value_type)):
+        value = getattr(value_type, field.name)
+        if not field.eq or (field.name == "name" and not isinstance(value_type, Integer)):
+            continue
+        default = field.default
+        factory = getattr(default, "factory", None)  # an attrs.Factory (its stub is a function)
+        if callable(factory):
+            default = factory()
+        if default is attrs.NOTHING:
+            args.append(_argument(value))
+        elif value != default:
+            args.append(f"{field.name}={_argument(value)}")
+    return f"{type(value_type).__name__}({', '.join(args)})"
+
+
+def _argument(value: Any) -> str:
+    if isinstance(value, ValueType):
+        return _constructor(value)
+    if isinstance(value, tuple):
+        return repr(list(value))
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_argument(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def spell(value_type: ValueType) -> str:

@@ -18,7 +18,7 @@ member), the JSON path or line/column, and the reason.
 
 :meth:`ProductModel.service_class` builds a working Service class for one service (see
 :mod:`thingmodel.model.build`). :meth:`ProductModel.check` compares a Service class with the
-model, like Django's checks; :mod:`thingmodel.model.checks` lists the problem ids (TM001-TM010).
+model, like Django's checks; :mod:`thingmodel.model.checks` lists the problem ids (TM001-TM014).
 The values themselves are in :mod:`thingmodel.model.schema`.
 """
 
@@ -31,6 +31,8 @@ from typing import Any
 import attrs
 
 from ..declare.service import Service
+from ..errors import InvalidValue, ModelError
+from ..ids import validate_id
 from . import build
 from .checks import check_service
 from .readers import read_json, read_path
@@ -58,14 +60,14 @@ class ProductModel:
     def load(cls, path: str | os.PathLike[str]) -> ProductModel:
         """Load a model file or folder of any supported dialect (see the module docstring)."""
         services, dialect = read_path(Path(path))
-        return cls(services, str(path), dialect)
+        return cls(_events_checked(services, str(path)), str(path), dialect)
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "<json>", fallback_id: str = "service") -> ProductModel:
         """A model from decoded JSON (one servicetype file, the v5 REST JSON or a Tencent template);
         ``fallback_id`` names a Tencent template that has no ``profile.ProductId``."""
         services, dialect = read_json(data, source, fallback_id)
-        return cls(services, source, dialect)
+        return cls(_events_checked(services, source), source, dialect)
 
     # -- building classes ----------------------------------------------------------------------
     def service(self, service_id: str | None = None) -> ServiceModel:
@@ -79,9 +81,10 @@ class ProductModel:
         )
 
     def service_class(self, service_id: str | None = None) -> type[Service]:
-        """A working Service subclass for one service, one Property per model property and one
-        command per model command. Subclass it to add getters, setters and command bodies (override
-        the generated method); until then a command answers that it is not implemented."""
+        """A working Service subclass for one service: one Property per model property, one
+        command per model command and one Event per model event. Subclass it to add getters,
+        setters and command bodies (override the generated method); until then a command answers
+        that it is not implemented."""
         return build.service_class(self.service(service_id))
 
     # -- checking classes ----------------------------------------------------------------------
@@ -118,3 +121,17 @@ class ProductModel:
                     f"  event {e.name}({build.params_text(e.params)})" + (f" [{e.type}]" if e.type else "")
                 )
         return "\n".join(lines)
+
+
+def _events_checked(services: dict[str, ServiceModel], source: str) -> dict[str, ServiceModel]:
+    """``services``, or ModelError for an event name that cannot name an Event (a control
+    character, a slash, an MQTT wildcard, too long), so that every loaded model builds."""
+    for service in services.values():
+        for event in service.events:
+            try:
+                validate_id("event name", event.name)
+            except InvalidValue as exc:
+                raise ModelError(
+                    str(exc), source=source, location=f"service {service.service_id!r}"
+                ) from None
+    return services
