@@ -8,6 +8,7 @@ request the protocol can answer (it carried a request id) is answered.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from thingmodel import Property, Service, command
 from thingmodel.cloud.aws_shadow import AwsShadowService
+from thingmodel.cloud.platforms import make_cloud
 from thingmodel.engine.core import DeviceCore
 from thingmodel.protocol import messages as ev
 from thingmodel.vendors import aws, huawei, tencent
@@ -110,6 +112,13 @@ def aws_case() -> CodecCase:
             "update/rejected": {"code": 400, "message": "Invalid JSON", "clientToken": "t"},
             "request/json": {"command": "ringAlarm", "params": {"duration": 3}},
             "response/json": {"status": "SUCCEEDED", "result": {"rang": {"s": "3"}}},
+            "events/up": {
+                "service": "smokeDetector",
+                "event": "smoke_alarm",
+                "kind": "alert",
+                "params": {"level": 3},
+                "timestamp": 1,
+            },
         },
     )
 
@@ -309,6 +318,56 @@ def test_platform_half_survives_hostile_uplinks(name: str, data: st.DataObject) 
     events = case.platform.decode(topic, data.draw(payloads(case)))
     assert isinstance(events, list)  # may be empty: {"services": []} carries nothing
     assert all(isinstance(e, ev.PlatformUplink) for e in events)  # the platform half's events only
+
+
+#: the decoders of AWS events and messages and Tencent messages, each fuzzed on its own (the test
+#: above spreads its cases over every topic a platform half subscribes to): (vendor, topic filter)
+KEPT_UPLINKS = [
+    ("aws", "things/+/events/up"),
+    ("aws", "things/+/messages/up"),
+    ("tencent-hub", "+/+/data"),
+    ("tencent-explorer", "+/+/data"),
+]
+
+
+class _Errors(logging.Handler):
+    """Counts the ERROR lines the cloud writes (it logs a bug it caught rather than raising)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+@pytest.mark.parametrize(("name", "topic_filter"), KEPT_UPLINKS)
+@given(data=st.data())
+@FUZZ
+def test_event_and_message_decoders_survive_hostile_uplinks_and_the_cloud_keeps_serving(
+    name: str, topic_filter: str, data: st.DataObject
+) -> None:
+    case = CASES_BY_NAME[name]()
+    assert topic_filter in case.platform.subscriptions()
+    topic = concrete(topic_filter, data.draw(st.randoms(use_true_random=False)))
+    payload = data.draw(payloads(case))
+    events = case.platform.decode(topic, payload)
+    assert events
+    assert all(isinstance(e, (ev.EventUp, ev.MessageUp, ev.DeviceMalformed)) for e in events)
+    uplinks: list[ev.PlatformUplink] = []
+    cloud = make_cloud(name, lambda message: None, on_uplink=uplinks.append)
+    errors, logger = _Errors(), logging.getLogger("thingmodel.cloud")
+    logger.addHandler(errors)
+    try:
+        cloud.receive(topic, payload)
+    finally:
+        logger.removeHandler(errors)
+    assert errors.count == 0, "the cloud caught a bug handling the uplink"
+    assert uplinks == events
+    kept = [e for e in events if isinstance(e, (ev.EventUp, ev.MessageUp))]
+    if kept:
+        activity = getattr(cloud, "activity")(kept[0].device_id)  # noqa: B009
+        assert [*activity.events, *activity.messages] == kept
 
 
 @pytest.mark.parametrize("name", CASES_BY_NAME)

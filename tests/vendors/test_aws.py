@@ -1,7 +1,8 @@
 """The AWS IoT device codec: shadow topics and payloads as the AWS docs give them, versions, commands.
 
 Golden fixtures: each ``tests/fixtures/aws/NN-scenario.json`` holds one (topic, payload) pair taken
-from shared/reference/aws-shadow.md (commands: our own format of docs/vendors.md) and the neutral
+from shared/reference/aws-shadow.md (commands, events and messages: our own formats of
+docs/vendors.md) and the neutral
 messages it stands for (see ``golden.py``). The cloud's half of a shadow is the shadow service
 (``AwsShadowService``), which answers requests rather than encoding neutral messages: a shadow
 downlink says which requests make it publish the message (``cloud_before``, then
@@ -57,8 +58,14 @@ ANSWERED = [p for p in UP if "answer" in golden.load(p)]
 
 
 def _device(fixture: dict[str, Any]) -> AwsDevice:
-    """The fixture's device half, with a counter for clientTokens, taken through ``before``."""
-    device = AwsDevice(fixture["device_id"], service_ids=fixture["service_ids"], new_id=golden.counter())
+    """The fixture's device half, with a counter for clientTokens and the test clock for
+    timestamps, taken through ``before``."""
+    device = AwsDevice(
+        fixture["device_id"],
+        service_ids=fixture["service_ids"],
+        new_id=golden.counter(),
+        clock=golden.fixed_clock,
+    )
     golden.run_before(device, fixture)
     return device
 
@@ -114,7 +121,7 @@ def test_what_the_cloud_sends_decodes_back_into_the_same_event(path: Path) -> No
 @pytest.mark.parametrize("path", UP, ids=golden.ids(UP))
 def test_device_encodes_an_action_to_the_documented_topic_and_payload(path: Path) -> None:
     fixture = golden.load(path)
-    [out] = _device(fixture).encode(golden.build(fixture["action"]))
+    [out] = _device(fixture).encode(golden.build(fixture["action"], golden.wire(fixture)))
     golden.assert_equivalent(out, fixture)
 
 
@@ -127,7 +134,7 @@ def test_platform_decodes_a_documented_uplink_into_the_equivalent_event(path: Pa
         cloud.receive(request["topic"], golden.wire(request))
     events.clear()
     cloud.receive(fixture["topic"], golden.wire(fixture))
-    assert events == [golden.build(fixture["platform"])]
+    assert events == [golden.build(fixture["platform"], golden.wire(fixture))]
 
 
 @pytest.mark.parametrize("path", ANSWERED, ids=golden.ids(ANSWERED))
@@ -374,5 +381,5 @@ def test_result_values_round_trip_as_aws_typed_values() -> None:
 
 def test_actions_aws_cannot_carry_are_refused_by_name() -> None:
     codec = AwsDevice(THING, service_ids=["s"])
-    with pytest.raises(Exception, match="EmitEvent"):
-        codec.encode(ev.EmitEvent("s", "alarm", {}))
+    with pytest.raises(Exception, match="AckDesired"):
+        codec.encode(ev.AckDesired("r1"))

@@ -5,7 +5,10 @@ client (our devices, AWS's SDKs, an application) talks to it as it would to AWS.
 class gives the application side what AWS leaves to the user: a desire is an ``update`` of the
 shadow's ``desired`` section, and its answer is inferred from what the device does next -- it
 reports the desired value (applied) or clears the key from ``desired`` (refused). Commands go
-over AWS IoT's commands topics (:class:`~thingmodel.vendors.aws.AwsPlatform`).
+over AWS IoT's commands topics (:class:`~thingmodel.vendors.aws.AwsPlatform`), which also reads
+the things' events and messages on our topics (``things/{thing}/events/up``, ``.../messages/up``):
+they are kept in a bounded :class:`~.activity.Activity` (:meth:`AwsCloud.activity`), and bad ones
+logged through a rate-limited :class:`~.activity.ProblemLog`, never raised.
 
 Shadows are keyed by name on the application side, the classic shadow as ``"$classic"``. A
 service id that names no named shadow of a thing that has a classic shadow addresses the classic
@@ -26,7 +29,15 @@ from ..ids import new_id as _new_id
 from ..protocol import messages as ev
 from ..protocol.jsonwire import loads
 from ..sentinel import ABSENT
-from ..vendors.aws import CLASSIC, AwsPlatform, parse_command_topic, parse_shadow_topic, validate_thing_name
+from ..vendors.aws import (
+    CLASSIC,
+    AwsPlatform,
+    parse_command_topic,
+    parse_shadow_topic,
+    parse_uplink_topic,
+    validate_thing_name,
+)
+from .activity import Activity, DeviceActivity, ProblemLog
 from .app import RequestBook, Result
 from .aws_shadow import AwsShadowService, DocumentStore, SqliteDocumentStore
 
@@ -50,7 +61,7 @@ class _Desire:
 
 
 class AwsCloud:
-    """AWS IoT shadows and commands for the local and the fake cloud."""
+    """AWS IoT shadows, commands, events and messages for the local and the fake cloud."""
 
     vendor = "aws"
 
@@ -73,6 +84,9 @@ class AwsCloud:
         self.on_uplink = on_uplink
         #: desires and commands waiting for devices, their answers and recent problems (bounded)
         self.book: RequestBook[_Desire | _Command] = RequestBook(on_result=on_result)
+        #: the log of bad events and messages, at most about one line a second per thing and kind
+        self.problems = ProblemLog(log)
+        self._activity = Activity() if clock is None else Activity(clock=clock)
         self._lock = threading.RLock()
 
     def subscriptions(self) -> list[str]:
@@ -83,6 +97,8 @@ class AwsCloud:
         self.shadow_service.store = SqliteDocumentStore(path)
 
     def close(self) -> None:
+        with self._lock:
+            self.problems.flush()
         close = getattr(self.shadow_service.store, "close", None)
         if close is not None:
             close()
@@ -106,6 +122,11 @@ class AwsCloud:
 
     def devices(self) -> list[str]:
         return self.shadow_service.things()
+
+    def activity(self, device_id: str) -> DeviceActivity:
+        """What the thing sent recently on our event and message topics (no shadow keeps it)."""
+        with self._lock:
+            return self._activity.of(device_id)
 
     def shadow_name(self, device_id: str, key: str) -> str | None:
         """The shadow a service id (or shadow name, or ``"$classic"``) addresses."""
@@ -201,11 +222,14 @@ class AwsCloud:
 
     # -- what clients publish ------------------------------------------------------------------
     def receive(self, topic: str, payload: bytes) -> None:
-        """Serve one request (shadow operation or command response); never raises."""
+        """Serve one request (shadow operation or command response) or keep one event or message;
+        never raises."""
         try:
             with self._lock:
                 if parse_command_topic(topic) is not None:
                     self._command_answer(topic, payload)
+                elif parse_uplink_topic(topic) is not None:
+                    self._kept(topic, payload)
                 else:
                     self._shadow_request(topic, payload)
         except Exception:  # a bug here must not stop the cloud
@@ -294,6 +318,24 @@ class AwsCloud:
             if rid is not None and isinstance(self.book.pending.get(rid), _Command):
                 self.book.close(rid)
                 self._answer(rid, event)  # type: ignore[arg-type]
+
+    def _kept(self, topic: str, payload: bytes) -> None:
+        for event in self.commands.decode(topic, payload):
+            if isinstance(event, (ev.EventUp, ev.MessageUp)):
+                self._activity.keep(event)
+            elif isinstance(event, ev.DeviceMalformed):
+                self.problems.log(
+                    logging.WARNING,
+                    event.device_id,
+                    f"malformed {event.kind}",
+                    "bad %s from thing %s on %s: %s",
+                    event.kind,
+                    event.device_id,
+                    topic[:200],
+                    event.reason[:300],
+                )
+                self.book.problem(event)
+            self._uplink(event)
 
     def _answer(self, rid: str, result: Result) -> None:
         self.book.answer(rid, result)

@@ -1,4 +1,4 @@
-"""AWS IoT over MQTT: device shadows (classic and named) and commands, sans-IO.
+"""AWS IoT over MQTT: device shadows (classic and named), commands, events and messages, sans-IO.
 
 Topic grammar for both ends lives here; :class:`AwsDevice` is the device half. The service half
 of the shadow protocol (merge, delta, versions, errors) is
@@ -14,12 +14,19 @@ clears refused desired values) still reach it, unlike AWS's v1 SDK (issues #94, 
 Commands use the topics of AWS IoT's *commands* feature. Their payload is ours, documented:
 ``{"service": id, "command": name, "params": {...}}``; the response is AWS's
 ``{"status", "statusReason", "result"}`` where result values are ``{"s": text}`` or ``{"b": bool}``.
+
+AWS IoT has no protocol for thing-model events or free-form messages, so they go on topics of
+ours (docs/vendors.md), outside the reserved ``$aws/`` prefix so that an ordinary policy can allow
+them, shaped like Huawei's: ``things/{thing}/events/up`` carries
+``{"service", "event", "kind", "params", "timestamp"}`` (ms since the epoch) and
+``things/{thing}/messages/up`` the message's bytes as they are. Nothing answers either.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +34,7 @@ import attrs
 
 from ..errors import CodecError, InvalidValue
 from ..ids import new_id as _new_id
+from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, field, loads_object
@@ -106,6 +114,28 @@ def parse_command_topic(topic: str) -> tuple[str, str, str] | None:
     return parts[3], parts[5], parts[6]
 
 
+#: our uplink topics' third level, and what each carries
+_UPLINKS: dict[str, ev.RequestKind] = {"events": "event", "messages": "message"}
+
+
+def event_topic(thing: str) -> str:
+    """Where a thing's events go (ours: AWS IoT has no event protocol)."""
+    return f"things/{thing}/events/up"
+
+
+def message_topic(thing: str) -> str:
+    """Where a thing's free-form messages go (ours: AWS IoT has no message protocol)."""
+    return f"things/{thing}/messages/up"
+
+
+def parse_uplink_topic(topic: str) -> tuple[str, str] | None:
+    """``(thing, "events"|"messages")`` for one of our event or message topics, else None."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != "things" or parts[2] not in _UPLINKS or parts[3] != "up":
+        return None
+    return parts[1], parts[2]
+
+
 def result_to_wire(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """A command's return value as AWS's result map: strings and booleans as such, others as JSON text."""
     out: dict[str, dict[str, Any]] = {}
@@ -132,13 +162,24 @@ def result_from_wire(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _out(topic: str, body: Any) -> ev.Outgoing:
-    payload = dumps(body)
-    if len(payload) > MAX_PAYLOAD:
-        raise CodecError(f"message of {len(payload)} bytes exceeds AWS IoT's limit of {MAX_PAYLOAD} bytes")
-    return ev.Outgoing(topic, payload)
+    try:
+        payload = dumps(body)
+    except ValueError as exc:  # NaN, infinity, a type JSON cannot hold
+        raise CodecError(f"cannot encode a message for {topic}: {exc}") from None
+    return _sized(ev.Outgoing(topic, payload))
 
 
-_DEVICE_SENDS: EncoderTable[AwsDevice, ev.Uplink] = EncoderTable("AWS IoT", "shadows and commands only")
+def _sized(out: ev.Outgoing) -> ev.Outgoing:
+    if len(out.payload) > MAX_PAYLOAD:
+        raise CodecError(
+            f"message of {len(out.payload)} bytes exceeds AWS IoT's limit of {MAX_PAYLOAD} bytes"
+        )
+    return out
+
+
+_DEVICE_SENDS: EncoderTable[AwsDevice, ev.Uplink] = EncoderTable(
+    "AWS IoT", "shadows, commands, events and messages"
+)
 _PLATFORM_SENDS: EncoderTable[AwsPlatform, ev.PlatformDownlink] = EncoderTable("AWS IoT")
 
 
@@ -150,7 +191,7 @@ class _Get:
 
 
 class AwsDevice:
-    """The device half: one thing, its shadows and its commands."""
+    """The device half: one thing, its shadows, its commands, its events and messages."""
 
     vendor = VENDOR
 
@@ -162,12 +203,15 @@ class AwsDevice:
         shadows: Mapping[str, str | None] | None = None,
         commands: bool = True,
         new_id: Callable[[], str] = _new_id,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``shadows`` maps a service id to its shadow name (None = classic); by default one
         service uses the classic shadow and several use one named shadow each. ``commands=False``
         leaves the commands topics alone (an account without AWS IoT commands may refuse them).
-        ``new_id`` makes the ``clientToken`` of each update."""
+        ``new_id`` makes the ``clientToken`` of each update, ``clock`` (Unix seconds) an event's
+        timestamp."""
         self.thing = validate_thing_name(thing_name)
+        self.clock = clock
         if shadows is None:
             ids = list(service_ids)
             shadows = {ids[0]: None} if len(ids) == 1 else {sid: sid for sid in ids}
@@ -317,6 +361,23 @@ class AwsDevice:
             body["statusReason"] = {"reasonCode": "COMMAND_FAILED", "reasonDescription": str(reason)[:1024]}
         return [_out(command_response_topic(self.thing, m.request_id), body)]
 
+    @_DEVICE_SENDS.on(ev.EmitEvent)
+    def _event(self, m: ev.EmitEvent) -> list[ev.Outgoing]:
+        body = {
+            "service": m.service_id,
+            "event": m.event_type,
+            "kind": m.kind,
+            "params": dict(m.params),
+            "timestamp": int(self.clock() * 1000),
+        }
+        return [_out(event_topic(self.thing), body)]
+
+    @_DEVICE_SENDS.on(ev.SendMessage)
+    def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
+        if not isinstance(m.payload, (bytes, bytearray, memoryview)):
+            raise CodecError(f"a message is bytes, not {type(m.payload).__name__}")
+        return [_sized(ev.Outgoing(message_topic(self.thing), bytes(m.payload)))]
+
     def _update(self, sid: str, state: dict[str, Any]) -> ev.Outgoing:
         if sid not in self.shadows:
             raise CodecError(f"service {sid!r} has no shadow on this thing (shadows: {self.shadows})")
@@ -326,14 +387,22 @@ class AwsDevice:
 
 # --- the cloud's half of commands --------------------------------------------------------------
 class AwsPlatform:
-    """Sends command executions and reads their responses (the shadow service is separate)."""
+    """Sends command executions and reads their responses, and reads the things' events and
+    messages (the shadow service is separate)."""
 
     vendor = VENDOR
 
     def subscriptions(self) -> list[str]:
-        return ["$aws/commands/things/+/executions/+/response/#"]
+        return [
+            "$aws/commands/things/+/executions/+/response/#",
+            event_topic("+"),
+            message_topic("+"),
+        ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        uplink = parse_uplink_topic(topic)
+        if uplink is not None:
+            return self._uplink(topic, payload, *uplink)
         parsed = parse_command_topic(topic)
         if parsed is None or parsed[2] != "response":
             return [ev.DeviceMalformed(None, topic, "not a commands response topic")]
@@ -351,6 +420,31 @@ class AwsPlatform:
             return [ev.CommandAnswered(thing, execution_id, 1, {"error": str(text), "status": status})]
         except CodecError as exc:
             return [ev.DeviceMalformed(thing, topic, str(exc), kind="command", request_id=execution_id)]
+
+    @staticmethod
+    def _uplink(topic: str, payload: bytes, thing: str, which: str) -> list[ev.PlatformUplink]:
+        kind = _UPLINKS[which]
+        try:
+            validate_thing_name(thing)
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc), kind=kind)]
+        if which == "messages":
+            if len(payload) > MAX_PAYLOAD:
+                reason = f"message of {len(payload)} bytes exceeds AWS IoT's limit of {MAX_PAYLOAD} bytes"
+                return [ev.DeviceMalformed(thing, topic, reason, kind=kind)]
+            return [ev.MessageUp(thing, bytes(payload))]
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            service_id = field(body, "service", str)
+            event_type = field(body, "event", str)
+            params = field(body, "params", dict, required=False) or {}
+            field(body, "kind", str, required=False)
+            field(body, "timestamp", int, required=False)
+            validate_id("service id", service_id)
+            validate_id("event name", event_type)
+        except (CodecError, InvalidValue) as exc:
+            return [ev.DeviceMalformed(thing, topic, str(exc), kind=kind)]
+        return [ev.EventUp(thing, service_id, event_type, params)]
 
     encoders = _PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -457,17 +551,21 @@ def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
 
 
 def device_topics(device_id: str) -> tuple[list[str], list[str]]:
-    """``(publish filters, subscribe filters)`` of one thing: its shadows, jobs and commands."""
+    """``(publish filters, subscribe filters)`` of one thing: its shadows, jobs and commands, and
+    its own namespace ``things/{thing}/...`` (our event and message topics)."""
     thing = validate_thing_name(device_id)
-    own = [f"$aws/things/{thing}/#", f"$aws/commands/things/{thing}/#"]
+    own = [f"$aws/things/{thing}/#", f"$aws/commands/things/{thing}/#", f"things/{thing}/#"]
     return own, list(own)
 
 
 def topic_device(topic: str) -> str | None:
-    """The thing a topic of this protocol is about (shadows, jobs, commands), else None."""
+    """The thing a topic of this protocol is about (shadows, jobs, commands, our events and
+    messages), else None."""
     parts = topic.split("/")
     if len(parts) > 3 and parts[0] == "$aws" and parts[1] == "things":
         return parts[2] or None
     if len(parts) > 4 and parts[:3] == ["$aws", "commands", "things"]:
         return parts[3] or None
+    if len(parts) > 2 and parts[0] == "things":
+        return parts[1] or None
     return None

@@ -22,6 +22,10 @@ a non-zero code and its reason in ``status`` (the hub documents no field for a r
 ``status`` there too). The hub's update result leaves out ``payload.state`` (the fields of the
 update, in Tencent's capture): devices read its ``result`` and ``payload.version``.
 
+Free-form messages go up on the device's default custom topic ``{ProductId}/{DeviceName}/data``
+(which Tencent creates for every device, with publish and subscribe rights), as the bytes they
+are; the platform halves read them as :class:`~thingmodel.protocol.messages.MessageUp`.
+
 Uplink topics name a device by two levels, ``{ProductId}/{DeviceName}``; a product id holding
 ``.`` is refused there, as ``X.Y/Z`` and ``X/Y.Z`` would both be ``X.Y.Z``. Shadows keep to the
 documented limits (:data:`SHADOW_LIMITS`).
@@ -124,6 +128,28 @@ def _uplink_device(product_id: str, device_name: str) -> str:
     device_id = f"{product_id}.{device_name}"
     split_device_id(device_id)
     return device_id
+
+
+def data_topic(product_id: str, device_name: str) -> str:
+    """The device's default custom topic, which carries its free-form messages."""
+    return f"{product_id}/{device_name}/data"
+
+
+def _message_out(topic: str, m: ev.SendMessage) -> ev.Outgoing:
+    if not isinstance(m.payload, (bytes, bytearray, memoryview)):
+        raise CodecError(f"a message is bytes, not {type(m.payload).__name__}")
+    if len(m.payload) > MAX_PAYLOAD:
+        raise CodecError(
+            f"message of {len(m.payload)} bytes exceeds Tencent IoT's limit of {MAX_PAYLOAD} bytes"
+        )
+    return ev.Outgoing(topic, bytes(m.payload))
+
+
+def _message_up(device_id: str, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+    if len(payload) > MAX_PAYLOAD:
+        reason = f"message of {len(payload)} bytes exceeds Tencent IoT's limit of {MAX_PAYLOAD} bytes"
+        return [ev.DeviceMalformed(device_id, topic, reason, kind="message")]
+    return [ev.MessageUp(device_id, bytes(payload))]
 
 
 def _kind_of(kinds: Mapping[str, ev.RequestKind], name: object) -> ev.RequestKind:
@@ -238,6 +264,7 @@ class TencentHubDevice:
         pid, dev = self.product_id, self.device_name
         self.up, self.down = f"$shadow/operation/{pid}/{dev}", f"$shadow/operation/result/{pid}/{dev}"
         self.commands_down, self.commands_up = f"{pid}/{dev}/control", f"{pid}/{dev}/event"
+        self.data = data_topic(pid, dev)
         #: the version of the last delta or get applied
         self.applied_version = 0
 
@@ -329,6 +356,10 @@ class TencentHubDevice:
     def _command_response(self, m: ev.CommandResponse) -> list[ev.Outgoing]:
         return [_out(self.commands_up, _action_reply(m))]
 
+    @_HUB_DEVICE_SENDS.on(ev.SendMessage)
+    def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
+        return [_message_out(self.data, m)]
+
 
 class TencentHubPlatform:
     """The cloud half of the IoT Hub shadow, for any device. ``clock`` gives Unix seconds for the
@@ -347,18 +378,20 @@ class TencentHubPlatform:
         return split_device_id(device_id)[0]
 
     def subscriptions(self) -> list[str]:
-        return ["$shadow/operation/+/+", "+/+/event"]
+        return ["$shadow/operation/+/+", "+/+/event", data_topic("+", "+")]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         shadow = topic.startswith("$shadow/operation/")
         parts = topic.split("/")
         first = 2 if shadow else 0
-        if len(parts) != (4 if shadow else 3) or (not shadow and parts[2] != "event"):
+        if len(parts) != (4 if shadow else 3) or (not shadow and parts[2] not in ("event", "data")):
             return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
         try:
             device_id = _uplink_device(parts[first], parts[first + 1])
         except InvalidValue as exc:
             return [ev.DeviceMalformed(None, topic, str(exc))]
+        if not shadow and parts[2] == "data":
+            return _message_up(device_id, topic, payload)
         pid = parts[first]
         body: dict[str, Any] = {}
         try:
@@ -500,6 +533,7 @@ class TencentExplorerDevice:
             for d in ("up", "down")
             for k in ("property", "event", "action")
         }
+        self.data = data_topic(self.product_id, self.device_name)
         self._clear_token: str | None = None
 
     def shadow_key(self, service_id: str) -> str:
@@ -597,6 +631,10 @@ class TencentExplorerDevice:
         }
         return [_out(self.topics["up/event"], body)]
 
+    @_EXPLORER_DEVICE_SENDS.on(ev.SendMessage)
+    def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
+        return [_message_out(self.data, m)]
+
 
 class TencentExplorerPlatform:
     """The cloud half of the data template protocol, for any device."""
@@ -616,10 +654,20 @@ class TencentExplorerPlatform:
         return split_device_id(device_id)[0]
 
     def subscriptions(self) -> list[str]:
-        return ["$thing/up/property/+/+", "$thing/up/event/+/+", "$thing/up/action/+/+"]
+        return [
+            "$thing/up/property/+/+",
+            "$thing/up/event/+/+",
+            "$thing/up/action/+/+",
+            data_topic("+", "+"),
+        ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         parts = topic.split("/")
+        if len(parts) == 3 and parts[2] == "data" and not parts[0].startswith("$"):
+            try:
+                return _message_up(_uplink_device(parts[0], parts[1]), topic, payload)
+            except InvalidValue as exc:
+                return [ev.DeviceMalformed(None, topic, str(exc), kind="message")]
         if len(parts) != 5 or parts[:2] != ["$thing", "up"] or parts[2] not in _EXPLORER_UPLINKS:
             return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
         try:
