@@ -24,7 +24,7 @@ from .engine.core import DeviceError, check_events, check_services
 from .engine.scheduling import Clock, monotonic_clock
 from .engine.session import DeviceSession
 from .ids import validate_id
-from .protocol.messages import CloudEvent, CloudMessage, Outgoing
+from .protocol.messages import CloudEvent, CloudMessage, Outgoing, SendMessage
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
 from .transport.worker import Worker
 from .vendors import device_codec
@@ -200,6 +200,18 @@ class Device:
     def report(self) -> None:
         """Report every property of every service now (on the worker thread)."""
         self.worker.submit(self.core.report_all)
+
+    def send_message(self, payload: bytes | str) -> None:
+        """Send a free-form message to the cloud (Huawei ``messages/up``; Tencent's ``/data``
+        topic; AWS ``things/{thing}/messages/up``, see docs/vendors.md). Text is sent as UTF-8.
+        Queued while offline like every uplink; a message the vendor cannot carry (too large)
+        is an error in :attr:`errors`, not an exception here."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if not isinstance(payload, bytes):
+            raise TypeError(f"a message is bytes or text, not {type(payload).__name__}")
+        message = SendMessage(payload)
+        self.worker.submit(lambda: self.core.emit(message))
 
     @property
     def dropped(self) -> int:

@@ -60,8 +60,7 @@ def thing(cloud: LocalCloud, detector: Detector, name: str = THING) -> Device:
 
 
 def send_message(device: Device, payload: bytes) -> None:
-    """What a device's message API does: the uplink, from the device's worker."""
-    device.worker.submit(lambda: device.core.emit(ev.SendMessage(payload)))
+    device.send_message(payload)
 
 
 def ring(cloud: LocalCloud, device: Device) -> None:

@@ -163,3 +163,18 @@ def test_an_event_the_explorer_cloud_refuses_reaches_device_errors(explorer: Loc
         assert "the cloud refused it" in error.reason and "event_reply" in error.reason
         [reply] = feed(cloud, device.device_id, "down", "$thing/down/event/")
         assert reply["clientToken"] == post["clientToken"] and reply["code"] != 0
+
+
+@pytest.mark.parametrize("vendor", ["huawei", "tencent-explorer", "aws"])
+def test_a_message_the_device_sends_is_kept_by_the_cloud_byte_for_byte(vendor: str) -> None:
+    from thingmodel.device import Device
+
+    device_id = {"huawei": "msg-1", "aws": "msg-1", "tencent-explorer": "ABCDEFGHIJ.msg1"}[vendor]
+    with LocalCloud(vendor=vendor, port=0) as cloud:
+        detector = Detector()
+        with Device([detector], device_id=device_id, vendor=vendor, broker=cloud.url) as device:
+            device.send_message(b'{"boot": "ok"}')
+            device.send_message("plain text")
+            eventually(lambda: len(cloud.activity(device_id).messages) == 2, what="both messages kept")
+        assert [m.payload for m in cloud.activity(device_id).messages] == [b'{"boot": "ok"}', b"plain text"]
+        assert not device.errors
