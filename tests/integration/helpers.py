@@ -7,8 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from thingmodel import Property, Service, command
+from thingmodel import Event, Property, Service, command
 from thingmodel.transport import Backoff
+from thingmodel.types import Integer
 
 
 class Detector(Service):
@@ -29,6 +30,22 @@ class Detector(Service):
     @command("ringAlarm")
     def ring_alarm(self, duration: int = 10) -> dict[str, int]:
         self.commands.append(duration)
+        return {"rang": duration}
+
+
+class AlarmDetector(Service):
+    """A smoke detector that emits an alarm event (the events tests share it)."""
+
+    service_id = "smokeDetector"
+    alarm = Property(int, default=0)
+    smoke_alarm = Event({"level": Integer(minimum=0, maximum=5)}, optional={"room": str}, kind="alert")
+
+    def __init__(self) -> None:
+        self.rings: list[int] = []
+
+    @command("ringAlarm")
+    def ring_alarm(self, duration: int = 1) -> dict[str, int]:
+        self.rings.append(duration)
         return {"rang": duration}
 
 

@@ -17,7 +17,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from thingmodel import Event, Property, Service, command
 from thingmodel.brokers import ServerTls, free_port
 from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.certificates import certificate_fingerprint, local_pki, make_device_certificate
@@ -26,27 +25,13 @@ from thingmodel.cloud.registry import Registry
 from thingmodel.device import Device
 from thingmodel.protocol import messages as ev
 from thingmodel.transport import TlsOptions
-from thingmodel.types import Integer
 
+from .helpers import AlarmDetector as Detector
 from .helpers import eventually, fast_backoff
 
 pytestmark = pytest.mark.broker
 
 THING = "thermostat-1"
-
-
-class Detector(Service):
-    service_id = "smokeDetector"
-    alarm = Property(int, default=0)
-    smoke_alarm = Event({"level": Integer(minimum=0, maximum=5)}, optional={"room": str}, kind="alert")
-
-    def __init__(self) -> None:
-        self.rings: list[int] = []
-
-    @command("ringAlarm")
-    def ring_alarm(self, duration: int = 1) -> dict[str, int]:
-        self.rings.append(duration)
-        return {"rang": duration}
 
 
 @pytest.fixture

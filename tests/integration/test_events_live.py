@@ -12,33 +12,18 @@ from typing import Any
 
 import pytest
 
-from thingmodel import Event, Property, Service, command
 from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.client import CloudClient
 from thingmodel.cloud.shadows import ShadowCloud
 from thingmodel.device import Device
 from thingmodel.protocol import messages as ev
-from thingmodel.types import Integer
 
+from .helpers import AlarmDetector as Detector
 from .helpers import WireTap, eventually, fast_backoff
 
 pytestmark = pytest.mark.broker
 
 VENDORS = ["huawei", "tencent-explorer"]
-
-
-class Detector(Service):
-    service_id = "smokeDetector"
-    alarm = Property(int, default=0)
-    smoke_alarm = Event({"level": Integer(minimum=0, maximum=5)}, optional={"room": str}, kind="alert")
-
-    def __init__(self) -> None:
-        self.rings: list[int] = []
-
-    @command("ringAlarm")
-    def ring_alarm(self, duration: int = 1) -> dict[str, int]:
-        self.rings.append(duration)
-        return {"rang": duration}
 
 
 @pytest.fixture(params=VENDORS)
