@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .declare.service import Service
-from .engine.core import DeviceError, check_events, check_services
+from .engine.core import DeviceError, check_events, check_services, require_time_sync
 from .engine.scheduling import Clock, monotonic_clock
 from .engine.session import DeviceSession
-from .ids import validate_id
+from .ids import new_id, validate_id
 from .protocol.messages import CloudEvent, CloudMessage, Outgoing, SendMessage
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
 from .transport.worker import Worker
@@ -54,6 +54,7 @@ class Device:
         on_error: Callable[[DeviceError], None] | None = None,
         on_message: Callable[[CloudMessage], object] | None = None,
         on_event: Callable[[CloudEvent], object] | None = None,
+        on_time_sync: Callable[[float], object] | None = None,
         clock: Clock = monotonic_clock,
         sync_timeout: float = 3.0,
         codec_options: Mapping[str, Any] | None = None,
@@ -116,6 +117,14 @@ class Device:
             on_schedule_change=self.worker.wake,
         )
         self.core = self.session.core
+        #: the last clock offset time sync measured: seconds to add to this device's clock to get
+        #: the cloud's (None until an answer came)
+        self.time_offset: float | None = None
+        #: called on the worker with each offset measured (on demand or periodic)
+        self.on_time_sync = on_time_sync
+        self._time_waiters: dict[str, tuple[threading.Event, list[float]]] = {}
+        self._time_lock = threading.Lock()
+        self.core.on_time_sync = self._time_synced
 
     # Each vendor's credentials and hosts live beside its codec (thingmodel/vendors/<vendor>.py).
     @classmethod
@@ -169,6 +178,7 @@ class Device:
         """Stop reporting, finish queued work and disconnect."""
         for service in self.core.services.values():
             self.core.cancel_auto_report(service)
+        self.core.cancel_time_sync()
         self.worker.stop()
         self.transport.stop()
         self.core.detach()
@@ -212,6 +222,66 @@ class Device:
             raise TypeError(f"a message is bytes or text, not {type(payload).__name__}")
         message = SendMessage(payload)
         self.worker.submit(lambda: self.core.emit(message))
+
+    # -- time sync -----------------------------------------------------------------------------
+    def time_sync(self, timeout: float = 5.0) -> float:
+        """Ask the cloud for its time and return the offset in seconds (add it to this device's
+        clock to get the cloud's; also kept in :attr:`time_offset`). TimeoutError when no answer
+        comes within ``timeout``; CodecError at once on a vendor with no time service (AWS)."""
+        require_time_sync(self.codec, self.vendor)
+        if not timeout > 0:
+            raise ValueError(f"time_sync timeout must be positive, got {timeout!r}")
+        if threading.current_thread().name == self.worker.name:
+            raise RuntimeError(
+                "time_sync() waits for the device's worker, so it cannot be called from a handler: "
+                "use enable_time_sync() and on_time_sync instead"
+            )
+        rid = new_id()
+        done, result = threading.Event(), list[float]()
+        with self._time_lock:
+            self._time_waiters[rid] = (done, result)
+        try:
+            self.worker.submit(lambda: self.core.ask_time(rid))
+            if not done.wait(timeout):
+                self.worker.submit(lambda: self.core.time_requests.forget(rid))
+                raise TimeoutError(
+                    f"{self.device_id}: no answer to the time-sync request within {timeout:g} s"
+                    + ("" if self.connected else " (the device is not connected)")
+                )
+        finally:
+            with self._time_lock:
+                self._time_waiters.pop(rid, None)
+        return result[0]
+
+    def enable_time_sync(self, seconds: float) -> None:
+        """Ask the cloud for its time every ``seconds`` while connected (on the worker, like an
+        auto-report); each offset lands in :attr:`time_offset` and reaches ``on_time_sync``."""
+        require_time_sync(self.codec, self.vendor)
+        if not seconds > 0:
+            raise ValueError(f"time-sync period must be positive, got {seconds!r}")
+        self.core.schedule_time_sync(float(seconds), self._periodic_time_sync)
+
+    def disable_time_sync(self) -> None:
+        """Stop the periodic time sync; safe to call when it is not enabled."""
+        self.core.cancel_time_sync()
+
+    def _periodic_time_sync(self) -> None:
+        if self.transport.connected:
+            self.core.ask_time()
+
+    def _time_synced(self, request_id: str, offset: float) -> None:
+        """On the worker: an answer came (the core matched it to ``request_id``)."""
+        self.time_offset = offset
+        with self._time_lock:
+            waiter = self._time_waiters.get(request_id)
+        if waiter is not None:
+            waiter[1].append(offset)
+            waiter[0].set()
+        if self.on_time_sync is not None:
+            try:
+                self.on_time_sync(offset)
+            except Exception as exc:
+                self._record_error(DeviceError("callback", None, "time_sync", f"on_time_sync raised {exc!r}"))
 
     @property
     def dropped(self) -> int:

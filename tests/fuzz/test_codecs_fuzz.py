@@ -93,6 +93,24 @@ def huawei_case() -> CodecCase:
             "properties/report": {"services": [{"service_id": "smokeDetector", "properties": {"alarm": 1}}]},
             "properties/set/response": {"result_code": 0, "result_desc": "success"},
             "commands/response": {"result_code": 0, "response_name": "", "paras": {}},
+            "time_sync_response": {
+                "services": [
+                    {
+                        "service_id": "$time_sync",
+                        "event_type": "time_sync_response",
+                        "paras": {"device_send_time": 1, "server_recv_time": 2, "server_send_time": 3},
+                    }
+                ]
+            },
+            "time_sync_request": {
+                "services": [
+                    {
+                        "service_id": "$time_sync",
+                        "event_type": "time_sync_request",
+                        "paras": {"device_send_time": 1},
+                    }
+                ]
+            },
         },
     )
 
@@ -149,6 +167,8 @@ def tencent_hub_case() -> CodecCase:
                 "code": 0,
                 "response": {"rang": 2},
             },
+            "time": {"type": "get", "time": 1603334906, "ntptime1": 1603334906594, "ntptime2": 1603334906594},
+            "time_request": {"type": "get", "resource": ["time"]},
         },
     )
 
@@ -180,6 +200,8 @@ def tencent_explorer_case() -> CodecCase:
                 "clientToken": "e",
                 "events": [{"eventId": "x", "params": {}}],
             },
+            "time": {"type": "get", "time": 1603334906, "ntptime1": 1603334906594, "ntptime2": 1603334906594},
+            "time_request": {"type": "get", "resource": ["time"]},
         },
     )
 

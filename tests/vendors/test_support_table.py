@@ -44,5 +44,6 @@ def _sample(kind: type) -> dict[str, object]:
         ev.ReadResponse: {"request_id": "r1", "services": {}},
         ev.SendMessage: {"payload": b"hi"},
         ev.EmitEvent: {"service_id": "smokeDetector", "event_type": "alarm"},
+        ev.AskTime: {"request_id": "r1", "device_send_ms": 0},
     }
     return samples[kind]

@@ -11,6 +11,8 @@ request or none (:mod:`.properties`), reads answered through getters, commands r
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,11 +21,12 @@ import attrs
 from ..declare.event import EventSpec
 from ..declare.service import PropertySpec, Service
 from ..declare.state import state_of
-from ..errors import DefinitionError
+from ..errors import CodecError, DefinitionError
 from ..ids import new_id
 from ..protocol.codec import DeviceCodec
 from ..protocol.messages import (
     AckDesired,
+    AskTime,
     CloudEvent,
     CloudMessage,
     CommandRequest,
@@ -39,6 +42,7 @@ from ..protocol.messages import (
     RequestShadow,
     SettleDesired,
     ShadowSnapshot,
+    TimeAnswered,
     Uplink,
 )
 from ..sentinel import ABSENT
@@ -55,8 +59,11 @@ __all__ = [
     "DeviceCore",
     "DeviceError",
     "ErrorHandler",
+    "TimeRequests",
+    "time_offset",
     "check_services",
     "new_request_id",
+    "require_time_sync",
 ]
 
 new_request_id = new_id
@@ -114,6 +121,59 @@ def check_events(codec: DeviceCodec, vendor: str, services: Iterable[Service]) -
             )
 
 
+def time_offset(device_send_ms: int, server_recv_ms: int, server_send_ms: int, device_recv_ms: int) -> float:
+    """Seconds to add to the device's clock to get the cloud's, from one request's four times
+    (ms): ``(server_recv + server_send + device_recv - device_send) / 2 - device_recv``."""
+    return ((server_recv_ms + server_send_ms + device_recv_ms - device_send_ms) / 2 - device_recv_ms) / 1000
+
+
+#: seconds-valued hook: the device's wall clock (Unix seconds)
+WallClock = Callable[[], float]
+
+
+class TimeRequests:
+    """The device's outstanding time requests, oldest first, at most ``limit`` (the oldest is
+    forgotten first). An answer finds its request by the id it echoes, else by the device send
+    time it echoes, else it is taken as the answer to the oldest (Tencent echoes nothing)."""
+
+    def __init__(self, limit: int = 16) -> None:
+        self.limit = limit
+        self._sent: OrderedDict[str, int] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+    def ask(self, request_id: str, now_ms: int) -> AskTime:
+        self._sent[request_id] = now_ms
+        while len(self._sent) > self.limit:
+            forgotten, _ = self._sent.popitem(last=False)
+            log.info("time request %s forgotten: more than %d outstanding", forgotten, self.limit)
+        return AskTime(request_id, now_ms)
+
+    def forget(self, request_id: str) -> None:
+        self._sent.pop(request_id, None)
+
+    def match(self, answer: TimeAnswered) -> tuple[str, int] | None:
+        """``(request_id, device_send_ms)`` of the request ``answer`` answers (taken out), or None."""
+        rid = answer.request_id
+        if rid is None and answer.device_send_ms is not None:
+            rid = next((r for r, sent in self._sent.items() if sent == answer.device_send_ms), None)
+        if rid is None and answer.request_id is None and answer.device_send_ms is None:
+            rid = next(iter(self._sent), None)
+        if rid is None or rid not in self._sent:
+            return None
+        return rid, self._sent.pop(rid)
+
+
+def require_time_sync(codec: DeviceCodec, vendor: str) -> None:
+    """CodecError naming the vendor and the alternative when its protocol has no time service."""
+    if AskTime in codec.encoders.kinds:
+        return
+    if vendor == "aws":
+        raise CodecError("AWS IoT has no time service; use NTP (e.g. chrony) on the device (docs/vendors.md)")
+    raise CodecError(f"{vendor} has no time service; use NTP on the device (docs/vendors.md)")
+
+
 class DeviceCore:
     """Services + their protocol-independent behaviour. ``emit`` receives every uplink."""
 
@@ -135,6 +195,11 @@ class DeviceCore:
         self.on_message = on_message
         self.on_event = on_event
         self.auto_reports = AutoReports(clock, on_schedule_change or (lambda: None))
+        #: the wall clock time sync measures with (Unix seconds); FakeCloud sets its fake one
+        self.wall_clock: WallClock = time.time
+        self.time_requests = TimeRequests()
+        #: told ``(request_id, offset_seconds)`` for each answered time request
+        self.on_time_sync: Callable[[str, float], object] | None = None
         for service in self.services.values():
             state = state_of(service)
             state.host = self
@@ -157,6 +222,7 @@ class DeviceCore:
 
     def detach(self) -> None:
         """Release the services so that they can join another device."""
+        self.cancel_time_sync()
         for service in self.services.values():
             self.cancel_auto_report(service)
             state_of(service).host = None
@@ -190,6 +256,35 @@ class DeviceCore:
         services = {sid: values for sid, values in services.items() if values}
         if services:
             self.emit(ReportProperties(services))
+
+    # -- time sync ---------------------------------------------------------------------------
+    def ask_time(self, request_id: str | None = None) -> str:
+        """Ask the cloud for its time; the answer reaches :attr:`on_time_sync`. Returns the id."""
+        rid = request_id or new_id()
+        self.emit(self.time_requests.ask(rid, round(self.wall_clock() * 1000)))
+        return rid
+
+    def schedule_time_sync(self, seconds: float, job: Callable[[], object] | None = None) -> None:
+        """Ask for the time every ``seconds`` (``job`` instead of :meth:`ask_time` if given)."""
+        self.auto_reports.schedule(_TIME_SYNC_JOB, seconds, job or self.ask_time)
+
+    def cancel_time_sync(self) -> None:
+        self.auto_reports.cancel(_TIME_SYNC_JOB)
+
+    def _on_time(self, answer: TimeAnswered) -> None:
+        received = round(self.wall_clock() * 1000)
+        matched = self.time_requests.match(answer)
+        if matched is None:
+            log.info("a time answer for no outstanding request: %r", answer)
+            return
+        rid, sent = matched
+        offset = time_offset(sent, answer.server_recv_ms, answer.server_send_ms, received)
+        log.debug("time sync %s: offset %.6f s", rid, offset)
+        if self.on_time_sync is not None:
+            try:
+                self.on_time_sync(rid, offset)
+            except Exception as exc:
+                self.report_error("callback", None, "time_sync", f"on_time_sync raised {exc!r}")
 
     # -- reading and writing -------------------------------------------------------------------
     def snapshot(self, service: Service, names: Iterable[str] | None = None) -> dict[str, Any]:
@@ -381,7 +476,10 @@ _HANDLERS: dict[type, Callable[[DeviceCore, Any], None]] = {
     Rejected: DeviceCore._on_rejected,
     CloudMessage: DeviceCore._on_message,
     CloudEvent: DeviceCore._on_event,
+    TimeAnswered: DeviceCore._on_time,
 }
+#: the auto-report schedule's key for periodic time sync (no service id holds a NUL)
+_TIME_SYNC_JOB = "\0time-sync"
 
 _BLOCKED = "not applied: another value of the same change was refused"
 

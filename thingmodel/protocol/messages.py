@@ -193,6 +193,27 @@ class EmitEvent:
     kind: str = "info"
 
 
+@attrs.frozen
+class AskTime:
+    """The device asks the cloud for its time; ``device_send_ms`` is its wall clock (ms since
+    the epoch) as it asks."""
+
+    request_id: str
+    device_send_ms: int
+
+
+@attrs.frozen
+class TimeAnswered:
+    """The cloud's answer to :class:`AskTime` (Huawei ``time_sync_response``, Tencent's
+    ``$sys/operation/result`` time): the server's receive and send times (ms since the epoch).
+    ``request_id``/``device_send_ms`` are what the answer echoes (None where it echoes nothing)."""
+
+    request_id: str | None
+    device_send_ms: int | None
+    server_recv_ms: int
+    server_send_ms: int
+
+
 Downlink = (
     DesiredChange
     | PropertyRead
@@ -202,6 +223,7 @@ Downlink = (
     | CloudEvent
     | Rejected
     | Malformed
+    | TimeAnswered
 )
 Uplink = (
     ReportProperties
@@ -212,6 +234,7 @@ Uplink = (
     | SettleDesired
     | SendMessage
     | EmitEvent
+    | AskTime
 )
 
 

@@ -23,7 +23,7 @@ import attrs
 from ..cloud.app import CommandOutcome, DesireOutcome, command_outcome, desire_outcome
 from ..cloud.platforms import make_cloud
 from ..declare.service import Service
-from ..engine.core import DeviceError, check_events, check_services
+from ..engine.core import DeviceError, check_events, check_services, require_time_sync
 from ..engine.scheduling import FakeClock
 from ..engine.session import DeviceSession
 from ..protocol import messages as ev
@@ -51,7 +51,10 @@ class FakeCloud:
         vendor: str = "huawei",
         device_id: str = "fake-device",
         start: _dt.datetime | None = None,
+        device_skew: float = 0.0,
     ) -> None:
+        """``device_skew``: seconds the device's wall clock runs ahead of the cloud's (the fake
+        clock), so that :meth:`time_sync` has an offset to find (it measures ``-device_skew``)."""
         self.vendor = vendor
         self.device_id = device_id
         self.clock = FakeClock(start) if start is not None else FakeClock()
@@ -74,7 +77,15 @@ class FakeCloud:
             on_error=self.errors.append,
         )
         self.core = self.session.core
-        self.cloud = make_cloud(vendor, self.broker.publish, on_uplink=self.uplinks.append)
+        self.device_skew = device_skew
+        self.core.wall_clock = lambda: self._unix_time() + self.device_skew
+        #: the last offset time sync measured (seconds to add to the device's clock), or None
+        self.time_offset: float | None = None
+        self._time_answers: dict[str, float] = {}
+        self.core.on_time_sync = self._time_synced
+        self.cloud = make_cloud(
+            vendor, self.broker.publish, on_uplink=self.uplinks.append, clock=self._unix_time
+        )
         for topic_filter in self.cloud.subscriptions():
             self.broker.subscribe(topic_filter, self.cloud.receive)
         for topic_filter in codec.subscriptions():
@@ -155,6 +166,41 @@ class FakeCloud:
         """A platform event to one of the device's services."""
         self.cloud.send_event(self.device_id, service, event_type, params)
 
+    # -- time sync (the cloud answers with the fake clock) ----------------------------------------
+    def time_sync(self) -> float:
+        """The device asks the cloud for its time, as ``Device.time_sync`` does; returns the offset
+        in seconds (``-device_skew``). TimeoutError when no answer comes (the device is offline);
+        CodecError on a vendor with no time service (AWS)."""
+        require_time_sync(self.codec, self.vendor)
+        rid = self.core.ask_time()
+        offset = self._time_answers.pop(rid, None)
+        if offset is None:
+            self.core.time_requests.forget(rid)
+            raise TimeoutError(
+                f"no answer to the time-sync request ({'offline' if not self.online else 'none came'})"
+            )
+        return offset
+
+    def enable_time_sync(self, seconds: float) -> None:
+        """Ask for the time every ``seconds`` of the fake clock (as ``Device.enable_time_sync``)."""
+        require_time_sync(self.codec, self.vendor)
+        if not seconds > 0:
+            raise ValueError(f"time-sync period must be positive, got {seconds!r}")
+        self.core.schedule_time_sync(float(seconds))
+
+    def disable_time_sync(self) -> None:
+        self.core.cancel_time_sync()
+
+    def _time_synced(self, request_id: str, offset: float) -> None:
+        self.time_offset = offset
+        self._time_answers[request_id] = offset
+        while len(self._time_answers) > 16:  # periodic answers nobody collects
+            del self._time_answers[next(iter(self._time_answers))]
+
+    def _unix_time(self) -> float:
+        now = self.clock()
+        return now.timestamp() if now.tzinfo is not None else (now - _UNIX_EPOCH).total_seconds()
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward, running every auto-report (and shadow request retry) that falls
         due on the way."""
@@ -220,6 +266,9 @@ class FakeCloud:
         raise ValueError(
             f"this device has several services ({', '.join(self.core.services)}): say which with service="
         )
+
+
+_UNIX_EPOCH = _dt.datetime(1970, 1, 1)
 
 
 def _decoded(payload: bytes) -> Any:

@@ -187,7 +187,7 @@ class HuaweiDevice:
                 reason = field(body, "result_desc", str, required=False) or f"result code {code}"
                 return [ev.Rejected(rid, code, f"shadow get refused: {reason}"), ev.ShadowSnapshot(rid, {})]
             return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
-        return [ev.CloudEvent(*event) for event in _events_from_wire(body)]
+        return [_device_event(*event) for event in _events_from_wire(body)]
 
     encoders = _DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -233,9 +233,35 @@ class HuaweiDevice:
     def _event_up(self, m: ev.EmitEvent) -> list[ev.Outgoing]:
         return [_out(f"{self.prefix}events/up", _events_to_wire(m.service_id, m.event_type, m.params))]
 
+    @_DEVICE_SENDS.on(ev.AskTime)
+    def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
+        body = _events_to_wire(TIME_SYNC, "time_sync_request", {"device_send_time": m.device_send_ms})
+        return [_out(f"{self.prefix}events/up", body)]
+
     @_DEVICE_SENDS.on(ev.SettleDesired)
     def _settle(self, m: ev.SettleDesired) -> list[ev.Outgoing]:
         return []  # IoTDA keeps desired values; a refusal was answered by the set response
+
+
+def _ms_field(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    """A millisecond time of a ``$time_sync`` answer: an int, or digits (the SDK sends strings)."""
+    value = field(params, name, (int, str), required=required, where=f"{TIME_SYNC} paras.")
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise CodecError(f"field {TIME_SYNC} paras.{name!r} must be milliseconds since the epoch")
+    return value
+
+
+def _device_event(service_id: str, event_type: str, params: dict[str, Any]) -> ev.Downlink:
+    """An ``events/down`` entry: a time-sync answer, or an event for a service."""
+    if (service_id, event_type) != (TIME_SYNC, "time_sync_response"):
+        return ev.CloudEvent(service_id, event_type, params)
+    recv, send = _ms_field(params, "server_recv_time"), _ms_field(params, "server_send_time")
+    assert recv is not None and send is not None
+    return ev.TimeAnswered(None, _ms_field(params, "device_send_time", required=False), recv, send)
 
 
 _DEVICE_KINDS: dict[str, ev.RequestKind] = {

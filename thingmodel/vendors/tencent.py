@@ -152,6 +152,59 @@ def _message_up(device_id: str, topic: str, payload: bytes) -> list[ev.PlatformU
     return [ev.MessageUp(device_id, bytes(payload))]
 
 
+def sys_topics(product_id: str, device_name: str) -> tuple[str, str]:
+    """``(up, down)``: the system topics that carry the NTP time request and its answer."""
+    return f"$sys/operation/{product_id}/{device_name}", f"$sys/operation/result/{product_id}/{device_name}"
+
+
+#: the time request of tencent-more.md 4, as both SDKs send it (it carries no token)
+_TIME_REQUEST = {"type": "get", "resource": ["time"]}
+_MAX_MS = 2**63
+
+
+def _time_answered(topic: str, payload: bytes) -> list[ev.Downlink]:
+    """``{"type":"get","time":s,"ntptime1":ms,"ntptime2":ms}``; the 2019 shape has only ``time``
+    (both server times are then ``time`` in ms, as the C SDK takes them)."""
+    try:
+        body = loads_object(payload, limit=MAX_PAYLOAD)
+        if body.get("type") != "get":
+            raise CodecError(f"unknown type {body.get('type')!r} (expected 'get')")
+        seconds = field(body, "time", int)
+        ntp = [field(body, name, int, required=False) for name in ("ntptime1", "ntptime2")]
+        recv, send = (seconds * 1000 if ms is None else ms for ms in ntp)
+        if not (0 <= recv < _MAX_MS and 0 <= send < _MAX_MS):
+            raise CodecError("the server times are not milliseconds since the epoch")
+        return [ev.TimeAnswered(None, None, recv, send)]
+    except CodecError as exc:
+        return [ev.Malformed(topic, str(exc))]
+
+
+def _time_requested(topic: str, payload: bytes, now_ms: int) -> list[ev.PlatformUplink]:
+    """A device's ``$sys/operation/{pid}/{dn}`` request: only the time is served."""
+    parts = topic.split("/")
+    if len(parts) != 4:
+        return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
+    try:
+        device_id = _uplink_device(parts[2], parts[3])
+    except InvalidValue as exc:
+        return [ev.DeviceMalformed(None, topic, str(exc))]
+    try:
+        body = loads_object(payload, limit=MAX_PAYLOAD)
+        resource = field(body, "resource", list)
+        if body.get("type") != "get" or "time" not in resource:
+            raise CodecError("only {'type': 'get', 'resource': ['time']} is served on $sys/operation")
+    except CodecError as exc:
+        return [ev.DeviceMalformed(device_id, topic, str(exc))]
+    # Tencent's request carries no device time: the answer does not echo one
+    return [ev.TimeSyncRequested(device_id, 0, now_ms)]
+
+
+def _time_answer(m: ev.AnswerTimeSync, now: float) -> list[ev.Outgoing]:
+    pid, dev = split_device_id(m.device_id)
+    body = {"type": "get", "time": int(now), "ntptime1": m.server_recv_time, "ntptime2": int(now * 1000)}
+    return [_out(sys_topics(pid, dev)[1], body)]
+
+
 def _kind_of(kinds: Mapping[str, ev.RequestKind], name: object) -> ev.RequestKind:
     return kinds.get(name, "other") if isinstance(name, str) else "other"
 
@@ -265,6 +318,7 @@ class TencentHubDevice:
         self.up, self.down = f"$shadow/operation/{pid}/{dev}", f"$shadow/operation/result/{pid}/{dev}"
         self.commands_down, self.commands_up = f"{pid}/{dev}/control", f"{pid}/{dev}/event"
         self.data = data_topic(pid, dev)
+        self.sys_up, self.sys_down = sys_topics(pid, dev)
         #: the version of the last delta or get applied
         self.applied_version = 0
 
@@ -272,7 +326,7 @@ class TencentHubDevice:
         return self.product_id
 
     def subscriptions(self) -> list[str]:
-        return [self.down, self.commands_down]
+        return [self.down, self.commands_down, self.sys_down]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         if topic == self.commands_down:
@@ -283,6 +337,8 @@ class TencentHubDevice:
                 return [_command_request(body, None if self.layout.nested else self.layout.service_ids[0])]
             except CodecError as exc:
                 return [ev.Malformed(topic, str(exc), kind="command", request_id=_peek_token(payload))]
+        if topic == self.sys_down:
+            return _time_answered(topic, payload)
         if topic != self.down:
             return [ev.Malformed(topic, "not a downlink topic of this device")]
         try:
@@ -360,6 +416,10 @@ class TencentHubDevice:
     def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
         return [_message_out(self.data, m)]
 
+    @_HUB_DEVICE_SENDS.on(ev.AskTime)
+    def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
+        return [_out(self.sys_up, _TIME_REQUEST)]
+
 
 class TencentHubPlatform:
     """The cloud half of the IoT Hub shadow, for any device. ``clock`` gives Unix seconds for the
@@ -378,9 +438,11 @@ class TencentHubPlatform:
         return split_device_id(device_id)[0]
 
     def subscriptions(self) -> list[str]:
-        return ["$shadow/operation/+/+", "+/+/event", data_topic("+", "+")]
+        return ["$shadow/operation/+/+", "+/+/event", data_topic("+", "+"), "$sys/operation/+/+"]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        if topic.startswith("$sys/"):
+            return _time_requested(topic, payload, int(self.clock() * 1000))
         shadow = topic.startswith("$shadow/operation/")
         parts = topic.split("/")
         first = 2 if shadow else 0
@@ -484,6 +546,10 @@ class TencentHubPlatform:
             body["status"] = m.reason or f"failed with code {m.code}"
         return [_out(f"$shadow/operation/result/{pid}/{dev}", body)]
 
+    @_HUB_PLATFORM_SENDS.on(ev.AnswerTimeSync)
+    def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
+        return _time_answer(m, self.clock())
+
 
 _HUB_KINDS: dict[str, ev.RequestKind] = {"update": "report", "get": "shadow"}
 """What a hub uplink's ``type`` asks (a report and a clear of desired are both updates)."""
@@ -534,15 +600,23 @@ class TencentExplorerDevice:
             for k in ("property", "event", "action")
         }
         self.data = data_topic(self.product_id, self.device_name)
+        self.sys_up, self.sys_down = sys_topics(self.product_id, self.device_name)
         self._clear_token: str | None = None
 
     def shadow_key(self, service_id: str) -> str:
         return self.product_id
 
     def subscriptions(self) -> list[str]:
-        return [self.topics["down/property"], self.topics["down/event"], self.topics["down/action"]]
+        return [
+            self.topics["down/property"],
+            self.topics["down/event"],
+            self.topics["down/action"],
+            self.sys_down,
+        ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
+        if topic == self.sys_down:
+            return _time_answered(topic, payload)
         kinds = {self.topics["down/property"]: "desired", self.topics["down/action"]: "command"}
         if topic not in kinds and topic != self.topics["down/event"]:
             return [ev.Malformed(topic, "not a downlink topic of this device")]
@@ -635,6 +709,10 @@ class TencentExplorerDevice:
     def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
         return [_message_out(self.data, m)]
 
+    @_EXPLORER_DEVICE_SENDS.on(ev.AskTime)
+    def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
+        return [_out(self.sys_up, _TIME_REQUEST)]
+
 
 class TencentExplorerPlatform:
     """The cloud half of the data template protocol, for any device."""
@@ -659,9 +737,12 @@ class TencentExplorerPlatform:
             "$thing/up/event/+/+",
             "$thing/up/action/+/+",
             data_topic("+", "+"),
+            "$sys/operation/+/+",
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        if topic.startswith("$sys/"):
+            return _time_requested(topic, payload, int(self.clock() * 1000))
         parts = topic.split("/")
         if len(parts) == 3 and parts[2] == "data" and not parts[0].startswith("$"):
             try:
@@ -793,6 +874,10 @@ class TencentExplorerPlatform:
         else:
             body.update({"code": m.code, "status": status})
         return [_out(f"$thing/down/{topic_kind}/{pid}/{dev}", body)]
+
+    @_EXPLORER_PLATFORM_SENDS.on(ev.AnswerTimeSync)
+    def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
+        return _time_answer(m, self.clock())
 
 
 _EXPLORER_UPLINKS = ("property", "event", "action")
