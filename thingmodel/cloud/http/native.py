@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -120,8 +121,6 @@ class NativeApi:
             raw = await request.body()
             try:
                 # handlers block on devices: they run on the thread pool
-                from starlette.concurrency import run_in_threadpool
-
                 result = await run_in_threadpool(handler, request, raw)
             except _Refusal as exc:
                 return error(exc.status, exc.code, exc.message)
