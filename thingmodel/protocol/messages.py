@@ -24,7 +24,7 @@ ServiceValues = Mapping[str, Mapping[str, Any]]
 """``{service_id: {wire_name: value}}``"""
 
 RequestKind = Literal[
-    "desired", "read", "command", "shadow", "message", "event", "report", "clear", "info", "other"
+    "desired", "read", "command", "shadow", "message", "event", "report", "clear", "info", "ota", "other"
 ]
 """What a request is about: on the platform side also the device's own requests that get an
 answer: ``report`` (properties), ``clear`` (desired taken out), ``event``, ``info`` (device
@@ -214,6 +214,69 @@ class TimeAnswered:
     server_send_ms: int
 
 
+# --- device side: OTA, logs, files, custom topics (cloud -> device) ---------------------------
+UpgradeKind = Literal["firmware", "software"]
+UpgradeState = Literal["downloading", "installing", "succeeded", "failed"]
+UpgradeFailure = Literal["busy", "download", "verify", "install", "unsupported", "current"]
+"""Why an upgrade failed, vendor-neutral; each codec maps it to its result code: ``busy``
+(another upgrade runs), ``download`` (the package could not be fetched), ``verify`` (size or
+hash mismatch), ``install`` (the device's install raised), ``unsupported`` (no OTA declared),
+``current`` (the device already runs that version)."""
+
+
+@attrs.frozen
+class VersionQuery:
+    """The cloud asks which versions the device runs (Huawei ``$ota`` ``version_query``)."""
+
+
+@attrs.frozen
+class UpgradeOffer:
+    """The cloud offers a package (Huawei ``firmware_upgrade``/``software_upgrade``, Tencent
+    ``update_firmware``, an AWS job whose document is an OTA). ``task_id`` names the upgrade
+    in progress reports (the AWS job id; None where the vendor has none). At least one of
+    ``sha256``/``md5`` (lowercase hex) is set where the vendor sends one; ``token`` is a
+    Bearer token for the download (Huawei ``access_token``)."""
+
+    version: str
+    url: str
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    token: str | None = None
+    task_id: str | None = None
+    kind: UpgradeKind = "firmware"
+
+
+@attrs.frozen
+class LogConfig:
+    """The cloud switches log shipping on or off (Huawei ``$log`` ``log_config``);
+    ``until_ms``: when shipping stops by itself (ms since the epoch; None: no end)."""
+
+    enabled: bool
+    until_ms: int | None = None
+
+
+@attrs.frozen
+class FileUrl:
+    """Where to upload or download a file (Huawei ``$file_manager``
+    ``get_upload_url_response``/``get_download_url_response``)."""
+
+    direction: Literal["upload", "download"]
+    file_name: str
+    url: str
+    expires: int | None = None
+
+
+@attrs.frozen
+class UpgradeAcked:
+    """The cloud acknowledged a version report (Tencent ``report_version_rsp``); ``code`` 0 is
+    success."""
+
+    version: str | None
+    code: int = 0
+    reason: str = ""
+
+
 Downlink = (
     DesiredChange
     | PropertyRead
@@ -224,7 +287,90 @@ Downlink = (
     | Rejected
     | Malformed
     | TimeAnswered
+    | VersionQuery
+    | UpgradeOffer
+    | UpgradeAcked
+    | LogConfig
+    | FileUrl
 )
+
+
+# --- device side: OTA, info, logs, files (device -> cloud) ------------------------------------
+@attrs.frozen
+class ReportVersion:
+    """The versions the device runs (Huawei ``version_report``, Tencent ``report_version``
+    with ``fw_version``; on AWS it asks Jobs for the next job, ``start-next``)."""
+
+    fw_version: str | None
+    sw_version: str | None = None
+
+
+@attrs.frozen
+class UpgradeProgress:
+    """How an upgrade goes: ``state`` and ``percent`` (0..100, None where unknown);
+    ``failure``/``reason`` when ``state`` is ``failed``. ``version`` is the offered version
+    (Huawei wants the old one on failure: the codec takes ``current_version`` then)."""
+
+    version: str
+    state: UpgradeState
+    percent: int | None = None
+    task_id: str | None = None
+    failure: UpgradeFailure | None = None
+    reason: str = ""
+    current_version: str | None = None
+
+
+@attrs.frozen
+class ReportInfo:
+    """What the device says about itself once connected (Huawei ``$sdk_info``
+    ``sdk_info_report``, Tencent ``report_info``, AWS: reported state). ``extra``: more
+    string-valued facts (Tencent ``device_label``)."""
+
+    fw_version: str | None = None
+    sw_version: str | None = None
+    sdk_version: str | None = None
+    extra: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class LogEntry:
+    """One shipped log record: ``type`` is Huawei's DEVICE_STATUS/DEVICE_PROPERTY/
+    DEVICE_MESSAGE/DEVICE_COMMAND (records from :mod:`logging` are DEVICE_STATUS)."""
+
+    timestamp_ms: int
+    content: str
+    type: str = "DEVICE_STATUS"
+
+
+@attrs.frozen
+class ShipLogs:
+    """Log records for the cloud (Huawei ``$log`` ``log_report``, one event entry each)."""
+
+    entries: tuple[LogEntry, ...]
+
+
+@attrs.frozen
+class AskFileUrl:
+    """Ask where to upload or download ``file_name`` (Huawei ``get_upload_url`` /
+    ``get_download_url``); ``attributes`` e.g. ``{"hash_code": sha256, "size": n}``."""
+
+    direction: Literal["upload", "download"]
+    file_name: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class FileResult:
+    """How a transfer ended (Huawei ``upload_result_report``/``download_result_report``):
+    ``code`` 0 is success, ``status_code`` the HTTP status."""
+
+    direction: Literal["upload", "download"]
+    file_name: str
+    code: int
+    status_code: int | None = None
+    description: str = ""
+
+
 Uplink = (
     ReportProperties
     | AckDesired
@@ -235,6 +381,12 @@ Uplink = (
     | SendMessage
     | EmitEvent
     | AskTime
+    | ReportVersion
+    | UpgradeProgress
+    | ReportInfo
+    | ShipLogs
+    | AskFileUrl
+    | FileResult
 )
 
 
@@ -394,6 +546,66 @@ class AnswerShadow:
     services: Mapping[str, ShadowState]
 
 
+@attrs.frozen
+class VersionReported:
+    """A device said which versions it runs (Huawei ``version_report``, Tencent
+    ``report_version``)."""
+
+    device_id: str
+    fw_version: str | None
+    sw_version: str | None = None
+
+
+@attrs.frozen
+class UpgradeReported:
+    """A device's upgrade progress or outcome (Huawei ``upgrade_progress_report``, Tencent
+    ``report_progress``, an AWS job update). ``version``: what the device reports (the new
+    version on success); ``code`` the vendor's own result code as sent. ``request_id``: the
+    token of an update that gets an answer (AWS ``clientToken``)."""
+
+    device_id: str
+    version: str | None
+    state: UpgradeState
+    percent: int | None = None
+    task_id: str | None = None
+    failure: UpgradeFailure | None = None
+    reason: str = ""
+    code: int | str | None = None
+    request_id: str | None = None
+
+
+@attrs.frozen
+class JobRequested:
+    """A device asks AWS Jobs for a job: ``job_id`` None is start-next (or ``$next``)."""
+
+    device_id: str
+    request_id: str | None
+    job_id: str | None = None
+
+
+@attrs.frozen
+class FileUrlRequested:
+    """A device asks where to put or get a file (Huawei ``$file_manager``)."""
+
+    device_id: str
+    direction: Literal["upload", "download"]
+    file_name: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class FileReported:
+    """How a device's file transfer ended (Huawei ``upload_result_report`` /
+    ``download_result_report``)."""
+
+    device_id: str
+    direction: Literal["upload", "download"]
+    file_name: str
+    code: int
+    status_code: int | None = None
+    description: str = ""
+
+
 PlatformUplink = (
     Reported
     | DesiredAcked
@@ -408,6 +620,11 @@ PlatformUplink = (
     | SystemEventUp
     | TimeSyncRequested
     | DeviceMalformed
+    | VersionReported
+    | UpgradeReported
+    | JobRequested
+    | FileUrlRequested
+    | FileReported
 )
 
 
@@ -458,6 +675,88 @@ class AnswerTimeSync:
     server_recv_time: int
 
 
+@attrs.frozen
+class QueryVersion:
+    """Ask a device which versions it runs (Huawei ``version_query``)."""
+
+    device_id: str
+
+
+@attrs.frozen
+class OfferUpgrade:
+    """Offer a package to a device (Huawei ``firmware_upgrade``/``software_upgrade``, Tencent
+    ``update_firmware``, AWS ``jobs/notify-next`` with an OTA job document). ``task_id`` is
+    the AWS job id (required there)."""
+
+    device_id: str
+    version: str
+    url: str
+    size: int
+    sha256: str
+    md5: str
+    token: str | None = None
+    task_id: str | None = None
+    kind: UpgradeKind = "firmware"
+
+
+@attrs.frozen
+class AnswerVersion:
+    """Tencent's ``report_version_rsp`` to a ``report_version``."""
+
+    device_id: str
+    version: str | None
+    code: int = 0
+    reason: str = "success"
+
+
+@attrs.frozen
+class AnswerJob:
+    """AWS Jobs' answer to a start-next / describe (``start-next/accepted``): ``offer`` is the
+    job the device should run (None: no job), ``status`` its execution status,
+    ``version_number`` the execution's version. ``job_id`` None answers a start-next
+    (``start-next/accepted``), else a describe of that job (``jobs/{job_id}/get/accepted``)."""
+
+    device_id: str
+    request_id: str | None
+    offer: OfferUpgrade | None
+    status: str = "IN_PROGRESS"
+    version_number: int = 1
+    job_id: str | None = None
+
+
+@attrs.frozen
+class AnswerJobUpdate:
+    """AWS Jobs' answer to a job update: ``code`` None is ``update/accepted``; otherwise the
+    error code of ``update/rejected`` (``InvalidStateTransition``, ``ResourceNotFound``...)."""
+
+    device_id: str
+    job_id: str
+    request_id: str | None
+    code: str | None = None
+    reason: str = ""
+
+
+@attrs.frozen
+class ConfigureLog:
+    """Switch a device's log shipping (Huawei ``log_config``)."""
+
+    device_id: str
+    enabled: bool
+    until_ms: int | None = None
+
+
+@attrs.frozen
+class AnswerFileUrl:
+    """Where a device uploads or downloads a file (Huawei ``get_*_url_response``)."""
+
+    device_id: str
+    direction: Literal["upload", "download"]
+    file_name: str
+    url: str
+    expires: int = 3600
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
 PlatformDownlink = (
     PushDesired
     | AskRead
@@ -467,6 +766,13 @@ PlatformDownlink = (
     | EventDown
     | AnswerRequest
     | AnswerTimeSync
+    | QueryVersion
+    | OfferUpgrade
+    | AnswerVersion
+    | AnswerJob
+    | AnswerJobUpdate
+    | ConfigureLog
+    | AnswerFileUrl
 )
 
 
