@@ -13,18 +13,34 @@ was offline is lost.
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+from paho.mqtt.client import topic_matches_sub
 
 from .declare.service import Service
 from .engine.core import DeviceError, check_events, check_services, require_time_sync
+from .engine.features import DeviceFeatures, require
+from .engine.ota import Downloaded, Fetched, Progress
 from .engine.scheduling import Clock, monotonic_clock
 from .engine.session import DeviceSession
-from .ids import new_id, validate_id
-from .protocol.messages import CloudEvent, CloudMessage, Outgoing, SendMessage
+from .features.logs import CloudLogHandler
+from .features.ota import Ota
+from .ids import new_id, validate_custom_topic, validate_id
+from .protocol.messages import (
+    AskFileUrl,
+    CloudEvent,
+    CloudMessage,
+    FileResult,
+    Outgoing,
+    SendMessage,
+    UpgradeOffer,
+)
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
 from .transport.worker import Worker
 from .vendors import device_codec
@@ -58,6 +74,9 @@ class Device:
         clock: Clock = monotonic_clock,
         sync_timeout: float = 3.0,
         codec_options: Mapping[str, Any] | None = None,
+        ota: Ota | None = None,
+        info: Mapping[str, str] | None = None,
+        download_tls: TlsOptions | None = None,
     ) -> None:
         self.device_id = validate_id("device_id", device_id)
         #: how long connect() waits for the shadow to be fetched and applied
@@ -125,6 +144,15 @@ class Device:
         self._time_waiters: dict[str, tuple[threading.Event, list[float]]] = {}
         self._time_lock = threading.Lock()
         self.core.on_time_sync = self._time_synced
+        #: TLS for package and file downloads over HTTPS (None: verify with the system's CAs)
+        self.download_tls = download_tls
+        self._stopping = threading.Event()
+        #: OTA, device info, log shipping and file URLs (engine/features.py)
+        self.features = DeviceFeatures(
+            self.core, self.codec, vendor, fetch=self._fetch, clock=clock, ota=ota, info=info
+        )
+        #: the device's own custom topics: ``{full filter: handler}``, re-subscribed on reconnect
+        self._custom: dict[str, Callable[[str, bytes], object]] = {}
 
     # Each vendor's credentials and hosts live beside its codec (thingmodel/vendors/<vendor>.py).
     @classmethod
@@ -154,6 +182,7 @@ class Device:
     # -- lifecycle -----------------------------------------------------------------------------
     def connect(self, timeout: float = 30.0) -> Device:
         """Connect, blocking until connected; raise ConnectError / AuthenticationError otherwise."""
+        self._stopping.clear()
         self.worker.start()
         deadline = time.monotonic() + timeout
         try:
@@ -179,6 +208,7 @@ class Device:
         for service in self.core.services.values():
             self.core.cancel_auto_report(service)
         self.core.cancel_time_sync()
+        self._stopping.set()  # a download in flight stops at its next chunk
         self.worker.stop()
         self.transport.stop()
         self.core.detach()
@@ -222,6 +252,166 @@ class Device:
             raise TypeError(f"a message is bytes or text, not {type(payload).__name__}")
         message = SendMessage(payload)
         self.worker.submit(lambda: self.core.emit(message))
+
+    # -- custom topics -------------------------------------------------------------------------
+    def topic(self, name: str) -> str:
+        """The full topic of this device's custom topic ``name`` (Huawei
+        ``$oc/devices/{id}/user/{name}``, Tencent ``{pid}/{dn}/{name}``, AWS
+        ``things/{thing}/{name}``); InvalidValue for a name that cannot be one."""
+        return self.codec.custom_topic(validate_custom_topic(name, filter=True))
+
+    def subscribe(self, name: str, handler: Callable[[str, bytes], object], qos: int = 1) -> str:
+        """Call ``handler(topic, payload)`` on the device's worker for each message on the custom
+        topic ``name`` (``+``/``#`` allowed); kept across reconnects. Returns the full filter."""
+        if not callable(handler):
+            raise TypeError("handler must be callable as handler(topic, payload)")
+        if qos not in (0, 1):
+            raise ValueError(f"qos must be 0 or 1, not {qos!r}")
+        topic_filter = self.topic(name)
+        self._check_own(topic_filter)
+        self._custom[topic_filter] = handler
+        self.transport.subscribe(topic_filter, qos)
+        return topic_filter
+
+    def unsubscribe(self, name: str) -> None:
+        """Stop receiving the custom topic ``name``."""
+        topic_filter = self.topic(name)
+        self._custom.pop(topic_filter, None)
+        self.transport.unsubscribe(topic_filter)
+
+    def publish(self, name: str, payload: bytes | str, qos: int = 1) -> None:
+        """Publish on the custom topic ``name`` (no wildcards); queued while offline like every
+        uplink. Text is sent as UTF-8."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if not isinstance(payload, bytes):
+            raise TypeError(f"a payload is bytes or text, not {type(payload).__name__}")
+        if qos not in (0, 1):
+            raise ValueError(f"qos must be 0 or 1, not {qos!r}")
+        topic = self.codec.custom_topic(validate_custom_topic(name))
+        self._check_own(topic)
+        self.transport.publish(Outgoing(topic, payload, qos))
+
+    def _check_own(self, topic: str) -> None:
+        """InvalidValue when a custom topic is one the vendor's protocol uses itself."""
+        from .errors import InvalidValue
+
+        for system in self.codec.subscriptions():
+            if topic_matches_sub(system, topic) or topic_matches_sub(topic, system):
+                raise InvalidValue(f"custom topic {topic!r} is one of {self.vendor}'s own topics ({system})")
+
+    def _deliver_custom(self, topic: str, payload: bytes) -> bool:
+        for topic_filter, handler in list(self._custom.items()):
+            if topic_matches_sub(topic_filter, topic):
+                try:
+                    handler(topic, payload)
+                except Exception as exc:
+                    self._record_error(
+                        DeviceError("callback", None, topic, f"custom-topic handler raised {exc!r}")
+                    )
+                return True
+        return False
+
+    # -- logs, files, OTA ------------------------------------------------------------------------
+    def log_handler(self, level: int = logging.INFO, **options: Any) -> CloudLogHandler:
+        """A :class:`logging.Handler` that ships records to the cloud (see
+        :mod:`thingmodel.features.logs`); NotSupported on a vendor without log shipping."""
+        password = self.transport._credentials()[2]  # masked in every record, with ``redact``
+        redact = [*options.pop("redact", ()), *([password] if password else [])]
+        return self.features.log_handler(self.worker.submit, level=level, redact=redact, **options)
+
+    def upload_file(self, name: str, data: bytes | Path, timeout: float = 30.0) -> None:
+        """Upload a file to the cloud: ask for a URL, PUT the bytes, report the result.
+        NotSupported on vendors without a file service; TransferError when the upload fails."""
+        from .transport.transfer import TransferError, upload
+
+        url = self._file_url("upload", name, data, timeout)
+        try:
+            status = upload(url, data, tls=self.download_tls, timeout=timeout)
+        except TransferError as exc:
+            self._file_result("upload", name, 1, exc.status, str(exc))
+            raise
+        self._file_result("upload", name, 0, status, "success")
+
+    def download_file(self, name: str, dest: Path | str, timeout: float = 30.0) -> Path:
+        """Download the cloud's file ``name`` to ``dest``; returns the path."""
+        from .transport.transfer import TransferError, download
+
+        url = self._file_url("download", name, None, timeout)
+        try:
+            got = download(
+                url, Path(dest), tls=self.download_tls, timeout=timeout, should_stop=self._stopping.is_set
+            )
+        except TransferError as exc:
+            self._file_result("download", name, 1, exc.status, str(exc))
+            raise
+        self._file_result("download", name, 0, 200, "success")
+        return got.path
+
+    def _file_url(
+        self, direction: Literal["upload", "download"], name: str, data: bytes | Path | None, timeout: float
+    ) -> str:
+        require(self.codec, self.vendor, "file transfer")
+        if not isinstance(name, str) or not name or "/" in name or len(name) > 255:
+            raise ValueError(f"a file name is 1..255 characters without '/', not {name!r}")
+        if threading.current_thread().name == self.worker.name:
+            raise RuntimeError("file transfers wait for the device's worker: call them from your own thread")
+        attributes: dict[str, Any] = {}
+        if data is not None:
+            body = data.read_bytes() if isinstance(data, Path) else data
+            attributes = {"hash_code": hashlib.sha256(body).hexdigest(), "size": len(body)}
+        done, answers = self.features.urls.expect(direction, name)
+        try:
+            self.worker.submit(lambda: self.core.emit(AskFileUrl(direction, name, attributes)))
+            if not done.wait(timeout):
+                raise TimeoutError(f"{self.device_id}: no {direction} URL for {name!r} within {timeout:g} s")
+        finally:
+            self.features.urls.forget(direction, name)
+        return answers[0].url
+
+    def _file_result(
+        self, direction: Literal["upload", "download"], name: str, code: int, status: int | None, text: str
+    ) -> None:
+        result = FileResult(direction, name, code, status, text)
+        self.worker.submit(lambda: self.core.emit(result))
+
+    def _fetch(self, offer: UpgradeOffer, dest: Path, progress: Progress, fetched: Fetched) -> None:
+        """Download an OTA package on its own thread; results go back to the worker."""
+
+        def run() -> None:
+            from .transport.transfer import TransferError, download
+
+            last = [0.0]
+
+            def on_progress(done: int, total: int | None) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.5:
+                    last[0] = now
+                    self.worker.submit(lambda: progress(done, total))
+
+            try:
+                got = download(
+                    offer.url,
+                    dest,
+                    token=offer.token,
+                    size=offer.size,
+                    tls=self.download_tls,
+                    on_progress=on_progress,
+                    should_stop=self._stopping.is_set,
+                )
+            except TransferError as exc:
+                reason = str(exc)
+                self.worker.submit(lambda: fetched(reason))
+                return
+            except Exception as exc:  # a bug, or an OS error the transfer did not name
+                log.exception("downloading %s failed", offer.version)
+                reason = f"download failed: {exc!r}"
+                self.worker.submit(lambda: fetched(reason))
+                return
+            result = Downloaded(got.path, got.size, got.sha256, got.md5)
+            self.worker.submit(lambda: fetched(result))
+
+        threading.Thread(target=run, name=f"device-{self.device_id}-download", daemon=True).start()
 
     # -- time sync -----------------------------------------------------------------------------
     def time_sync(self, timeout: float = 5.0) -> float:
@@ -313,6 +503,8 @@ class Device:
 
     def _receive(self, topic: str, payload: bytes, ack: Ack) -> None:
         try:
+            if self._custom and self._deliver_custom(topic, payload):
+                return
             self.session.receive(topic, payload)
         finally:
             ack()  # the broker hears of the message once it is handled (one worker: in order)
@@ -321,6 +513,7 @@ class Device:
         with self._synced:
             self._gate_open = False
         self.worker.submit(lambda: self.session.connected(self._clock()))
+        self.worker.submit(self.features.announce)  # queued behind the shadow sync, like reports
 
     def _on_disconnect(self) -> None:
         self.worker.submit(self.session.disconnected)

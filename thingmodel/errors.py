@@ -8,6 +8,7 @@ builtin it refines, so ``except ValueError`` and friends keep working.
     ├── DefinitionError (TypeError)        a Service class declared wrongly
     ├── ModelError (ValueError)            a broken product-model file
     ├── CodecError (ValueError)            a message that cannot be encoded or decoded
+    │   └── NotSupported                   a feature the vendor's protocol does not have
     ├── NotAttached (RuntimeError)         a service not attached to a device
     ├── ConnectError (ConnectionError)     no connection (in time)
     │   └── AuthenticationError            the broker refused the credentials
@@ -74,6 +75,11 @@ class ModelError(ThingModelError, ValueError):
 
 class CodecError(ThingModelError, ValueError):
     """A message could not be encoded or decoded."""
+
+
+class NotSupported(CodecError):
+    """A feature the vendor's protocol does not have (time sync on AWS, log shipping on
+    Tencent ...): raised where the feature is set up or called, naming the vendor."""
 
 
 class NotAttached(ThingModelError, RuntimeError):

@@ -37,3 +37,32 @@ def new_id() -> str:
     """A fresh request id: 32 lowercase hex digits (a random UUID). The one id function of
     thingmodel; codecs and clouds take it as ``new_id=`` so tests can pass a counter instead."""
     return uuid.uuid4().hex
+
+
+MAX_CUSTOM_TOPIC = 128
+
+
+def validate_custom_topic(name: object, *, filter: bool = False) -> str:
+    """A device's custom topic name, relative to its vendor's root (``"alerts"``,
+    ``"cfg/+/set"``): levels split by ``/``, none empty, no ``$`` start, no NUL or control
+    characters; wildcards only with ``filter`` (``+`` as a whole level, ``#`` as the last)."""
+    if not isinstance(name, str):
+        raise InvalidValue(f"custom topic must be a string, got {type(name).__name__}")
+    if not name or len(name.encode()) > MAX_CUSTOM_TOPIC:
+        raise InvalidValue(f"custom topic {name[:20]!r} must be 1..{MAX_CUSTOM_TOPIC} bytes")
+    if name.startswith("$"):
+        raise InvalidValue(f"custom topic {name!r} starts with '$' (reserved for system topics)")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidValue(f"custom topic {name!r} contains a control character")
+    levels = name.split("/")
+    for index, level in enumerate(levels):
+        if not level:
+            raise InvalidValue(f"custom topic {name!r} has an empty level")
+        if level in (".", ".."):
+            raise InvalidValue(f"custom topic {name!r} has a {level!r} level")
+        wild = "+" in level or "#" in level
+        if wild and not filter:
+            raise InvalidValue(f"custom topic {name!r} holds a wildcard: publish to a topic, not a filter")
+        if wild and not (level == "+" or (level == "#" and index == len(levels) - 1)):
+            raise InvalidValue(f"custom topic filter {name!r}: '+' must be a whole level and '#' the last")
+    return name

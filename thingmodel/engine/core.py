@@ -43,7 +43,11 @@ from ..protocol.messages import (
     SettleDesired,
     ShadowSnapshot,
     TimeAnswered,
+    UpgradeAcked,
+    UpgradeOffer,
+    UpgradeProgress,
     Uplink,
+    VersionQuery,
 )
 from ..sentinel import ABSENT
 from . import properties
@@ -200,6 +204,9 @@ class DeviceCore:
         self.time_requests = TimeRequests()
         #: told ``(request_id, offset_seconds)`` for each answered time request
         self.on_time_sync: Callable[[str, float], object] | None = None
+        #: handlers of the feature downlinks (OTA, log config, file URLs) a device set up:
+        #: ``{message class: handler}``, looked up after the core's own table
+        self.feature_handlers: dict[type, Callable[[Any], None]] = {}
         for service in self.services.values():
             state = state_of(service)
             state.host = self
@@ -349,10 +356,21 @@ class DeviceCore:
     def handle(self, message: Downlink) -> None:
         """React to one decoded downlink; user code runs here, so call it off the network thread."""
         handler = _HANDLERS.get(type(message))
-        if handler is None:
+        if handler is not None:
+            handler(self, message)
+            return
+        feature = self.feature_handlers.get(type(message))
+        if feature is not None:
+            try:
+                feature(message)
+            except Exception as exc:
+                self.report_error("callback", None, type(message).__name__, f"handler raised {exc!r}")
+            return
+        default = _FEATURE_DEFAULTS.get(type(message))
+        if default is None:
             self.report_error("unhandled", None, type(message).__name__, "no handler for this message")
             return
-        handler(self, message)
+        default(self, message)
 
     def _on_desired(self, event: DesiredChange) -> None:
         errors = self.apply_desired(event.services, report=False)
@@ -455,6 +473,27 @@ class DeviceCore:
             self.emit(CommandResponse(event.request_id, CODE_FAILED, {"error": event.reason}))
         elif event.kind == "read":
             self.emit(ReadResponse(event.request_id, {}))
+        elif event.kind == "ota":  # an offer naming a task (an AWS job) that could not be read
+            reason = f"the upgrade offer could not be read: {event.reason}"
+            self.emit(UpgradeProgress("", "failed", None, event.request_id, "unsupported", reason))
+
+    def _no_ota(self, event: UpgradeOffer | VersionQuery) -> None:
+        """A device that declares no OTA: an offer is refused as unsupported."""
+        self.report_error(
+            "ota", None, None, "the cloud asked for an upgrade, but this device declares no Ota"
+        )
+        if isinstance(event, UpgradeOffer):
+            reason = "this device declares no OTA"
+            self.emit(UpgradeProgress(event.version, "failed", None, event.task_id, "unsupported", reason))
+
+    def _upgrade_acked(self, event: UpgradeAcked) -> None:
+        if event.code != 0:
+            self.report_error(
+                "ota",
+                None,
+                event.version,
+                f"the cloud refused the version report ({event.code}): {event.reason}",
+            )
 
     def report_error(self, kind: str, service_id: str | None, name: str | None, reason: str) -> None:
         """Surface something the device could not do: logged, and passed to ``on_error``."""
@@ -477,6 +516,12 @@ _HANDLERS: dict[type, Callable[[DeviceCore, Any], None]] = {
     CloudMessage: DeviceCore._on_message,
     CloudEvent: DeviceCore._on_event,
     TimeAnswered: DeviceCore._on_time,
+}
+#: what a feature downlink gets when the device set no handler for it
+_FEATURE_DEFAULTS: dict[type, Callable[[DeviceCore, Any], None]] = {
+    UpgradeOffer: DeviceCore._no_ota,
+    VersionQuery: DeviceCore._no_ota,
+    UpgradeAcked: DeviceCore._upgrade_acked,
 }
 #: the auto-report schedule's key for periodic time sync (no service id holds a NUL)
 _TIME_SYNC_JOB = "\0time-sync"

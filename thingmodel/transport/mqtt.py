@@ -601,6 +601,28 @@ class MqttTransport:
             log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
             self._stopping.wait(delay)
 
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Add a subscription: made now if connected, and again after every reconnect."""
+        with self._send_lock:
+            if topic_filter not in self.subscriptions:
+                self.subscriptions.append(topic_filter)
+            if qos != 1:
+                self.subscription_qos[topic_filter] = qos
+            client = self._client
+            if client is not None:  # not connected: paho refuses it, and the next connect makes it
+                client.subscribe(topic_filter, qos)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Drop a subscription added with :meth:`subscribe` (a no-op for one never made)."""
+        with self._send_lock:
+            if topic_filter not in self.subscriptions:
+                return
+            self.subscriptions.remove(topic_filter)
+            self.subscription_qos.pop(topic_filter, None)
+            client = self._client
+            if client is not None and self._connected.is_set():
+                client.unsubscribe(topic_filter)
+
     # -- paho callbacks (network thread) -------------------------------------------------------
     def _handle_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
