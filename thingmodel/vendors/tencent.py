@@ -26,6 +26,19 @@ Free-form messages go up on the device's default custom topic ``{ProductId}/{Dev
 (which Tencent creates for every device, with publish and subscribe rights), as the bytes they
 are; the platform halves read them as :class:`~thingmodel.protocol.messages.MessageUp`.
 
+Messages down (:class:`~thingmodel.protocol.messages.MessageDown`) go to a default custom topic
+too: ``{ProductId}/{DeviceName}/control`` on Explorer (subscribe-only, unused by the data
+template), ``{ProductId}/{DeviceName}/message`` on the hub (whose ``control`` carries our
+commands). A device's own custom topics are ``{ProductId}/{DeviceName}/{name}``
+(:meth:`TencentExplorerDevice.custom_topic`).
+
+OTA is the same on both (tencent-more.md 1): ``report_version`` and ``report_progress`` up on
+``$ota/report/{pid}/{dn}``, ``update_firmware`` and ``report_version_rsp`` down on
+``$ota/update/{pid}/{dn}``; a progress report's ``percent`` and ``result_code`` are strings, and
+failures map to Tencent's result codes through :data:`FAILURE_CODES` / :data:`CODE_FAILURES`.
+Explorer devices also send ``report_info`` (:class:`~thingmodel.protocol.messages.ReportInfo`).
+Logs (Tencent takes them over a signed HTTP upload) and files (no file service) are not sent.
+
 Uplink topics name a device by two levels, ``{ProductId}/{DeviceName}``; a product id holding
 ``.`` is refused there, as ``X.Y/Z`` and ``X/Y.Z`` would both be ``X.Y.Z``. Shadows keep to the
 documented limits (:data:`SHADOW_LIMITS`).
@@ -39,6 +52,7 @@ import hashlib
 import hmac
 import logging
 import random
+import re
 import string
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -135,14 +149,14 @@ def data_topic(product_id: str, device_name: str) -> str:
     return f"{product_id}/{device_name}/data"
 
 
-def _message_out(topic: str, m: ev.SendMessage) -> ev.Outgoing:
-    if not isinstance(m.payload, (bytes, bytearray, memoryview)):
-        raise CodecError(f"a message is bytes, not {type(m.payload).__name__}")
-    if len(m.payload) > MAX_PAYLOAD:
+def _message_out(topic: str, payload: object) -> ev.Outgoing:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise CodecError(f"a message is bytes, not {type(payload).__name__}")
+    if len(payload) > MAX_PAYLOAD:
         raise CodecError(
-            f"message of {len(m.payload)} bytes exceeds Tencent IoT's limit of {MAX_PAYLOAD} bytes"
+            f"message of {len(payload)} bytes exceeds Tencent IoT's limit of {MAX_PAYLOAD} bytes"
         )
-    return ev.Outgoing(topic, bytes(m.payload))
+    return ev.Outgoing(topic, bytes(payload))
 
 
 def _message_up(device_id: str, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
@@ -203,6 +217,272 @@ def _time_answer(m: ev.AnswerTimeSync, now: float) -> list[ev.Outgoing]:
     pid, dev = split_device_id(m.device_id)
     body = {"type": "get", "time": int(now), "ntptime1": m.server_recv_time, "ntptime2": int(now * 1000)}
     return [_out(sys_topics(pid, dev)[1], body)]
+
+
+# --- OTA, messages down and custom topics (hub and Explorer alike) -------------------------------
+def ota_topics(product_id: str, device_name: str) -> tuple[str, str]:
+    """``(up, down)``: ``$ota/report/{pid}/{dn}`` and ``$ota/update/{pid}/{dn}`` (tencent-more.md 1)."""
+    return f"$ota/report/{product_id}/{device_name}", f"$ota/update/{product_id}/{device_name}"
+
+
+def message_down_topic(product_id: str, device_name: str, *, explorer: bool) -> str:
+    """Where messages down go: Explorer's default subscribe-only custom topic ``control``; on the
+    hub ``control`` carries our commands, so ``message``."""
+    return f"{product_id}/{device_name}/{'control' if explorer else 'message'}"
+
+
+#: custom topic names the device halves use themselves (so a device's own custom topic may not)
+_RESERVED_HUB = {"control": "commands down", "event": "command replies up", "message": "messages down"}
+_RESERVED_EXPLORER = {"control": "messages down"}
+
+
+def _custom_topic(product_id: str, device_name: str, name: str, reserved: Mapping[str, str]) -> str:
+    if name in reserved:
+        raise InvalidValue(
+            f"custom topic {name!r} carries thingmodel's {reserved[name]} on Tencent IoT: choose another name"
+        )
+    return f"{product_id}/{device_name}/{name}"
+
+
+def _message_down(topic: str, payload: bytes) -> list[ev.Downlink]:
+    if len(payload) > MAX_PAYLOAD:
+        reason = f"message of {len(payload)} bytes exceeds Tencent IoT's limit of {MAX_PAYLOAD} bytes"
+        return [ev.Malformed(topic, reason, kind="message")]
+    return [ev.CloudMessage(bytes(payload))]
+
+
+FAILURE_CODES: dict[ev.UpgradeFailure, int] = {
+    "download": -1,
+    "verify": -4,
+    "install": -5,
+    "busy": -5,
+    "unsupported": -5,
+    "current": -5,
+}
+"""``UpgradeProgress.failure`` -> the ``result_code`` of a ``fail`` report. Tencent documents -1
+download timeout, -2 file not found, -3 signature expired, -4 MD5 mismatch, -5 update failed
+(tencent-more.md 1.1); what has no code of its own is -5."""
+CODE_FAILURES: dict[int, ev.UpgradeFailure] = {
+    -1: "download",
+    -2: "download",
+    -3: "download",
+    -4: "verify",
+    -5: "install",
+}
+"""A ``fail`` report's ``result_code`` -> ``UpgradeReported.failure`` (other codes: None)."""
+_PROGRESS_STATES: dict[str, str] = {
+    "downloading": "downloading",
+    "installing": "burning",
+    "succeeded": "done",
+    "failed": "fail",
+}
+_REPORTED_STATES: dict[str, ev.UpgradeState] = {
+    "downloading": "downloading",
+    "burning": "installing",
+    "updating": "installing",  # Explorer's extra state (tencent-more.md 1.2)
+    "done": "succeeded",
+    "fail": "failed",
+}
+#: both SDKs refuse a version outside 1..32 characters (tencent-more.md 1.1)
+MAX_VERSION = 32
+#: a failure reason longer than this is cut, so that the report still fits a message
+MAX_RESULT_MSG = 512
+_MD5 = re.compile(r"[0-9a-fA-F]{32}")
+_CODE_TEXT = re.compile(r"-?[0-9]{1,10}")
+_MAX_TASK_ID = 64
+
+
+def _int_or_text(obj: dict[str, Any], name: str, where: str, *, required: bool = True) -> int | None:
+    """An integer sent as a number or as its decimal text (Tencent sends both)."""
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise CodecError(f"missing field {where}{name!r}")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31:
+        return value
+    if isinstance(value, str) and _CODE_TEXT.fullmatch(value):
+        return int(value)
+    raise CodecError(f"field {where}{name!r} must be a 32-bit integer or its text, got {value!r:.40}")
+
+
+def _task_id(obj: dict[str, Any], where: str) -> str | None:
+    """Explorer's ``task_id`` (a number on the wire, text in thingmodel); None when absent."""
+    value = obj.get("task_id")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return str(value)
+    if isinstance(value, str) and 0 < len(value) <= _MAX_TASK_ID:
+        return value
+    raise CodecError(f"field {where}'task_id' must be a task number, got {value!r:.40}")
+
+
+def _wire_task_id(task_id: str) -> int | str:
+    """A task id as Tencent sends it: a number when it is one."""
+    if task_id.isascii() and task_id.isdigit() and len(task_id) <= 18 and str(int(task_id)) == task_id:
+        return int(task_id)
+    return task_id
+
+
+def _peek_task_id(body: dict[str, Any]) -> str | None:
+    try:
+        return _task_id(body, "")
+    except CodecError:
+        return None
+
+
+def _offered_version(version: object, where: str = "") -> str:
+    if not isinstance(version, str) or not 1 <= len(version) <= MAX_VERSION:
+        raise CodecError(f"field {where}'version' must be 1 to {MAX_VERSION} characters, got {version!r:.40}")
+    return version
+
+
+def _ota_downlink(topic: str, payload: bytes) -> list[ev.Downlink]:
+    """``$ota/update``: ``update_firmware`` -> UpgradeOffer, ``report_version_rsp`` -> UpgradeAcked."""
+    kind: ev.RequestKind = "other"
+    task_id: str | None = None
+    try:
+        body = loads_object(payload, limit=MAX_PAYLOAD)
+        message_type = field(body, "type", str)
+        if message_type == "report_version_rsp":
+            code = _int_or_text(body, "result_code", "")
+            version = field(body, "version", str, required=False)
+            reason = field(body, "result_msg", str, required=False) or ""
+            return [ev.UpgradeAcked(version, code or 0, reason)]
+        if message_type != "update_firmware":
+            raise CodecError(
+                f"unknown type {message_type!r} (expected 'update_firmware' or 'report_version_rsp')"
+            )
+        kind, task_id = "ota", _peek_task_id(body)
+        _task_id(body, "")  # a task id that is not one is the first thing named
+        version = _offered_version(body.get("version"))
+        url = field(body, "url", str)
+        if not url.lower().startswith(("http://", "https://")):
+            raise CodecError(f"field 'url' must be an http(s) URL, got {url!r:.60}")
+        md5 = field(body, "md5sum", str)
+        if not _MD5.fullmatch(md5):
+            raise CodecError(f"field 'md5sum' must be 32 hex digits, got {md5!r:.40}")
+        size = field(body, "file_size", int)
+        if not 0 <= size < 2**63:
+            raise CodecError(f"field 'file_size' must be a size in bytes, got {size}")
+        return [ev.UpgradeOffer(version, url, size, md5=md5.lower(), task_id=task_id)]
+    except CodecError as exc:
+        return [ev.Malformed(topic, str(exc), kind=kind, request_id=task_id)]
+
+
+def _ota_uplink(topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+    """``$ota/report/{pid}/{dn}``: ``report_version`` and ``report_progress``."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[1] != "report":
+        return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
+    try:
+        device_id = _uplink_device(parts[2], parts[3])
+    except InvalidValue as exc:
+        return [ev.DeviceMalformed(None, topic, str(exc), kind="ota")]
+    try:
+        body = loads_object(payload, limit=MAX_PAYLOAD)
+        message_type = field(body, "type", str)
+        if message_type not in ("report_version", "report_progress"):
+            raise CodecError(
+                f"unknown type {message_type!r} (expected 'report_version' or 'report_progress')"
+            )
+        report = field(body, "report", dict)
+        if message_type == "report_version":
+            version = field(report, "version", str, where="report.")
+            if not version:
+                raise CodecError("field report.'version' is empty")
+            return [ev.VersionReported(device_id, version)]
+        progress = field(report, "progress", dict, where="report.")
+        where = "report.progress."
+        state_name = field(progress, "state", str, where=where)
+        state = _REPORTED_STATES.get(state_name)
+        if state is None:
+            known = ", ".join(_REPORTED_STATES)
+            raise CodecError(f"field {where}'state' is {state_name!r:.40} (known: {known})")
+        percent = _int_or_text(progress, "percent", where, required=False)
+        if percent is not None and not 0 <= percent <= 100:
+            raise CodecError(f"field {where}'percent' must be 0 to 100, got {percent}")
+        code = _int_or_text(progress, "result_code", where, required=False)
+        reason = field(progress, "result_msg", str, required=False, where=where) or ""
+        version = field(report, "version", str, where="report.")
+        failure = CODE_FAILURES.get(code) if state == "failed" and code is not None else None
+        return [
+            ev.UpgradeReported(
+                device_id,
+                version or None,
+                state,
+                percent,
+                _task_id(report, "report."),
+                failure,
+                reason,
+                code=progress["result_code"] if code is not None else None,
+            )
+        ]
+    except CodecError as exc:
+        return [ev.DeviceMalformed(device_id, topic, str(exc), kind="ota")]
+
+
+def _version_report(topic: str, m: ev.ReportVersion) -> list[ev.Outgoing]:
+    version = m.fw_version or m.sw_version
+    if not version:
+        raise CodecError("a Tencent version report needs fw_version or sw_version")
+    return [_out(topic, {"type": "report_version", "report": {"version": version}})]
+
+
+def _progress_report(topic: str, m: ev.UpgradeProgress) -> list[ev.Outgoing]:
+    state = _PROGRESS_STATES.get(m.state)
+    if state is None:
+        raise CodecError(f"unknown upgrade state {m.state!r} (known: {', '.join(_PROGRESS_STATES)})")
+    progress: dict[str, Any] = {"state": state}
+    if m.state == "downloading" and m.percent is not None:  # as Tencent's doc and SDKs send it
+        if not 0 <= m.percent <= 100:
+            raise CodecError(f"upgrade percent must be 0 to 100, got {m.percent}")
+        progress["percent"] = str(m.percent)
+    code = FAILURE_CODES.get(m.failure or "install", -5) if m.state == "failed" else CODE_OK
+    progress["result_code"] = str(code)
+    progress["result_msg"] = m.reason[:MAX_RESULT_MSG]
+    report: dict[str, Any] = {"progress": progress, "version": m.version}
+    if m.task_id is not None:
+        report["task_id"] = _wire_task_id(m.task_id)
+    out = _out(topic, {"type": "report_progress", "report": report})
+    # both SDKs send download progress with QoS 0, the rest with QoS 1 (tencent-more.md 1)
+    return [ev.Outgoing(out.topic, out.payload, qos=0 if m.state == "downloading" else 1)]
+
+
+def _offer(m: ev.OfferUpgrade) -> list[ev.Outgoing]:
+    pid, dev = split_device_id(m.device_id)
+    if m.token is not None:
+        raise CodecError("Tencent's update_firmware has no field for a download token: sign the URL instead")
+    if not m.url.lower().startswith(("http://", "https://")):
+        raise CodecError(f"an upgrade URL must be http(s), got {m.url!r:.60}")
+    if not isinstance(m.md5, str) or not _MD5.fullmatch(m.md5):
+        raise CodecError(f"an upgrade offer needs the package's MD5 as 32 hex digits, got {m.md5!r:.40}")
+    if isinstance(m.size, bool) or not isinstance(m.size, int) or m.size < 0:
+        raise CodecError(f"an upgrade offer needs the package's size in bytes, got {m.size!r}")
+    body: dict[str, Any] = {
+        "type": "update_firmware",
+        "version": _offered_version(m.version),
+        "url": m.url,
+        "md5sum": m.md5.lower(),
+        "file_size": m.size,
+    }
+    if m.task_id is not None:
+        body["task_id"] = _wire_task_id(m.task_id)
+    return [_out(ota_topics(pid, dev)[1], body)]
+
+
+def _version_answer(m: ev.AnswerVersion) -> list[ev.Outgoing]:
+    pid, dev = split_device_id(m.device_id)
+    body: dict[str, Any] = {"type": "report_version_rsp", "result_code": m.code, "result_msg": m.reason}
+    if m.version is not None:
+        body["version"] = m.version
+    return [_out(ota_topics(pid, dev)[1], body)]
+
+
+def _message_down_out(m: ev.MessageDown, *, explorer: bool) -> list[ev.Outgoing]:
+    pid, dev = split_device_id(m.device_id)
+    return [_message_out(message_down_topic(pid, dev, explorer=explorer), m.payload)]
 
 
 def _kind_of(kinds: Mapping[str, ev.RequestKind], name: object) -> ev.RequestKind:
@@ -319,6 +599,8 @@ class TencentHubDevice:
         self.commands_down, self.commands_up = f"{pid}/{dev}/control", f"{pid}/{dev}/event"
         self.data = data_topic(pid, dev)
         self.sys_up, self.sys_down = sys_topics(pid, dev)
+        self.ota_up, self.ota_down = ota_topics(pid, dev)
+        self.messages_down = message_down_topic(pid, dev, explorer=False)
         #: the version of the last delta or get applied
         self.applied_version = 0
 
@@ -326,9 +608,18 @@ class TencentHubDevice:
         return self.product_id
 
     def subscriptions(self) -> list[str]:
-        return [self.down, self.commands_down, self.sys_down]
+        return [self.down, self.commands_down, self.sys_down, self.ota_down, self.messages_down]
+
+    def custom_topic(self, name: str) -> str:
+        """The full topic of the device's own custom topic ``name``: ``{pid}/{dn}/{name}``
+        (InvalidValue for ``control``, ``event`` and ``message``, which carry ours)."""
+        return _custom_topic(self.product_id, self.device_name, name, _RESERVED_HUB)
 
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
+        if topic == self.ota_down:
+            return _ota_downlink(topic, payload)
+        if topic == self.messages_down:
+            return _message_down(topic, payload)
         if topic == self.commands_down:
             try:
                 body = loads_object(payload, limit=MAX_PAYLOAD)
@@ -414,11 +705,19 @@ class TencentHubDevice:
 
     @_HUB_DEVICE_SENDS.on(ev.SendMessage)
     def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
-        return [_message_out(self.data, m)]
+        return [_message_out(self.data, m.payload)]
 
     @_HUB_DEVICE_SENDS.on(ev.AskTime)
     def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
         return [_out(self.sys_up, _TIME_REQUEST)]
+
+    @_HUB_DEVICE_SENDS.on(ev.ReportVersion)
+    def _report_version(self, m: ev.ReportVersion) -> list[ev.Outgoing]:
+        return _version_report(self.ota_up, m)
+
+    @_HUB_DEVICE_SENDS.on(ev.UpgradeProgress)
+    def _upgrade_progress(self, m: ev.UpgradeProgress) -> list[ev.Outgoing]:
+        return _progress_report(self.ota_up, m)
 
 
 class TencentHubPlatform:
@@ -438,9 +737,17 @@ class TencentHubPlatform:
         return split_device_id(device_id)[0]
 
     def subscriptions(self) -> list[str]:
-        return ["$shadow/operation/+/+", "+/+/event", data_topic("+", "+"), "$sys/operation/+/+"]
+        return [
+            "$shadow/operation/+/+",
+            "+/+/event",
+            data_topic("+", "+"),
+            "$sys/operation/+/+",
+            ota_topics("+", "+")[0],
+        ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        if topic.startswith("$ota/"):
+            return _ota_uplink(topic, payload)
         if topic.startswith("$sys/"):
             return _time_requested(topic, payload, int(self.clock() * 1000))
         shadow = topic.startswith("$shadow/operation/")
@@ -550,6 +857,18 @@ class TencentHubPlatform:
     def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
         return _time_answer(m, self.clock())
 
+    @_HUB_PLATFORM_SENDS.on(ev.OfferUpgrade)
+    def _offer_upgrade(self, m: ev.OfferUpgrade) -> list[ev.Outgoing]:
+        return _offer(m)
+
+    @_HUB_PLATFORM_SENDS.on(ev.AnswerVersion)
+    def _answer_version(self, m: ev.AnswerVersion) -> list[ev.Outgoing]:
+        return _version_answer(m)
+
+    @_HUB_PLATFORM_SENDS.on(ev.MessageDown)
+    def _message_down(self, m: ev.MessageDown) -> list[ev.Outgoing]:
+        return _message_down_out(m, explorer=False)
+
 
 _HUB_KINDS: dict[str, ev.RequestKind] = {"update": "report", "get": "shadow"}
 """What a hub uplink's ``type`` asks (a report and a clear of desired are both updates)."""
@@ -601,6 +920,8 @@ class TencentExplorerDevice:
         }
         self.data = data_topic(self.product_id, self.device_name)
         self.sys_up, self.sys_down = sys_topics(self.product_id, self.device_name)
+        self.ota_up, self.ota_down = ota_topics(self.product_id, self.device_name)
+        self.messages_down = message_down_topic(self.product_id, self.device_name, explorer=True)
         self._clear_token: str | None = None
 
     def shadow_key(self, service_id: str) -> str:
@@ -612,11 +933,22 @@ class TencentExplorerDevice:
             self.topics["down/event"],
             self.topics["down/action"],
             self.sys_down,
+            self.ota_down,
+            self.messages_down,
         ]
+
+    def custom_topic(self, name: str) -> str:
+        """The full topic of the device's own custom topic ``name``: ``{pid}/{dn}/{name}``
+        (InvalidValue for ``control``, which carries messages down)."""
+        return _custom_topic(self.product_id, self.device_name, name, _RESERVED_EXPLORER)
 
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         if topic == self.sys_down:
             return _time_answered(topic, payload)
+        if topic == self.ota_down:
+            return _ota_downlink(topic, payload)
+        if topic == self.messages_down:
+            return _message_down(topic, payload)
         kinds = {self.topics["down/property"]: "desired", self.topics["down/action"]: "command"}
         if topic not in kinds and topic != self.topics["down/event"]:
             return [ev.Malformed(topic, "not a downlink topic of this device")]
@@ -707,11 +1039,38 @@ class TencentExplorerDevice:
 
     @_EXPLORER_DEVICE_SENDS.on(ev.SendMessage)
     def _message(self, m: ev.SendMessage) -> list[ev.Outgoing]:
-        return [_message_out(self.data, m)]
+        return [_message_out(self.data, m.payload)]
 
     @_EXPLORER_DEVICE_SENDS.on(ev.AskTime)
     def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
         return [_out(self.sys_up, _TIME_REQUEST)]
+
+    @_EXPLORER_DEVICE_SENDS.on(ev.ReportVersion)
+    def _report_version(self, m: ev.ReportVersion) -> list[ev.Outgoing]:
+        return _version_report(self.ota_up, m)
+
+    @_EXPLORER_DEVICE_SENDS.on(ev.UpgradeProgress)
+    def _upgrade_progress(self, m: ev.UpgradeProgress) -> list[ev.Outgoing]:
+        return _progress_report(self.ota_up, m)
+
+    @_EXPLORER_DEVICE_SENDS.on(ev.ReportInfo)
+    def _report_info(self, m: ev.ReportInfo) -> list[ev.Outgoing]:
+        # tencent.md 2 report_info: fw_ver, module_softinfo and device_label's free-form facts
+        params: dict[str, Any] = {}
+        if m.fw_version is not None:
+            params["fw_ver"] = m.fw_version
+        if m.sw_version is not None:
+            params["module_softinfo"] = m.sw_version
+        label = dict(m.extra)
+        if m.sdk_version is not None:
+            label["sdk_version"] = m.sdk_version
+        bad = next((k for k, v in label.items() if not isinstance(k, str) or not isinstance(v, str)), None)
+        if bad is not None:
+            raise CodecError(f"device info {bad!r} must be a string naming a string")
+        if label:
+            params["device_label"] = label
+        body = {"method": "report_info", "clientToken": self.new_id(), "params": params}
+        return [_out(self.topics["up/property"], body)]
 
 
 class TencentExplorerPlatform:
@@ -738,9 +1097,12 @@ class TencentExplorerPlatform:
             "$thing/up/action/+/+",
             data_topic("+", "+"),
             "$sys/operation/+/+",
+            ota_topics("+", "+")[0],
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        if topic.startswith("$ota/"):
+            return _ota_uplink(topic, payload)
         if topic.startswith("$sys/"):
             return _time_requested(topic, payload, int(self.clock() * 1000))
         parts = topic.split("/")
@@ -879,6 +1241,18 @@ class TencentExplorerPlatform:
     def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
         return _time_answer(m, self.clock())
 
+    @_EXPLORER_PLATFORM_SENDS.on(ev.OfferUpgrade)
+    def _offer_upgrade(self, m: ev.OfferUpgrade) -> list[ev.Outgoing]:
+        return _offer(m)
+
+    @_EXPLORER_PLATFORM_SENDS.on(ev.AnswerVersion)
+    def _answer_version(self, m: ev.AnswerVersion) -> list[ev.Outgoing]:
+        return _version_answer(m)
+
+    @_EXPLORER_PLATFORM_SENDS.on(ev.MessageDown)
+    def _message_down(self, m: ev.MessageDown) -> list[ev.Outgoing]:
+        return _message_down_out(m, explorer=True)
+
 
 _EXPLORER_UPLINKS = ("property", "event", "action")
 _EXPLORER_KINDS: dict[str, dict[str, ev.RequestKind]] = {
@@ -950,7 +1324,6 @@ def device(
 # What Tencent IoT checks when a device connects with key authentication, and which topics it may
 # use, for the local cloud's broker policy (thingmodel.cloud.access). Imported here so this section
 # stays self-contained.
-import re  # noqa: E402
 import secrets  # noqa: E402
 
 _PRODUCT_ID = re.compile(r"[A-Z0-9]{10}")
@@ -1040,19 +1413,21 @@ def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
 
 def device_topics(device_id: str) -> tuple[list[str], list[str]]:
     """``(publish filters, subscribe filters)`` of one device: its data template, shadow,
-    system and custom topics, each in the direction the device uses it."""
+    system, OTA and custom topics, each in the direction the device uses it."""
     pid, dev = split_device_id(device_id)
     custom = f"{pid}/{dev}/#"
     publish = [
         f"$thing/up/+/{pid}/{dev}",
         f"$shadow/operation/{pid}/{dev}",
         f"$sys/operation/{pid}/{dev}",
+        f"$ota/report/{pid}/{dev}",
         custom,
     ]
     subscribe = [
         f"$thing/down/+/{pid}/{dev}",
         f"$shadow/operation/result/{pid}/{dev}",
         f"$sys/operation/result/{pid}/{dev}",
+        f"$ota/update/{pid}/{dev}",
         custom,
     ]
     return publish, subscribe
@@ -1060,11 +1435,11 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
 
 def topic_device(topic: str) -> str | None:
     """The device (``ProductId.DeviceName``) a topic of this protocol is about, else None: the
-    data template (``$thing/{up|down}/{kind}/{pid}/{dn}``), shadow, system and custom topics."""
+    data template (``$thing/{up|down}/{kind}/{pid}/{dn}``), shadow, system, OTA and custom topics."""
     parts = topic.split("/")
     if parts[0] == "$thing" and len(parts) == 5:
         pid, dev = parts[3], parts[4]
-    elif parts[0] in ("$shadow", "$sys") and len(parts) in (4, 5):
+    elif parts[0] in ("$shadow", "$sys", "$ota") and len(parts) in (4, 5):
         pid, dev = parts[-2], parts[-1]
     elif not parts[0].startswith("$") and len(parts) >= 3:
         pid, dev = parts[0], parts[1]
