@@ -45,5 +45,11 @@ def _sample(kind: type) -> dict[str, object]:
         ev.SendMessage: {"payload": b"hi"},
         ev.EmitEvent: {"service_id": "smokeDetector", "event_type": "alarm"},
         ev.AskTime: {"request_id": "r1", "device_send_ms": 0},
+        ev.ReportVersion: {"fw_version": "1.0"},
+        ev.UpgradeProgress: {"version": "1.1", "state": "downloading"},
+        ev.ReportInfo: {"fw_version": "1.0"},
+        ev.ShipLogs: {"entries": (ev.LogEntry(0, "boot"),)},
+        ev.AskFileUrl: {"direction": "upload", "file_name": "a.bin"},
+        ev.FileResult: {"direction": "upload", "file_name": "a.bin", "code": 0},
     }
     return samples[kind]

@@ -20,6 +20,11 @@ ours (docs/vendors.md), outside the reserved ``$aws/`` prefix so that an ordinar
 them, shaped like Huawei's: ``things/{thing}/events/up`` carries
 ``{"service", "event", "kind", "params", "timestamp"}`` (ms since the epoch) and
 ``things/{thing}/messages/up`` the message's bytes as they are. Nothing answers either.
+
+OTA runs on AWS IoT Jobs (the job document is ours: :func:`job_document`); device info is the
+reported state of the thing's named shadow ``device-info``, outside the services' own shadows;
+logs go up on ``things/{thing}/logs/up`` and their switch comes down on ``.../logs/config``;
+messages come down on ``.../messages/down``. Files have no AWS protocol (use S3 presigned URLs).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, field, loads_object
+from ..protocol.topics import topic_matches
 
 if TYPE_CHECKING:
     from ..declare.service import Service
@@ -54,6 +60,45 @@ CLASSIC = "$classic"
 _THING = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 _SHADOW = re.compile(r"[a-zA-Z0-9:_-]{1,64}")
 _EXECUTION = re.compile(r"[a-zA-Z0-9:_.-]{1,128}")
+_JOB = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+#: hex digits of each digest a job document may carry
+_DIGESTS = {"sha256": 64, "md5": 32}
+_PERCENT = re.compile(r"[0-9]{1,3}")
+
+INFO_SHADOW = "device-info"
+"""The named shadow whose reported state is the device's info (:class:`~.messages.ReportInfo`);
+no service's shadow may take this name."""
+NEXT = "$next"
+"""The job id that means "the next pending job" in a describe (``jobs/$next/get``)."""
+#: AWS IoT Jobs' limit on a statusDetails value
+MAX_DETAIL = 1024
+#: how many job ids the device half remembers as offered and not yet finished
+MAX_OPEN_JOBS = 16
+
+#: how a failed upgrade ends its job execution. AWS asks a device that cannot run a job to
+#: REJECT it; ``busy`` sends nothing: the job stays QUEUED and Jobs offers it again once the
+#: running one ends (notify-next), instead of failing a job that merely has to wait.
+FAILURE_STATUS: dict[ev.UpgradeFailure, str | None] = {
+    "busy": None,
+    "download": "FAILED",
+    "verify": "FAILED",
+    "install": "FAILED",
+    "current": "FAILED",
+    "unsupported": "REJECTED",
+}
+#: the failure of an execution a device ended without a known ``failure`` detail
+STATUS_FAILURE: dict[str, ev.UpgradeFailure | None] = {"FAILED": None, "REJECTED": "unsupported"}
+_STATE_STATUS: dict[ev.UpgradeState, str] = {
+    "downloading": "IN_PROGRESS",
+    "installing": "IN_PROGRESS",
+    "succeeded": "SUCCEEDED",
+}
+_FAILURES: dict[str, ev.UpgradeFailure] = {failure: failure for failure in FAILURE_STATUS}
+#: execution statuses after which there is nothing left to run
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"})
+#: what a device may set a job execution to (jobs-mqtt-api, UpdateJobExecution)
+_DEVICE_STATUSES = frozenset({"IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"})
 
 
 # --- topics (both ends) ------------------------------------------------------------------------
@@ -115,7 +160,7 @@ def parse_command_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 #: our uplink topics' third level, and what each carries
-_UPLINKS: dict[str, ev.RequestKind] = {"events": "event", "messages": "message"}
+_UPLINKS: dict[str, ev.RequestKind] = {"events": "event", "messages": "message", "logs": "other"}
 
 
 def event_topic(thing: str) -> str:
@@ -129,11 +174,129 @@ def message_topic(thing: str) -> str:
 
 
 def parse_uplink_topic(topic: str) -> tuple[str, str] | None:
-    """``(thing, "events"|"messages")`` for one of our event or message topics, else None."""
+    """``(thing, "events"|"messages"|"logs")`` for one of our uplink topics, else None."""
     parts = topic.split("/")
     if len(parts) != 4 or parts[0] != "things" or parts[2] not in _UPLINKS or parts[3] != "up":
         return None
     return parts[1], parts[2]
+
+
+def jobs_topic(thing: str, operation: str, job_id: str | None = None) -> str:
+    """``$aws/things/{thing}/jobs/{operation}``, or ``.../jobs/{job_id}/{operation}``."""
+    base = f"$aws/things/{thing}/jobs"
+    return f"{base}/{operation}" if job_id is None else f"{base}/{job_id}/{operation}"
+
+
+def parse_jobs_topic(topic: str) -> tuple[str, str | None, str] | None:
+    """``(thing, job id or None, operation)`` for an AWS IoT Jobs topic, e.g.
+    ``("t", "job-1", "update/accepted")`` or ``("t", None, "notify-next")``; names as found."""
+    parts = topic.split("/")
+    if len(parts) < 4 or parts[0] != "$aws" or parts[1] != "things" or parts[3] != "jobs":
+        return None
+    rest = parts[4:]
+    replies = ("accepted", "rejected")
+    if rest and rest[0] in ("notify", "notify-next") and len(rest) == 1:
+        return parts[2], None, rest[0]
+    if (
+        rest
+        and rest[0] in ("get", "start-next")
+        and (len(rest) == 1 or (len(rest) == 2 and rest[1] in replies))
+    ):
+        return parts[2], None, "/".join(rest)
+    if len(rest) in (2, 3) and rest[1] in ("get", "update") and (len(rest) == 2 or rest[2] in replies):
+        return parts[2], rest[0], "/".join(rest[1:])
+    return None
+
+
+def message_down_topic(thing: str) -> str:
+    """Where the cloud's free-form messages to a thing go (ours)."""
+    return f"things/{thing}/messages/down"
+
+
+def log_topic(thing: str) -> str:
+    """Where a thing ships its log records (ours)."""
+    return f"things/{thing}/logs/up"
+
+
+def log_config_topic(thing: str) -> str:
+    """Where the cloud switches a thing's log shipping on or off (ours)."""
+    return f"things/{thing}/logs/config"
+
+
+#: our own topics in a thing's ``things/{thing}/`` namespace (no custom topic may be one)
+OWN_TOPICS = ("events/up", "messages/up", "messages/down", "logs/up", "logs/config")
+
+
+def parse_own_topic(topic: str) -> tuple[str, str] | None:
+    """``(thing, name)`` for one of our topics ``things/{thing}/{name}`` (:data:`OWN_TOPICS`)."""
+    parts = topic.split("/", 2)
+    if len(parts) != 3 or parts[0] != "things" or parts[2] not in OWN_TOPICS:
+        return None
+    return parts[1], parts[2]
+
+
+def job_document(offer: ev.OfferUpgrade) -> dict[str, Any]:
+    """The job document of an OTA job, ours (docs/vendors.md): ``{"operation": "ota", "version",
+    "url", "size", "sha256", "md5" (when known), "kind", "token" (when the URL needs one)}``."""
+    doc: dict[str, Any] = {
+        "operation": "ota",
+        "version": offer.version,
+        "url": offer.url,
+        "size": offer.size,
+        "sha256": offer.sha256.lower(),
+    }
+    if offer.md5:
+        doc["md5"] = offer.md5.lower()
+    doc["kind"] = offer.kind
+    if offer.token:
+        doc["token"] = offer.token
+    return doc
+
+
+def read_job_document(doc: object, job_id: str) -> ev.UpgradeOffer:
+    """The offer an OTA job document makes (CodecError naming the field when it is not one)."""
+    if not isinstance(doc, dict):
+        raise CodecError(f"job document must be a JSON object, got {type(doc).__name__}")
+    operation = doc.get("operation")
+    if operation != "ota":
+        raise CodecError(
+            f"job document is not a thingmodel OTA document (operation {operation!r}, not 'ota')"
+        )
+    where = "jobDocument."
+    version = field(doc, "version", str, where=where)
+    url = field(doc, "url", str, where=where)
+    if not version:
+        raise CodecError("field jobDocument.'version' is empty")
+    if not url.startswith(("http://", "https://")):
+        raise CodecError(f"field jobDocument.'url' must be an http(s) URL, got {url[:60]!r}")
+    size = field(doc, "size", int, required=False, where=where)
+    if size is not None and not 0 <= size < 2**63:
+        raise CodecError(f"field jobDocument.'size' is out of range: {size}")
+    digests: dict[str, str | None] = {}
+    for name, digits in _DIGESTS.items():
+        value = field(doc, name, str, required=name == "sha256", where=where)
+        if value is not None and (len(value) != digits or not _HEX.fullmatch(value)):
+            raise CodecError(f"field jobDocument.{name!r} must be {digits} hex digits, got {value[:80]!r}")
+        digests[name] = None if value is None else value.lower()
+    text = field(doc, "kind", str, required=False, where=where) or "firmware"
+    if text not in ("firmware", "software"):
+        raise CodecError(f"field jobDocument.'kind' must be 'firmware' or 'software', got {text[:40]!r}")
+    kind: ev.UpgradeKind = "software" if text == "software" else "firmware"
+    token = field(doc, "token", str, required=False, where=where)
+    return ev.UpgradeOffer(version, url, size, digests["sha256"], digests["md5"], token or None, job_id, kind)
+
+
+def _details(m: ev.UpgradeProgress) -> dict[str, str]:
+    """An UpgradeProgress as a job execution's statusDetails: strings, empty ones left out."""
+    values = {
+        "state": m.state,
+        "percent": "" if m.percent is None else str(m.percent),
+        "version": m.version,
+        "current_version": m.current_version or "",
+        "failure": m.failure or "",
+        "reason": m.reason,
+    }
+    return {key: str(value)[:MAX_DETAIL] for key, value in values.items() if value}
 
 
 def result_to_wire(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -178,7 +341,7 @@ def _sized(out: ev.Outgoing) -> ev.Outgoing:
 
 
 _DEVICE_SENDS: EncoderTable[AwsDevice, ev.Uplink] = EncoderTable(
-    "AWS IoT", "shadows, commands, events and messages"
+    "AWS IoT", "shadows, commands, jobs, events, messages and logs"
 )
 _PLATFORM_SENDS: EncoderTable[AwsPlatform, ev.PlatformDownlink] = EncoderTable("AWS IoT")
 
@@ -202,14 +365,15 @@ class AwsDevice:
         service_ids: Sequence[str] = (),
         shadows: Mapping[str, str | None] | None = None,
         commands: bool = True,
+        jobs: bool = True,
         new_id: Callable[[], str] = _new_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``shadows`` maps a service id to its shadow name (None = classic); by default one
         service uses the classic shadow and several use one named shadow each. ``commands=False``
-        leaves the commands topics alone (an account without AWS IoT commands may refuse them).
-        ``new_id`` makes the ``clientToken`` of each update, ``clock`` (Unix seconds) an event's
-        timestamp."""
+        leaves the commands topics alone (an account without AWS IoT commands may refuse them);
+        ``jobs=False`` the Jobs topics (no OTA then). ``new_id`` makes the ``clientToken`` of each
+        request, ``clock`` (Unix seconds) an event's timestamp."""
         self.thing = validate_thing_name(thing_name)
         self.clock = clock
         if shadows is None:
@@ -218,15 +382,24 @@ class AwsDevice:
         self.shadows: dict[str, str | None] = {}
         for sid, name in shadows.items():
             self.shadows[sid] = None if name is None else validate_shadow_name(name)
+            if name == INFO_SHADOW:
+                raise InvalidValue(
+                    f"service {sid!r} cannot use the shadow {INFO_SHADOW!r}: it holds the device's"
+                    " info (map the service to another shadow with shadows=)"
+                )
         taken = [name for name in self.shadows.values()]
         if len(set(taken)) != len(taken):
             raise InvalidValue(f"two services map to the same shadow: {self.shadows}")
         self.services = {name: sid for sid, name in self.shadows.items()}
         self.commands = commands
+        self.jobs = jobs
         self.new_id = new_id
         #: per shadow, the version of the last delta or get applied
         self.applied_version: dict[str | None, int] = {}
         self._gets: dict[str, _Get] = {}
+        #: job ids offered to the device and not finished yet (oldest first, bounded): Jobs
+        #: hands out the same execution on notify-next, start-next and describe alike
+        self.open_jobs: dict[str, None] = {}
 
     def shadow_key(self, service_id: str) -> str:
         """How the cloud side names this service's shadow."""
@@ -240,14 +413,48 @@ class AwsDevice:
             topics += [f"{p}/get/accepted", f"{p}/get/rejected", f"{p}/update/rejected", f"{p}/update/delta"]
         if self.commands:
             topics.append(f"$aws/commands/things/{self.thing}/executions/+/request/#")
+        if self.jobs:
+            topics.append(jobs_topic(self.thing, "notify-next"))
+            for operation, job in (("start-next", None), ("update", "+"), ("get", "+")):
+                topics += [
+                    jobs_topic(self.thing, f"{operation}/{reply}", job) for reply in ("accepted", "rejected")
+                ]
+        # Only the rejection: the info shadow's accepted updates and deltas are nothing to act on.
+        topics.append(f"{shadow_prefix(self.thing, INFO_SHADOW)}/update/rejected")
+        topics += [message_down_topic(self.thing), log_config_topic(self.thing)]
         return topics
+
+    def custom_topic(self, name: str) -> str:
+        """``things/{thing}/{name}``: the thing's own namespace, beside our topics (none of which
+        it may be or match, InvalidValue) and within AWS IoT's 7 slashes and 256 bytes."""
+        topic = f"things/{self.thing}/{name}"
+        for own in OWN_TOPICS:
+            mine = f"things/{self.thing}/{own}"
+            if topic_matches(topic, mine):
+                raise InvalidValue(f"custom topic {name!r} would take in thingmodel's own topic {mine}")
+        if topic.count("/") > 7 or len(topic.encode()) > 256:
+            raise InvalidValue(f"custom topic {name!r}: AWS IoT topics have at most 7 slashes and 256 bytes")
+        return topic
 
     # -- downlinks -----------------------------------------------------------------------------
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         command = parse_command_topic(topic)
         if command is not None and command[0] == self.thing and command[2] == "request":
             return self._command(topic, command[1], payload)
+        jobs = parse_jobs_topic(topic)
+        if jobs is not None and jobs[0] == self.thing and self.jobs:
+            return self._jobs(topic, jobs[1], jobs[2], payload)
+        own = parse_own_topic(topic)
+        if own is not None and own[0] == self.thing and own[1] in ("messages/down", "logs/config"):
+            return self._own(topic, own[1], payload)
         parsed = parse_shadow_topic(topic)
+        if parsed == (self.thing, INFO_SHADOW, "update/rejected"):
+            try:
+                return self._rejected(
+                    INFO_SHADOW, "update/rejected", loads_object(payload, limit=MAX_PAYLOAD)
+                )
+            except CodecError as exc:
+                return [ev.Malformed(topic, str(exc))]
         if parsed is None or parsed[0] != self.thing or parsed[1] not in self.services:
             return [ev.Malformed(topic, "not a downlink topic of this thing")]
         _, shadow, operation = parsed
@@ -325,6 +532,71 @@ class AwsDevice:
             return out + self._answered(shadow, token, None)
         return [ev.Rejected(token, code, f"update of {shadow or 'the classic shadow'}: {message}")]
 
+    def _jobs(self, topic: str, job_id: str | None, operation: str, payload: bytes) -> list[ev.Downlink]:
+        offer = operation in ("notify-next", "start-next/accepted", "get/accepted")
+        # An offer on a topic that names its job can be refused by that name when unreadable.
+        named = job_id if offer and job_id is not None and _JOB.fullmatch(job_id) else None
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            if offer:
+                return self._offer(topic, job_id, body)
+            if operation.endswith("/rejected"):
+                code = field(body, "code", str)
+                message = field(body, "message", str, required=False) or ""
+                token = field(body, "clientToken", str, required=False)
+                return [ev.Rejected(token, ev.CODE_BAD_REQUEST, f"{code}: {message}")]
+            if operation == "update/accepted":
+                return []
+        except CodecError as exc:
+            return [ev.Malformed(topic, str(exc), kind="ota" if offer else "other", request_id=named)]
+        return [ev.Malformed(topic, f"unexpected jobs topic {operation!r}")]
+
+    def _offer(self, topic: str, topic_job: str | None, body: dict[str, Any]) -> list[ev.Downlink]:
+        execution = field(body, "execution", dict, required=False)
+        if execution is None:
+            return []  # nothing pending
+        job_id = field(execution, "jobId", str, where="execution.")
+        if not _JOB.fullmatch(job_id):
+            raise CodecError(f"execution.jobId {job_id[:80]!r} is not a job id (1-64 of a-z A-Z 0-9 _ -)")
+        if topic_job not in (None, NEXT, job_id):
+            return [ev.Malformed(topic, f"execution of job {job_id!r} on the topic of job {topic_job!r}")]
+        thing = execution.get("thingName")
+        if thing is not None and thing != self.thing:
+            return [ev.Malformed(topic, f"execution of job {job_id!r} is for thing {str(thing)[:130]!r}")]
+        try:
+            status = field(execution, "status", str, required=False, where="execution.")
+            if status in _TERMINAL:
+                log.debug("job %s is %s already: nothing to run", job_id, status)
+                return []
+            if job_id in self.open_jobs:
+                log.debug("job %s is offered again while it runs: ignored", job_id)
+                return []
+            offer = read_job_document(execution.get("jobDocument"), job_id)
+        except CodecError as exc:
+            return [ev.Malformed(topic, f"job {job_id}: {exc}", kind="ota", request_id=job_id)]
+        self.open_jobs[job_id] = None
+        while len(self.open_jobs) > MAX_OPEN_JOBS:
+            del self.open_jobs[next(iter(self.open_jobs))]
+        return [offer]
+
+    def _own(self, topic: str, name: str, payload: bytes) -> list[ev.Downlink]:
+        if name == "messages/down":
+            if len(payload) > MAX_PAYLOAD:
+                reason = f"message of {len(payload)} bytes exceeds AWS IoT's limit of {MAX_PAYLOAD} bytes"
+                return [ev.Malformed(topic, reason, kind="message")]
+            return [ev.CloudMessage(bytes(payload))]
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            switch = field(body, "switch", str)
+            until = field(body, "end_time", int, required=False)
+        except CodecError as exc:
+            return [ev.Malformed(topic, str(exc))]
+        if switch not in ("on", "off"):
+            return [ev.Malformed(topic, f"field 'switch' must be 'on' or 'off', got {switch[:40]!r}")]
+        if until is not None and not 0 <= until < 2**63:
+            return [ev.Malformed(topic, f"field 'end_time' is out of range: {until}")]
+        return [ev.LogConfig(switch == "on", until)]
+
     # -- uplinks -------------------------------------------------------------------------------
     encoders = _DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -378,6 +650,71 @@ class AwsDevice:
             raise CodecError(f"a message is bytes, not {type(m.payload).__name__}")
         return [_sized(ev.Outgoing(message_topic(self.thing), bytes(m.payload)))]
 
+    @_DEVICE_SENDS.on(ev.ReportVersion)
+    def _report_version(self, m: ev.ReportVersion) -> list[ev.Outgoing]:
+        # Jobs has no version report: a device (re)starting asks for its next job instead.
+        if not self.jobs:
+            raise CodecError("this device leaves AWS IoT Jobs alone (jobs=False): it takes no OTA")
+        return [_out(jobs_topic(self.thing, "start-next"), {"clientToken": self.new_id()})]
+
+    @_DEVICE_SENDS.on(ev.UpgradeProgress)
+    def _progress(self, m: ev.UpgradeProgress) -> list[ev.Outgoing]:
+        job = m.task_id
+        if job is None or not _JOB.fullmatch(job):
+            raise CodecError(f"AWS IoT Jobs reports progress per job: {job!r} is not a job id (task_id)")
+        if m.state == "failed":
+            status = FAILURE_STATUS.get(m.failure, "FAILED") if m.failure else "FAILED"
+        else:
+            status = _STATE_STATUS[m.state]
+        if m.state in ("failed", "succeeded"):
+            self.open_jobs.pop(job, None)
+        if status is None:
+            log.info("job %s left queued: %s", job, m.reason or m.failure)
+            return []
+        body = {"status": status, "statusDetails": _details(m), "clientToken": self.new_id()}
+        return [_out(jobs_topic(self.thing, "update", job), body)]
+
+    @_DEVICE_SENDS.on(ev.ReportInfo)
+    def _info(self, m: ev.ReportInfo) -> list[ev.Outgoing]:
+        named = {"fw_version": m.fw_version, "sw_version": m.sw_version, "sdk_version": m.sdk_version}
+        clash = sorted(set(m.extra) & set(named))
+        if clash:
+            raise CodecError(f"device info extra {clash[0]!r} clashes with the field of that name")
+        reported = {**dict(m.extra), **{k: v for k, v in named.items() if v is not None}}
+        if not reported:
+            return []
+        topic = f"{shadow_prefix(self.thing, INFO_SHADOW)}/update"
+        return [_out(topic, {"state": {"reported": reported}, "clientToken": self.new_id()})]
+
+    @_DEVICE_SENDS.on(ev.ShipLogs)
+    def _logs(self, m: ev.ShipLogs) -> list[ev.Outgoing]:
+        """One publish per 128 KB of records, in order."""
+        topic = log_topic(self.thing)
+        try:
+            entries = [
+                dumps({"timestamp": e.timestamp_ms, "type": e.type, "content": e.content}) for e in m.entries
+            ]
+        except ValueError as exc:
+            raise CodecError(f"cannot encode log records for {topic}: {exc}") from None
+        room = MAX_PAYLOAD - len(b'{"logs":[]}')
+        for index, entry in enumerate(entries):
+            if len(entry) > room:
+                raise CodecError(
+                    f"log record {index} is {len(entry)} bytes: more than an AWS IoT message holds"
+                )
+        out: list[ev.Outgoing] = []
+        batch: list[bytes] = []
+        size = 0
+        for entry in entries:
+            if batch and size + len(entry) + 1 > room:
+                out.append(ev.Outgoing(topic, b'{"logs":[' + b",".join(batch) + b"]}"))
+                batch, size = [], 0
+            batch.append(entry)
+            size += len(entry) + 1
+        if batch:
+            out.append(ev.Outgoing(topic, b'{"logs":[' + b",".join(batch) + b"]}"))
+        return out
+
     def _update(self, sid: str, state: dict[str, Any]) -> ev.Outgoing:
         if sid not in self.shadows:
             raise CodecError(f"service {sid!r} has no shadow on this thing (shadows: {self.shadows})")
@@ -387,25 +724,40 @@ class AwsDevice:
 
 # --- the cloud's half of commands --------------------------------------------------------------
 class AwsPlatform:
-    """Sends command executions and reads their responses, and reads the things' events and
-    messages (the shadow service is separate)."""
+    """Sends command executions and reads their responses; plays AWS IoT Jobs' part for OTA
+    jobs; reads the things' events, messages and logs and sends messages and log switches
+    (the shadow service is separate). ``clock`` (Unix seconds) stamps Jobs' messages."""
 
     vendor = VENDOR
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
 
     def subscriptions(self) -> list[str]:
         return [
             "$aws/commands/things/+/executions/+/response/#",
             event_topic("+"),
             message_topic("+"),
+            log_topic("+"),
+            jobs_topic("+", "start-next"),
+            jobs_topic("+", "get", "+"),
+            jobs_topic("+", "update", "+"),
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         uplink = parse_uplink_topic(topic)
         if uplink is not None:
             return self._uplink(topic, payload, *uplink)
+        jobs = parse_jobs_topic(topic)
+        if (
+            jobs is not None
+            and jobs[2] in ("start-next", "get", "update")
+            and (jobs[1] is None) == (jobs[2] == "start-next")
+        ):
+            return self._job_request(topic, payload, *jobs)
         parsed = parse_command_topic(topic)
         if parsed is None or parsed[2] != "response":
-            return [ev.DeviceMalformed(None, topic, "not a commands response topic")]
+            return [ev.DeviceMalformed(None, topic, "not a commands response, jobs request or uplink topic")]
         thing, execution_id, _ = parsed
         try:
             body = loads_object(payload, limit=MAX_PAYLOAD)
@@ -422,12 +774,38 @@ class AwsPlatform:
             return [ev.DeviceMalformed(thing, topic, str(exc), kind="command", request_id=execution_id)]
 
     @staticmethod
+    def _job_request(
+        topic: str, payload: bytes, thing: str, job_id: str | None, operation: str
+    ) -> list[ev.PlatformUplink]:
+        try:
+            validate_thing_name(thing)
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc), kind="ota")]
+        token: str | None = None
+        try:
+            # AWS's SDKs send at least {}; an empty request is taken as one too.
+            body = loads_object(payload, limit=MAX_PAYLOAD) if payload else {}
+            token = field(body, "clientToken", str, required=False)
+            if job_id is not None and not (_JOB.fullmatch(job_id) or (job_id == NEXT and operation == "get")):
+                raise CodecError(f"{job_id[:80]!r} is not a job id (1-64 of a-z A-Z 0-9 _ -)")
+            if operation != "update":
+                return [ev.JobRequested(thing, token, None if job_id == NEXT else job_id)]
+            return [_job_update(thing, str(job_id), token, body)]
+        except CodecError as exc:
+            return [ev.DeviceMalformed(thing, topic, str(exc), kind="ota", request_id=token)]
+
+    @staticmethod
     def _uplink(topic: str, payload: bytes, thing: str, which: str) -> list[ev.PlatformUplink]:
         kind = _UPLINKS[which]
         try:
             validate_thing_name(thing)
         except InvalidValue as exc:
             return [ev.DeviceMalformed(None, topic, str(exc), kind=kind)]
+        if which == "logs":
+            try:
+                return _log_entries(thing, loads_object(payload, limit=MAX_PAYLOAD))
+            except CodecError as exc:
+                return [ev.DeviceMalformed(thing, topic, str(exc), kind=kind)]
         if which == "messages":
             if len(payload) > MAX_PAYLOAD:
                 reason = f"message of {len(payload)} bytes exceeds AWS IoT's limit of {MAX_PAYLOAD} bytes"
@@ -462,6 +840,137 @@ class AwsPlatform:
             body["service"] = m.service_id
         return [_out(command_request_topic(m.device_id, m.request_id), body)]
 
+    @_PLATFORM_SENDS.on(ev.OfferUpgrade)
+    def _offer_upgrade(self, m: ev.OfferUpgrade) -> list[ev.Outgoing]:
+        now = int(self.clock())
+        execution = self._execution(m.device_id, m, "QUEUED", 1, now)
+        return [_out(jobs_topic(m.device_id, "notify-next"), {"timestamp": now, "execution": execution})]
+
+    @_PLATFORM_SENDS.on(ev.AnswerJob)
+    def _answer_job(self, m: ev.AnswerJob) -> list[ev.Outgoing]:
+        validate_thing_name(m.device_id)
+        if m.job_id is not None and not (m.job_id == NEXT or _JOB.fullmatch(m.job_id)):
+            raise CodecError(f"{m.job_id[:80]!r} is not a job id")
+        now = int(self.clock())
+        body: dict[str, Any] = {} if m.request_id is None else {"clientToken": m.request_id}
+        body["timestamp"] = now
+        if m.offer is not None:
+            if m.job_id not in (None, NEXT, m.offer.task_id):
+                raise CodecError(f"the answer about job {m.job_id!r} offers job {m.offer.task_id!r}")
+            body["execution"] = self._execution(m.device_id, m.offer, m.status, m.version_number, now)
+        if m.job_id is None:
+            return [_out(jobs_topic(m.device_id, "start-next/accepted"), body)]
+        return [_out(jobs_topic(m.device_id, "get/accepted", m.job_id), body)]
+
+    @_PLATFORM_SENDS.on(ev.AnswerJobUpdate)
+    def _answer_job_update(self, m: ev.AnswerJobUpdate) -> list[ev.Outgoing]:
+        validate_thing_name(m.device_id)
+        if not _JOB.fullmatch(m.job_id):
+            raise CodecError(f"{m.job_id[:80]!r} is not a job id")
+        body: dict[str, Any] = {}
+        if m.code is not None:
+            body = {"code": m.code, "message": m.reason}
+        if m.request_id is not None:
+            body["clientToken"] = m.request_id
+        body["timestamp"] = int(self.clock())
+        reply = "update/accepted" if m.code is None else "update/rejected"
+        return [_out(jobs_topic(m.device_id, reply, m.job_id), body)]
+
+    @_PLATFORM_SENDS.on(ev.ConfigureLog)
+    def _configure_log(self, m: ev.ConfigureLog) -> list[ev.Outgoing]:
+        validate_thing_name(m.device_id)
+        body: dict[str, Any] = {"switch": "on" if m.enabled else "off"}
+        if m.until_ms is not None:
+            body["end_time"] = m.until_ms
+        return [_out(log_config_topic(m.device_id), body)]
+
+    @_PLATFORM_SENDS.on(ev.MessageDown)
+    def _message_down(self, m: ev.MessageDown) -> list[ev.Outgoing]:
+        validate_thing_name(m.device_id)
+        if not isinstance(m.payload, (bytes, bytearray, memoryview)):
+            raise CodecError(f"a message is bytes, not {type(m.payload).__name__}")
+        return [_sized(ev.Outgoing(message_down_topic(m.device_id), bytes(m.payload)))]
+
+    @staticmethod
+    def _execution(
+        thing: str, offer: ev.OfferUpgrade, status: str, version_number: int, now: int
+    ) -> dict[str, Any]:
+        """A JobExecution (jobs-mqtt-api) running ``offer``; times are the cloud's ``now``."""
+        validate_thing_name(thing)
+        if offer.task_id is None or not _JOB.fullmatch(offer.task_id):
+            raise CodecError(f"an AWS IoT job needs a job id (task_id), not {offer.task_id!r}")
+        return {
+            "jobId": offer.task_id,
+            "thingName": thing,
+            "jobDocument": job_document(offer),
+            "status": status,
+            "queuedAt": now,
+            "lastUpdatedAt": now,
+            "versionNumber": version_number,
+            "executionNumber": 1,
+        }
+
+
+def _job_update(thing: str, job_id: str, token: str | None, body: dict[str, Any]) -> ev.UpgradeReported:
+    """An UpdateJobExecution as the upgrade progress it reports (CodecError naming the field)."""
+    status = field(body, "status", str)
+    if status not in _DEVICE_STATUSES:
+        raise CodecError(
+            f"field 'status' is {status[:40]!r}, not one a device sets: {sorted(_DEVICE_STATUSES)}"
+        )
+    details = field(body, "statusDetails", dict, required=False) or {}
+    for key, value in details.items():
+        if not isinstance(value, str):
+            raise CodecError(f"statusDetails.{key[:40]!r} must be a string, got {type(value).__name__}")
+    said = details.get("state")
+    state: ev.UpgradeState
+    if status == "IN_PROGRESS":
+        state = "installing" if said == "installing" else "downloading"
+    else:
+        state = "succeeded" if status == "SUCCEEDED" else "failed"
+    percent_text = details.get("percent", "")
+    percent = int(percent_text) if _PERCENT.fullmatch(percent_text) and int(percent_text) <= 100 else None
+    failure: ev.UpgradeFailure | None = None
+    if state == "failed":
+        failure = _FAILURES.get(details.get("failure", "")) or STATUS_FAILURE.get(status)
+    version = details.get("version") or None
+    if state == "failed" and details.get("current_version"):
+        version = details["current_version"]  # the version the device kept, as on Huawei
+    return ev.UpgradeReported(
+        thing,
+        version,
+        state,
+        percent,
+        job_id,
+        failure,
+        details.get("reason", ""),
+        status,
+        token,
+    )
+
+
+def _log_entries(thing: str, body: dict[str, Any]) -> list[ev.PlatformUplink]:
+    """One DeviceLog per record of a ``logs/up`` message (CodecError naming a bad one)."""
+    records = field(body, "logs", list)
+    out: list[ev.PlatformUplink] = []
+    for index, record in enumerate(records):
+        where = f"logs[{index}]."
+        if not isinstance(record, dict):
+            raise CodecError(f"logs[{index}] must be an object, got {type(record).__name__}")
+        params = {
+            "timestamp": field(record, "timestamp", int, where=where),
+            "type": field(record, "type", str, required=False, where=where) or "DEVICE_STATUS",
+            "content": field(record, "content", str, where=where),
+        }
+        out.append(ev.DeviceLog(thing, params))
+    return out
+
+
+def device_info(thing: str, reported: Mapping[str, Any]) -> ev.DeviceInfo:
+    """What an accepted update of the thing's :data:`INFO_SHADOW` says about it (the cloud side
+    reads it off the shadow service, which serves that shadow like any other)."""
+    return ev.DeviceInfo(thing, {key: value for key, value in reported.items() if value is not None})
+
 
 # --- a Device on AWS IoT -----------------------------------------------------------------------
 def device(
@@ -476,6 +985,7 @@ def device(
     port: int = 8883,
     shadows: Mapping[str, str | None] | None = None,
     commands: bool = True,
+    jobs: bool = True,
     **options: Any,
 ) -> Device:
     """A device on AWS IoT Core (``Device.for_aws``): mutual TLS with the thing's certificate,
@@ -483,7 +993,7 @@ def device(
 
     ``shadows`` maps service ids to shadow names (None = the classic shadow); by default one
     service uses the classic shadow and several use one named shadow each. ``commands=False``
-    leaves AWS IoT's commands topics alone."""
+    leaves AWS IoT's commands topics alone, ``jobs=False`` its Jobs topics (no OTA then)."""
     from ..transport import TlsOptions
 
     return cls(
@@ -493,7 +1003,7 @@ def device(
         broker=f"mqtts://{endpoint}:{port}",
         client_id=thing_name,
         tls=TlsOptions(ca_file, cert_file, key_file),
-        codec_options={"shadows": shadows, "commands": commands},
+        codec_options={"shadows": shadows, "commands": commands, "jobs": jobs},
         **options,
     )
 
@@ -552,15 +1062,16 @@ def implicit_subscriptions(device_id: str) -> list[tuple[str, int]]:
 
 def device_topics(device_id: str) -> tuple[list[str], list[str]]:
     """``(publish filters, subscribe filters)`` of one thing: its shadows, jobs and commands, and
-    its own namespace ``things/{thing}/...`` (our event and message topics)."""
+    its own namespace ``things/{thing}/...`` (our event, message and log topics and its custom
+    topics)."""
     thing = validate_thing_name(device_id)
     own = [f"$aws/things/{thing}/#", f"$aws/commands/things/{thing}/#", f"things/{thing}/#"]
     return own, list(own)
 
 
 def topic_device(topic: str) -> str | None:
-    """The thing a topic of this protocol is about (shadows, jobs, commands, our events and
-    messages), else None."""
+    """The thing a topic of this protocol is about (shadows, jobs, commands, our own and custom
+    topics), else None."""
     parts = topic.split("/")
     if len(parts) > 3 and parts[0] == "$aws" and parts[1] == "things":
         return parts[2] or None
