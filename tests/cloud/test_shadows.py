@@ -177,15 +177,17 @@ def test_a_platform_service_not_served_yet_is_kept_and_logged_once_per_device(
 ) -> None:
     rig = Rig("huawei")
     body = {
-        "services": [{"service_id": "$ota", "event_type": "version_report", "paras": {"sw_version": "1"}}]
+        "services": [
+            {"service_id": "$sub_device_manager", "event_type": "sub_device_sync_request", "paras": {"version": 1}}
+        ]
     }
     with caplog.at_level(logging.INFO, logger="thingmodel.cloud"):
         for _ in range(3):
             rig.send(HW + "events/up", body)
         rig.send("$oc/devices/dev-2/sys/events/up", json.dumps(body).encode())
-    lines = [r.getMessage() for r in caplog.records if "$ota" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "$sub_device_manager" in r.getMessage()]
     assert len(lines) == 2 and "does not serve it yet" in lines[0]
-    assert [e.event_type for e in rig.cloud.activity(HUAWEI).system] == ["version_report"] * 3
+    assert [e.event_type for e in rig.cloud.activity(HUAWEI).system] == ["sub_device_sync_request"] * 3
 
 
 # -- malformed requests get the vendor's error answer -----------------------------------------------

@@ -396,8 +396,11 @@ def test_messages_and_events_from_the_cloud_reach_the_device_handlers() -> None:
     cloud.core.on_message = seen.append
     cloud.core.on_event = seen.append
     cloud.send_message(b"reboot at noon")
-    cloud.send_event("$ota", "version_query", {"force": True})
-    assert seen == [CloudMessage(b"reboot at noon"), CloudEvent("$ota", "version_query", {"force": True})]
+    cloud.send_event("$sub_device_manager", "start_scan", {"force": True})
+    assert seen == [
+        CloudMessage(b"reboot at noon"),
+        CloudEvent("$sub_device_manager", "start_scan", {"force": True}),
+    ]
 
 
 def test_a_message_handler_that_raises_is_reported_and_the_device_carries_on() -> None:

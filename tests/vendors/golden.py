@@ -65,6 +65,8 @@ def build(description: Mapping[str, Any], wire: bytes = b"") -> Any:
     cls = getattr(ev, description["type"])
     if cls in (ev.ShadowSnapshot, ev.AnswerShadow):
         fields["services"] = {sid: ev.ShadowState(**state) for sid, state in fields["services"].items()}
+    if cls is ev.ShipLogs:
+        fields["entries"] = tuple(ev.LogEntry(**entry) for entry in fields["entries"])
     if cls is ev.DesiredCleared:
         fields["services"] = {
             sid: None if names is None else tuple(names) for sid, names in fields["services"].items()

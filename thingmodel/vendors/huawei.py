@@ -16,23 +16,47 @@ Shadow limits (:data:`SHADOW_LIMITS`): IoTDA documents none but the 1 MB message
 shadow keys hold no ``.``, ``$`` or NUL; we also bound nesting at the depth our JSON guard allows
 (``jsonwire.MAX_DEPTH``), so that every stored shadow can always be encoded again.
 
+Device features are IoTDA's system services on ``events/up`` / ``events/down``, both halves:
+``$ota`` (``version_query``, ``firmware_upgrade``/``software_upgrade`` and their ``_v2`` forms,
+``version_report``, ``upgrade_progress_report``), ``$log`` (``log_config``, ``log_report``),
+``$file_manager`` (``get_upload_url``/``get_download_url``, their ``_response`` and the
+``*_result_report``) and ``$sdk_info`` (``sdk_info_report``). What the device half cannot read
+in one of these entries is a :class:`~thingmodel.protocol.messages.Malformed` for that entry
+alone (``kind="ota"`` for ``$ota``, naming the offer's ``task_id`` when it has one); the other
+entries of the message still decode. An upgrade's failure maps to IoTDA's ``result_code`` by
+:data:`FAILURE_CODES`, and back by :data:`CODE_FAILURES`. A device's custom topics are
+``$oc/devices/{device_id}/user/{name}`` (:meth:`HuaweiDevice.custom_topic`).
+
 Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`) and the
 ``Device`` factory behind ``Device.for_huawei`` (:func:`device`).
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
+import posixpath
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from ..errors import CodecError, InvalidValue
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
-from ..protocol.jsonwire import MAX_DEPTH, dumps, errors_from_text, errors_text, field, loads_object
+from ..protocol.jsonwire import (
+    MAX_DEPTH,
+    dumps,
+    errors_from_text,
+    errors_text,
+    field,
+    loads_object,
+    require_finite,
+)
 
 if TYPE_CHECKING:
     from ..declare.service import Service
@@ -47,6 +71,46 @@ _REQUEST = "request_id="
 #: what one device's shadow may hold (see the module's docstring)
 SHADOW_LIMITS = ev.ShadowLimits(max_depth=MAX_DEPTH, max_bytes=MAX_PAYLOAD, forbidden_in_names=".$\0")
 TIME_SYNC = "$time_sync"
+OTA = "$ota"
+LOG = "$log"
+FILES = "$file_manager"
+SDK_INFO = "$sdk_info"
+
+#: ``UpgradeProgress.failure`` -> ``upgrade_progress_report`` ``result_code`` (IoTDA's codes)
+FAILURE_CODES: dict[ev.UpgradeFailure, int] = {
+    "busy": 1,  # device in use
+    "current": 3,  # already the latest version
+    "download": 6,  # download timeout
+    "verify": 7,  # package verification failed
+    "unsupported": 8,  # package type not supported
+    "install": 10,  # installing the package failed
+}
+#: a failure with no category, and IoTDA's "internal error"
+RESULT_INTERNAL = 255
+#: ``result_code`` -> failure: the inverse of :data:`FAILURE_CODES`, plus IoTDA's codes we never
+#: send mapped to the nearest category (2 poor signal and 5 no storage space: the package cannot
+#: be fetched; 4 low battery: not now; 9 out of memory: the install). Codes not here: None.
+CODE_FAILURES: dict[int, ev.UpgradeFailure | None] = {
+    **{code: failure for failure, code in FAILURE_CODES.items()},
+    2: "download",
+    4: "busy",
+    5: "download",
+    9: "install",
+    RESULT_INTERNAL: None,
+}
+#: what an ``installing`` progress report says: IoTDA has no state, only a progress and a text
+INSTALLING = "installing"
+INSTALLING_PROGRESS = 99
+#: seconds an upgrade offer says its access token lasts (IoTDA's own example)
+OFFER_EXPIRES = 86400
+#: the bucket the platform half names in its file URL answers
+BUCKET = "thingmodel"
+#: the ``type`` of a ``log_report`` entry
+LOG_TYPES = ("DEVICE_STATUS", "DEVICE_PROPERTY", "DEVICE_MESSAGE", "DEVICE_COMMAND")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# end_time of log_config: IoTDA's yyyyMMdd'T'HHmmss'Z'; an older doc page shows ISO 8601
+_COMPACT_TIME = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
+_ISO_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,3})?Z")
 
 
 def client_id(device_id: str, timestamp: str, *, check_timestamp: bool = True) -> str:
@@ -162,32 +226,38 @@ class HuaweiDevice:
             return [ev.CloudMessage(payload)]
         try:
             body = loads_object(payload, limit=MAX_PAYLOAD)
+            if kind == "event":
+                return _events_down(topic, body)
+            assert rid is not None
             return self._decode(kind, rid, body)
         except CodecError as exc:
             return [ev.Malformed(topic, str(exc), kind=kind, request_id=rid)]
 
-    def _decode(self, kind: str, rid: str | None, body: dict[str, Any]) -> list[ev.Downlink]:
-        assert rid is not None or kind == "event"
+    def _decode(self, kind: str, rid: str, body: dict[str, Any]) -> list[ev.Downlink]:
         if kind == "desired":
             return [ev.DesiredChange(rid, _services_values(body))]
         if kind == "read":
-            return [ev.PropertyRead(rid, field(body, "service_id", str, required=False) or None)]  # type: ignore[arg-type]
+            return [ev.PropertyRead(rid, field(body, "service_id", str, required=False) or None)]
         if kind == "command":
             return [
                 ev.CommandRequest(
-                    rid,  # type: ignore[arg-type]
+                    rid,
                     field(body, "service_id", str, required=False),
                     field(body, "command_name", str),
                     field(body, "paras", dict, required=False) or {},
                 )
             ]
-        if kind == "shadow":
-            code = field(body, "result_code", int, required=False) or RESULT_OK
-            if code != RESULT_OK:  # the sync goes on with an empty shadow; the refusal is surfaced
-                reason = field(body, "result_desc", str, required=False) or f"result code {code}"
-                return [ev.Rejected(rid, code, f"shadow get refused: {reason}"), ev.ShadowSnapshot(rid, {})]
-            return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
-        return [_device_event(*event) for event in _events_from_wire(body)]
+        # the answer to a shadow get
+        code = field(body, "result_code", int, required=False) or RESULT_OK
+        if code != RESULT_OK:  # the sync goes on with an empty shadow; the refusal is surfaced
+            reason = field(body, "result_desc", str, required=False) or f"result code {code}"
+            return [ev.Rejected(rid, code, f"shadow get refused: {reason}"), ev.ShadowSnapshot(rid, {})]
+        return [ev.ShadowSnapshot(rid, _shadow_from_wire(field(body, "shadow", list)))]
+
+    def custom_topic(self, name: str) -> str:
+        """The full topic of this device's custom topic ``name`` (a name or a filter, checked by
+        the caller): ``$oc/devices/{device_id}/user/{name}``."""
+        return f"$oc/devices/{self.device_id}/user/{name}"
 
     encoders = _DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -242,6 +312,55 @@ class HuaweiDevice:
     def _settle(self, m: ev.SettleDesired) -> list[ev.Outgoing]:
         return []  # IoTDA keeps desired values; a refusal was answered by the set response
 
+    def _system_up(self, service_id: str, event_type: str, params: Mapping[str, Any]) -> ev.Outgoing:
+        return _out(f"{self.prefix}events/up", _events_to_wire(service_id, event_type, params))
+
+    @_DEVICE_SENDS.on(ev.ReportVersion)
+    def _report_version(self, m: ev.ReportVersion) -> list[ev.Outgoing]:
+        params = _present(fw_version=m.fw_version, sw_version=m.sw_version)
+        return [self._system_up(OTA, "version_report", params)]
+
+    @_DEVICE_SENDS.on(ev.UpgradeProgress)
+    def _upgrade_progress(self, m: ev.UpgradeProgress) -> list[ev.Outgoing]:
+        return [self._system_up(OTA, "upgrade_progress_report", _progress_to_wire(m))]
+
+    @_DEVICE_SENDS.on(ev.ReportInfo)
+    def _report_info(self, m: ev.ReportInfo) -> list[ev.Outgoing]:
+        params: dict[str, Any] = _present(
+            device_sdk_version=m.sdk_version, sw_version=m.sw_version, fw_version=m.fw_version
+        )
+        for key, value in m.extra.items():
+            if key in _INFO_FIELDS:
+                raise CodecError(f"ReportInfo extra key {key!r} is one of {SDK_INFO}'s own fields")
+            params[key] = value
+        return [self._system_up(SDK_INFO, "sdk_info_report", params)]
+
+    @_DEVICE_SENDS.on(ev.ShipLogs)
+    def _ship_logs(self, m: ev.ShipLogs) -> list[ev.Outgoing]:
+        topic = f"{self.prefix}events/up"
+        items = [_log_item(index, entry) for index, entry in enumerate(m.entries)]
+        return [_out(topic, {"services": chunk}) for chunk in _chunks(items, topic)]
+
+    @_DEVICE_SENDS.on(ev.AskFileUrl)
+    def _ask_file_url(self, m: ev.AskFileUrl) -> list[ev.Outgoing]:
+        _check_direction("AskFileUrl", m.direction)
+        if not m.file_name:
+            raise CodecError("AskFileUrl file_name must not be empty")
+        params: dict[str, Any] = {"file_name": m.file_name}
+        if m.attributes:
+            params["file_attributes"] = _json_object("AskFileUrl attributes", m.attributes)
+        return [self._system_up(FILES, f"get_{m.direction}_url", params)]
+
+    @_DEVICE_SENDS.on(ev.FileResult)
+    def _file_result(self, m: ev.FileResult) -> list[ev.Outgoing]:
+        _check_direction("FileResult", m.direction)
+        params: dict[str, Any] = {"object_name": m.file_name, "result_code": m.code}
+        if m.status_code is not None:
+            params["status_code"] = m.status_code
+        if m.description:
+            params["status_description"] = m.description
+        return [self._system_up(FILES, f"{m.direction}_result_report", params)]
+
 
 def _ms_field(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
     """A millisecond time of a ``$time_sync`` answer: an int, or digits (the SDK sends strings)."""
@@ -255,13 +374,240 @@ def _ms_field(params: dict[str, Any], name: str, *, required: bool = True) -> in
     return value
 
 
-def _device_event(service_id: str, event_type: str, params: dict[str, Any]) -> ev.Downlink:
-    """An ``events/down`` entry: a time-sync answer, or an event for a service."""
-    if (service_id, event_type) != (TIME_SYNC, "time_sync_response"):
-        return ev.CloudEvent(service_id, event_type, params)
+def _time_answer(event_type: str, params: dict[str, Any]) -> ev.Downlink:
     recv, send = _ms_field(params, "server_recv_time"), _ms_field(params, "server_send_time")
     assert recv is not None and send is not None
     return ev.TimeAnswered(None, _ms_field(params, "device_send_time", required=False), recv, send)
+
+
+def _version_query(event_type: str, params: dict[str, Any]) -> ev.Downlink:
+    return ev.VersionQuery()  # its paras (a gateway's task_id ...) say nothing to a device
+
+
+def _upgrade_offer(event_type: str, params: dict[str, Any]) -> ev.Downlink:
+    """``firmware_upgrade``/``software_upgrade`` (the package on IoTDA: Bearer ``access_token``,
+    ``file_size`` and ``sign`` required) or their ``_v2`` forms (on OBS: no token)."""
+    where = f"{OTA} {event_type} paras."
+    obs = event_type.endswith("_v2")
+    version, url = _text(params, "version", where), _url(params, "url", where)  # in the docs' order
+    size = _int_in(params, "file_size", where, 0, 2**63 - 1, required=not obs)
+    sign = _text(params, "sign", where, required=not obs)
+    if sign is not None and not _SHA256.fullmatch(sign):
+        raise CodecError(f"field {where}'sign' must be a SHA-256 (64 hex digits), got {_short(sign)}")
+    return ev.UpgradeOffer(
+        version=version,  # type: ignore[arg-type]
+        url=url,
+        size=size,
+        sha256=None if sign is None else sign.lower(),
+        token=None if obs else _text(params, "access_token", where, required=False),
+        task_id=_text(params, "task_id", where, required=False),
+        kind="software" if event_type.startswith("software") else "firmware",
+    )
+
+
+def _log_config(event_type: str, params: dict[str, Any]) -> ev.Downlink:
+    where = f"{LOG} {event_type} paras."
+    switch = field(params, "switch", str, where=where)
+    if switch not in ("on", "off"):
+        raise CodecError(f"field {where}'switch' must be 'on' or 'off', got {_short(switch)}")
+    end_time = _text(params, "end_time", where, required=False)
+    until = None if end_time is None else _utc_ms(end_time, f"{where}'end_time'")
+    return ev.LogConfig(switch == "on", until)
+
+
+def _file_url(event_type: str, params: dict[str, Any]) -> ev.Downlink:
+    where = f"{FILES} {event_type} paras."
+    return ev.FileUrl(
+        direction="upload" if event_type.startswith("get_upload") else "download",
+        file_name=_text(params, "object_name", where),  # type: ignore[arg-type]
+        url=_url(params, "url", where),
+        expires=_int_in(params, "expire", where, 0, 2**63 - 1, required=False),
+    )
+
+
+_Reader = Callable[[str, dict[str, Any]], ev.Downlink]
+#: the system-service events a device reads: (service_id, event_type) -> reader
+_SYSTEM_DOWN: dict[tuple[str, str], _Reader] = {
+    (TIME_SYNC, "time_sync_response"): _time_answer,
+    (OTA, "version_query"): _version_query,
+    **{
+        (OTA, f"{kind}_upgrade{v2}"): _upgrade_offer
+        for kind in ("firmware", "software")
+        for v2 in ("", "_v2")
+    },
+    (LOG, "log_config"): _log_config,
+    (FILES, "get_upload_url_response"): _file_url,
+    (FILES, "get_download_url_response"): _file_url,
+}
+
+
+def _events_down(topic: str, body: dict[str, Any]) -> list[ev.Downlink]:
+    """Each entry of an ``events/down`` body: an entry that cannot be read is Malformed alone."""
+    out: list[ev.Downlink] = []
+    for service_id, event_type, params in _events_from_wire(body):
+        read = _SYSTEM_DOWN.get((service_id, event_type))
+        if read is None:
+            out.append(ev.CloudEvent(service_id, event_type, params))
+            continue
+        try:
+            out.append(read(event_type, params))
+        except CodecError as exc:
+            if service_id == OTA:  # the core answers an offer it cannot read (a failed progress)
+                task = params.get("task_id")
+                task_id = task if isinstance(task, str) and task else None
+                out.append(ev.Malformed(topic, str(exc), kind="ota", request_id=task_id))
+            else:
+                out.append(ev.Malformed(topic, str(exc), kind="event"))
+    return out
+
+
+# --- field readers and writers of the system services ------------------------------------------
+def _short(value: object) -> str:
+    """``repr(value)``, cut short: a hostile value must not make a reason huge."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(params: dict[str, Any], name: str, where: str, *, required: bool = True) -> str | None:
+    """A string field; an empty one counts as absent."""
+    value = field(params, name, str, required=required, where=where)
+    if value == "":
+        if required:
+            raise CodecError(f"field {where}{name!r} must not be empty")
+        return None
+    return value  # type: ignore[no-any-return]
+
+
+def _url(params: dict[str, Any], name: str, where: str) -> str:
+    url: str = field(params, name, str, where=where)
+    if not url.lower().startswith(("http://", "https://")) or len(url) < 10:
+        raise CodecError(f"field {where}{name!r} must be an http(s) URL, got {_short(url)}")
+    return url
+
+
+def _int_in(
+    params: dict[str, Any], name: str, where: str, low: int, high: int, *, required: bool = True
+) -> int | None:
+    value = field(params, name, int, required=required, where=where)
+    if value is not None and not low <= value <= high:
+        raise CodecError(f"field {where}{name!r} must be {low}..{high}, got {_short(value)}")
+    return value  # type: ignore[no-any-return]
+
+
+def _utc_ms(text: str, what: str) -> int:
+    """``yyyyMMdd'T'HHmmss'Z'`` (or ISO 8601 ``yyyy-MM-dd'T'HH:mm:ss'Z'``) as ms since the epoch."""
+    match = _COMPACT_TIME.fullmatch(text) or _ISO_TIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:
+        raise CodecError(
+            f"field {what} must be a UTC time yyyyMMdd'T'HHmmss'Z', got {_short(text)}"
+        ) from None
+    return calendar.timegm(stamp.utctimetuple()) * 1000
+
+
+def _utc_text(ms: int, what: str) -> str:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+        raise CodecError(f"{what} must be milliseconds since the epoch, got {_short(ms)}")
+    try:
+        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ms // 1000))
+    except (OverflowError, OSError, ValueError):
+        raise CodecError(f"{what} {ms} is beyond the years IoTDA's time format holds") from None
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that are not None, in order."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _json_object(what: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` as a dict, if JSON can hold all of it (CodecError naming ``what`` otherwise)."""
+    copy = dict(value)
+    try:
+        require_finite(copy, what)
+    except InvalidValue as exc:
+        raise CodecError(str(exc)) from None
+    return copy
+
+
+def _check_direction(what: str, direction: str) -> None:
+    if direction not in ("upload", "download"):
+        raise CodecError(f"{what} direction must be 'upload' or 'download', got {_short(direction)}")
+
+
+_INFO_FIELDS = frozenset({"device_sdk_version", "sw_version", "fw_version"})
+
+
+def _progress_to_wire(m: ev.UpgradeProgress) -> dict[str, Any]:
+    """``upgrade_progress_report`` paras. ``version`` is the device's current version (IoTDA's
+    definition): the new one on success, the old one (``current_version``, when known) before."""
+    if m.percent is not None and (
+        isinstance(m.percent, bool) or not isinstance(m.percent, int) or not 0 <= m.percent <= 100
+    ):
+        raise CodecError(f"UpgradeProgress percent must be 0..100, got {_short(m.percent)}")
+    current = m.current_version or m.version
+    description = m.reason
+    progress: int | None
+    if m.state == "downloading":
+        code, version, progress = RESULT_OK, current, m.percent
+    elif m.state == "installing":
+        code, version, progress, description = RESULT_OK, current, INSTALLING_PROGRESS, INSTALLING
+    elif m.state == "succeeded":
+        code, version, progress = RESULT_OK, m.version, 100
+    elif m.state == "failed":
+        code = RESULT_INTERNAL if m.failure is None else FAILURE_CODES.get(m.failure, RESULT_INTERNAL)
+        version, progress = current, None
+    else:
+        raise CodecError(f"UpgradeProgress state {_short(m.state)} is not one IoTDA can report")
+    params: dict[str, Any] = {"result_code": code, "version": version}
+    if progress is not None:
+        params["progress"] = progress
+    if description:
+        params["description"] = description
+    return params
+
+
+def _log_item(index: int, entry: ev.LogEntry) -> dict[str, Any]:
+    """One ``log_report`` entry; the SDK sends ``timestamp`` as ms since the epoch, in a string."""
+    if entry.type not in LOG_TYPES:
+        raise CodecError(
+            f"ShipLogs entries[{index}] type {_short(entry.type)} is not one of {', '.join(LOG_TYPES)}"
+        )
+    stamp = entry.timestamp_ms
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0:
+        raise CodecError(
+            f"ShipLogs entries[{index}] timestamp_ms must be ms since the epoch, got {_short(stamp)}"
+        )
+    paras = {"timestamp": str(stamp), "type": entry.type, "content": entry.content}
+    return {"service_id": LOG, "event_type": "log_report", "paras": paras}
+
+
+def _chunks(items: list[dict[str, Any]], topic: str) -> list[list[dict[str, Any]]]:
+    """``items`` split into runs whose ``{"services": [...]}`` fits IoTDA's message limit."""
+    budget = MAX_PAYLOAD - len(dumps({"services": []}))
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for index, item in enumerate(items):
+        try:
+            length = len(dumps(item))
+        except ValueError as exc:
+            raise CodecError(f"cannot encode log entry {index} for {topic}: {exc}") from None
+        if length > budget:
+            raise CodecError(
+                f"log entry {index} of {length} bytes exceeds IoTDA's limit of {MAX_PAYLOAD} bytes alone"
+            )
+        if current and size + 1 + length > budget:
+            chunks.append(current)
+            current, size = [], 0
+        size += length + (1 if current else 0)
+        current.append(item)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 _DEVICE_KINDS: dict[str, ev.RequestKind] = {
@@ -371,17 +717,28 @@ class HuaweiPlatform:
             return [ev.MessageUp(device_id, payload)]
         try:
             body = loads_object(payload, limit=MAX_PAYLOAD)
+            if kind == "event":
+                return self._events_up(topic, device_id, body)
             return self._decode(kind, device_id, rid, body)
         except CodecError as exc:
             return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind, request_id=rid)]
+
+    def _events_up(self, topic: str, device_id: str, body: dict[str, Any]) -> list[ev.PlatformUplink]:
+        """Each entry of an ``events/up`` body: an entry that cannot be read is malformed alone."""
+        out: list[ev.PlatformUplink] = []
+        for service_id, event_type, params in _events_from_wire(body):
+            try:
+                out.append(self._event(device_id, service_id, event_type, params))
+            except CodecError as exc:
+                kind: ev.RequestKind = "ota" if service_id == OTA else "event"
+                out.append(ev.DeviceMalformed(device_id, topic, str(exc), kind=kind))
+        return out
 
     def _decode(
         self, kind: str, device_id: str, rid: str | None, body: dict[str, Any]
     ) -> list[ev.PlatformUplink]:
         if kind == "report":
             return [ev.Reported(device_id, _services_values(body))]
-        if kind == "event":
-            return [self._event(device_id, *event) for event in _events_from_wire(body)]
         assert rid is not None
         if kind == "desired":
             code = field(body, "result_code", int, required=False) or RESULT_OK
@@ -412,10 +769,9 @@ class HuaweiPlatform:
             if isinstance(sent, bool):
                 raise CodecError(f"field {TIME_SYNC} paras.'device_send_time' must be int/str, got bool")
             return ev.TimeSyncRequested(device_id, sent, self._ms())
-        if (service_id, event_type) == ("$sdk_info", "sdk_info_report"):
-            return ev.DeviceInfo(device_id, params)
-        if (service_id, event_type) == ("$log", "log_report"):
-            return ev.DeviceLog(device_id, params)
+        read = _SYSTEM_UP.get((service_id, event_type))
+        if read is not None:
+            return read(device_id, event_type, params)
         return ev.SystemEventUp(device_id, service_id, event_type, params)
 
     encoders = _PLATFORM_SENDS
@@ -482,6 +838,143 @@ class HuaweiPlatform:
         body = _events_to_wire(TIME_SYNC, "time_sync_response", params)
         return [_out(f"{_prefix(m.device_id)}events/down", body)]
 
+    def _system_down(
+        self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any]
+    ) -> ev.Outgoing:
+        return _out(f"{_prefix(device_id)}events/down", _events_to_wire(service_id, event_type, params))
+
+    @_PLATFORM_SENDS.on(ev.QueryVersion)
+    def _query_version(self, m: ev.QueryVersion) -> list[ev.Outgoing]:
+        return [self._system_down(m.device_id, OTA, "version_query", {})]
+
+    @_PLATFORM_SENDS.on(ev.OfferUpgrade)
+    def _offer_upgrade(self, m: ev.OfferUpgrade) -> list[ev.Outgoing]:
+        """``firmware_upgrade``/``software_upgrade``: the package is ours to serve (IoTDA's form
+        with a Bearer token), never the ``_v2`` (OBS) form, whose SDK parser drops ``sign``."""
+        if m.kind not in ("firmware", "software"):
+            raise CodecError(f"OfferUpgrade kind must be 'firmware' or 'software', got {_short(m.kind)}")
+        if not isinstance(m.version, str) or not m.version:
+            raise CodecError(f"OfferUpgrade version must be a non-empty string, got {_short(m.version)}")
+        if not isinstance(m.url, str) or not m.url.lower().startswith(("http://", "https://")):
+            raise CodecError(f"OfferUpgrade url must be an http(s) URL, got {_short(m.url)}")
+        if isinstance(m.size, bool) or not isinstance(m.size, int) or not 0 <= m.size < 2**63:
+            raise CodecError(f"OfferUpgrade size must be a byte count, got {_short(m.size)}")
+        if not isinstance(m.sha256, str) or not _SHA256.fullmatch(m.sha256):
+            raise CodecError(f"OfferUpgrade sha256 must be 64 hex digits, got {_short(m.sha256)}")
+        params: dict[str, Any] = {
+            "version": m.version,
+            "url": m.url,
+            "file_size": m.size,
+            "file_name": _file_name(m.url),
+            "expires": OFFER_EXPIRES,
+            "sign": m.sha256.lower(),
+        }
+        if m.token is not None:
+            params["access_token"] = m.token
+        if m.task_id is not None:
+            params["task_id"] = m.task_id
+        return [self._system_down(m.device_id, OTA, f"{m.kind}_upgrade", params)]
+
+    @_PLATFORM_SENDS.on(ev.ConfigureLog)
+    def _configure_log(self, m: ev.ConfigureLog) -> list[ev.Outgoing]:
+        params = {"switch": "on" if m.enabled else "off"}
+        if m.until_ms is not None:
+            params["end_time"] = _utc_text(m.until_ms, "ConfigureLog until_ms")
+        return [self._system_down(m.device_id, LOG, "log_config", params)]
+
+    @_PLATFORM_SENDS.on(ev.AnswerFileUrl)
+    def _answer_file_url(self, m: ev.AnswerFileUrl) -> list[ev.Outgoing]:
+        _check_direction("AnswerFileUrl", m.direction)
+        if not isinstance(m.url, str) or not m.url.lower().startswith(("http://", "https://")):
+            raise CodecError(f"AnswerFileUrl url must be an http(s) URL, got {_short(m.url)}")
+        if isinstance(m.expires, bool) or not isinstance(m.expires, int) or m.expires < 0:
+            raise CodecError(f"AnswerFileUrl expires must be seconds, got {_short(m.expires)}")
+        params = {
+            "url": m.url,
+            "bucket_name": BUCKET,
+            "object_name": m.file_name,
+            "expire": m.expires,
+            "file_attributes": _json_object("AnswerFileUrl attributes", m.attributes),
+        }
+        return [self._system_down(m.device_id, FILES, f"get_{m.direction}_url_response", params)]
+
+
+def _file_name(url: str) -> str:
+    """The last segment of ``url``'s path, which an IoTDA offer names its ``file_name``."""
+    return unquote(posixpath.basename(urlsplit(url).path)) or "package"
+
+
+def _version_reported(device_id: str, event_type: str, params: dict[str, Any]) -> ev.PlatformUplink:
+    where = f"{OTA} {event_type} paras."
+    return ev.VersionReported(
+        device_id,
+        _text(params, "fw_version", where, required=False),
+        _text(params, "sw_version", where, required=False),
+    )
+
+
+def _upgrade_reported(device_id: str, event_type: str, params: dict[str, Any]) -> ev.PlatformUplink:
+    """The state follows what :func:`_progress_to_wire` sends: a non-zero ``result_code`` is a
+    failure, progress 100 success, the ``installing`` text installing, anything else a download."""
+    where = f"{OTA} {event_type} paras."
+    code = _int_in(params, "result_code", where, -(2**63), 2**63 - 1)
+    assert code is not None
+    progress = _int_in(params, "progress", where, 0, 100, required=False)
+    version = _text(params, "version", where, required=False)
+    description = field(params, "description", str, required=False, where=where) or ""
+    state: ev.UpgradeState
+    if code != RESULT_OK:
+        state = "failed"
+    elif progress == 100:
+        state = "succeeded"
+    elif description == INSTALLING:
+        state, description = "installing", ""
+    else:
+        state = "downloading"
+    failure = CODE_FAILURES.get(code) if state == "failed" else None
+    return ev.UpgradeReported(
+        device_id, version, state, percent=progress, failure=failure, reason=description, code=code
+    )
+
+
+def _file_url_requested(device_id: str, event_type: str, params: dict[str, Any]) -> ev.PlatformUplink:
+    where = f"{FILES} {event_type} paras."
+    return ev.FileUrlRequested(
+        device_id,
+        "upload" if event_type == "get_upload_url" else "download",
+        _text(params, "file_name", where),  # type: ignore[arg-type]
+        field(params, "file_attributes", dict, required=False, where=where) or {},
+    )
+
+
+def _file_reported(device_id: str, event_type: str, params: dict[str, Any]) -> ev.PlatformUplink:
+    where = f"{FILES} {event_type} paras."
+    code = _int_in(params, "result_code", where, -(2**63), 2**63 - 1)
+    assert code is not None
+    return ev.FileReported(
+        device_id,
+        "upload" if event_type.startswith("upload") else "download",
+        _text(params, "object_name", where),  # type: ignore[arg-type]
+        code,
+        _int_in(params, "status_code", where, -(2**63), 2**63 - 1, required=False),
+        field(params, "status_description", str, required=False, where=where) or "",
+    )
+
+
+_UpReader = Callable[[str, str, dict[str, Any]], ev.PlatformUplink]
+#: the system-service events the platform half reads (besides the time sync it answers):
+#: (service_id, event_type) -> reader(device_id, event_type, paras)
+_SYSTEM_UP: dict[tuple[str, str], _UpReader] = {
+    (SDK_INFO, "sdk_info_report"): lambda device_id, _, params: ev.DeviceInfo(device_id, params),
+    (LOG, "log_report"): lambda device_id, _, params: ev.DeviceLog(device_id, params),
+    (OTA, "version_report"): _version_reported,
+    (OTA, "upgrade_progress_report"): _upgrade_reported,
+    (FILES, "get_upload_url"): _file_url_requested,
+    (FILES, "get_download_url"): _file_url_requested,
+    (FILES, "upload_result_report"): _file_reported,
+    (FILES, "download_result_report"): _file_reported,
+}
+
 
 # --- a Device on IoTDA -----------------------------------------------------------------------------
 def device(
@@ -532,8 +1025,6 @@ def device(
 # --- access: identities, credential checks and topic rules (the platform side) ---
 # What IoTDA checks when a device connects, and which topics it may use, for the local cloud's
 # broker policy (thingmodel.cloud.access). Imported here so this section stays self-contained.
-import calendar  # noqa: E402
-import re  # noqa: E402
 import secrets  # noqa: E402
 import string  # noqa: E402
 
