@@ -178,7 +178,11 @@ def test_a_platform_service_not_served_yet_is_kept_and_logged_once_per_device(
     rig = Rig("huawei")
     body = {
         "services": [
-            {"service_id": "$sub_device_manager", "event_type": "sub_device_sync_request", "paras": {"version": 1}}
+            {
+                "service_id": "$sub_device_manager",
+                "event_type": "sub_device_sync_request",
+                "paras": {"version": 1},
+            }
         ]
     }
     with caplog.at_level(logging.INFO, logger="thingmodel.cloud"):

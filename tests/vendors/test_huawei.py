@@ -483,7 +483,11 @@ def test_a_thing_model_event_and_a_system_event_in_one_message_decode_to_their_o
         "services": [
             {"service_id": "smokeDetector", "event_type": "alarm", "paras": {"level": 2}},
             {"service_id": "$file_manager", "event_type": "get_upload_url", "paras": {"file_name": "a"}},
-            {"service_id": "$sub_device_manager", "event_type": "sub_device_sync_request", "paras": {"version": 1}},
+            {
+                "service_id": "$sub_device_manager",
+                "event_type": "sub_device_sync_request",
+                "paras": {"version": 1},
+            },
         ]
     }
     assert platform().decode(PREFIX + "events/up", json.dumps(body).encode()) == [
