@@ -398,6 +398,7 @@ class Device:
                     tls=self.download_tls,
                     on_progress=on_progress,
                     should_stop=self._stopping.is_set,
+                    md5=bool(offer.md5),  # the slowest hash: only where the vendor sends one
                 )
             except TransferError as exc:
                 reason = str(exc)
