@@ -1,8 +1,8 @@
 """thingmodel: declare a device's services once; run it against a local cloud or a vendor's.
 
 Start with `thingmodel demo`, or `thingmodel cloud` in one terminal and `thingmodel run
-MODULE:CLASS --device-id ID` in another; then `thingmodel devices`, `shadow`, `command` and
-`watch`, or the console the cloud serves. Every command has --help.
+MODULE:CLASS --device-id ID` in another; then `thingmodel devices`, `shadow`, `command`, `ota`
+and `watch`, or the console the cloud serves. Every command has --help.
 
 Exit codes: 0 success; 1 the operation ran but failed (a write refused, a command failed, an
 unknown or offline device, a model check found problems); 2 bad usage or input; 3 no connection
@@ -192,6 +192,30 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("params", nargs="*", metavar="KEY=VALUE", help="its parameters (see above)")
     add_app_options(cmd)
 
+    ota = _parser(
+        sub,
+        "ota",
+        help="upgrade a device: upload a package to the running local cloud and follow the upgrade",
+        description="Upload FILE to the running local cloud, which offers it to DEVICE (Huawei $ota, "
+        "Tencent $ota, an AWS IoT job) and serves it over HTTP; print the device's progress as it comes. "
+        "Exit 0 when the device reports success with the new version, 1 when it fails (its reason is "
+        "printed) or does not finish in time.",
+    )
+    ota.add_argument("device_id", metavar="DEVICE", help="the device")
+    ota.add_argument("file", metavar="FILE", help="the package file")
+    ota.add_argument(
+        "--version",
+        dest="package_version",
+        required=True,
+        metavar="V",
+        help="the version FILE installs (required)",
+    )
+    ota.add_argument(
+        "--kind", choices=["firmware", "software"], default="firmware", help="what the package upgrades"
+    )
+    add_app_options(ota, wait=False)
+    ota.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the upgrade to end")
+
     watch = _parser(sub, "watch", help="print the messages between the cloud and its devices as they pass")
     watch.add_argument("device_id", nargs="?", default=None, help="only this device (default: every device)")
     add_app_options(watch, wait=False)
@@ -363,7 +387,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "cloud":
         return _cloud(args)
-    if args.command in ("shadow", "command", "devices", "watch"):
+    if args.command in ("shadow", "command", "devices", "watch", "ota"):
         return run_app(args)
     if args.command == "run":
         return _run(args)

@@ -1,5 +1,5 @@
-"""The CLI's application commands (``devices``, ``shadow``, ``command``, ``watch``): each a call on
-the running cloud's thingmodel API, printed for a person (or as JSON with ``--json``)."""
+"""The CLI's application commands (``devices``, ``shadow``, ``command``, ``ota``, ``watch``): each a
+call on the running cloud's thingmodel API, printed for a person (or as JSON with ``--json``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -133,6 +135,48 @@ def command(client: CloudClient, args: argparse.Namespace) -> int:
     return EXIT_OK if answer["ok"] else EXIT_FAILED
 
 
+LONG_POLL = 20.0
+"""Seconds one request for the upgrade's next change may wait."""
+
+
+def ota(client: CloudClient, args: argparse.Namespace) -> int:
+    """Upload the package, then print each change of the upgrade until it ends."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidValue(f"{path}: no such file")
+    answer = client.upgrade(args.device_id, path, version=args.package_version, kind=args.kind)
+    upgrade, package = answer["upgrade"], answer["package"]
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False), flush=True)
+    else:
+        print(output.upgrade_started(args.device_id, upgrade, package), flush=True)
+    deadline = time.monotonic() + args.timeout
+    shown = None
+    while True:
+        line = output.upgrade_line(upgrade)
+        if line != shown:
+            shown = line
+            text = json.dumps(upgrade, ensure_ascii=False) if args.json else f"{args.device_id}: {line}"
+            print(text, flush=True)
+        if upgrade["terminal"]:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            print(
+                f"thingmodel: upgrade {upgrade['task_id']} of {args.device_id} did not end within "
+                f"{args.timeout:g} s (it is {line}; it goes on)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        upgrade = client.get_upgrade(
+            args.device_id, upgrade["task_id"], wait=min(left, LONG_POLL), after=upgrade["revision"]
+        )
+    if upgrade["state"] == "succeeded":
+        return EXIT_OK
+    print(f"thingmodel: {output.upgrade_failed(args.device_id, upgrade)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def watch(client: CloudClient, args: argparse.Namespace) -> int:
     """Print the cloud's feed as it comes, until Ctrl-C (or the cloud stops)."""
     if args.device_id:
@@ -145,6 +189,8 @@ def watch(client: CloudClient, args: argparse.Namespace) -> int:
                     print(f"watching {where}{client.url} (Ctrl-C to stop)", flush=True)
             elif event == "shadow":
                 continue  # the messages themselves say what changed
+            elif event == "upgrade" and not args.json:
+                print(output.upgrade_trace_line(entry), flush=True)
             elif event == "missed":
                 print(f"... {entry['missed']} entries skipped (the terminal fell behind)", flush=True)
             elif args.json:
@@ -157,4 +203,4 @@ def watch(client: CloudClient, args: argparse.Namespace) -> int:
     return EXIT_UNREACHABLE
 
 
-_COMMANDS = {"devices": devices, "shadow": shadow, "command": command, "watch": watch}
+_COMMANDS = {"devices": devices, "shadow": shadow, "command": command, "watch": watch, "ota": ota}

@@ -63,6 +63,8 @@ def shadow_view(answer: Mapping[str, Any], vendor: str) -> str:
         f"device {device['device_id']} ({vendor}): {online_text(device.get('online'))}, "
         f"last seen {ago(device.get('last_seen'))}"
     )
+    extra = [line for line in (versions_text(device), _latest(answer.get("upgrade"))) if line]
+    head = "\n".join([head, *extra])
     services: Mapping[str, Mapping[str, Any]] = answer.get("services") or {}
     if not services:
         return head + "\n(no shadow yet: the device has reported nothing and nothing is desired)"
@@ -82,6 +84,63 @@ def shadow_view(answer: Mapping[str, Any], vendor: str) -> str:
         parts.append(f"\nservice {sid} (version {state['version']})")
         parts.append(table(["PROPERTY", "REPORTED", "DESIRED", "DELTA"], rows, indent="  "))
     return "\n".join(parts)
+
+
+def versions_text(device: Mapping[str, Any]) -> str:
+    """``runs firmware 2.0, software 1.1`` (empty when the device said nothing)."""
+    said = [
+        f"{what} {device[key]}"
+        for what, key in (("firmware", "fw_version"), ("software", "sw_version"))
+        if device.get(key)
+    ]
+    return "runs " + ", ".join(said) if said else ""
+
+
+def _latest(upgrade: Mapping[str, Any] | None) -> str:
+    if not upgrade:
+        return ""
+    return f"upgrade {upgrade['task_id']} to {upgrade['version']}: {upgrade_line(upgrade)}"
+
+
+def upgrade_line(upgrade: Mapping[str, Any]) -> str:
+    """How an upgrade stands: ``pending``, ``downloading 40%``, ``succeeded``, ``failed (verify): ...``."""
+    state, percent = upgrade["state"], upgrade.get("percent")
+    if state == "failed":
+        why = f" ({upgrade['failure']})" if upgrade.get("failure") else ""
+        reason = upgrade.get("reason") or ""
+        return f"failed{why}: {reason}" if reason else f"failed{why}"
+    if state == "succeeded":
+        return f"succeeded: now runs {upgrade['version']}"
+    if percent is not None and state in ("downloading", "installing"):
+        return f"{state} {percent}%"
+    return str(state)
+
+
+def upgrade_started(device_id: str, upgrade: Mapping[str, Any], package: Mapping[str, Any]) -> str:
+    return (
+        f"upgrade {upgrade['task_id']} of {device_id} to {upgrade['version']} ({upgrade['kind']}): "
+        f"package {package['name']}, {package['size']} bytes, sha256 {package['sha256'][:16]}…"
+    )
+
+
+def upgrade_failed(device_id: str, upgrade: Mapping[str, Any]) -> str:
+    """The one line ``thingmodel ota`` ends with on failure."""
+    why = f" ({upgrade['failure']})" if upgrade.get("failure") else ""
+    reason = " ".join(str(upgrade.get("reason") or "no reason given").split())  # one line
+    return f"upgrade of {device_id} to {upgrade['version']} failed{why}: {reason}"
+
+
+def upgrade_trace_line(entry: Mapping[str, Any]) -> str:
+    """An upgrade's change as a line of ``thingmodel watch``."""
+    stamp = (
+        time.strftime("%H:%M:%S", time.localtime(entry["time"])) + f".{int(entry['time'] * 1000) % 1000:03d}"
+    )
+    try:
+        upgrade = json.loads(entry.get("payload") or "{}")
+        text = f"upgrade {upgrade['task_id']} to {upgrade['version']}: {upgrade_line(upgrade)}"
+    except (ValueError, KeyError, TypeError):
+        text = "upgrade (unreadable)"
+    return f"{stamp}  ⇅ {entry.get('device_id') or '?'}  {text}"
 
 
 def desire_view(device_id: str, service_id: str, answer: Mapping[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """What devices send that no shadow keeps, and the log of what was wrong with it, both bounded.
 
-:class:`Activity` keeps each device's recent messages up, events, device info, log lines and the
-platform-service events the local cloud does not serve yet (100 of each kind per device, 1000
-devices, about 64 MiB; the least recently active device is forgotten first). :class:`ProblemLog`
+:class:`Activity` keeps each device's recent messages up, events, device info, log lines, the
+platform-service events the local cloud does not serve yet and how its file transfers ended (100
+of each kind per device, 1000 devices, about 64 MiB; the least recently active device is
+forgotten first). :class:`ProblemLog`
 writes the lines about bad input: at most one per device and kind of problem a second (and a few
 a second overall), counting what it holds back and saying so with the next line it writes.
 """
@@ -20,7 +21,7 @@ import attrs
 from ..protocol import messages as ev
 from ..protocol.jsonwire import dumps
 
-Kept = ev.MessageUp | ev.EventUp | ev.DeviceInfo | ev.DeviceLog | ev.SystemEventUp
+Kept = ev.MessageUp | ev.EventUp | ev.DeviceInfo | ev.DeviceLog | ev.SystemEventUp | ev.FileReported
 """What :class:`Activity` keeps."""
 
 
@@ -36,6 +37,8 @@ class DeviceActivity:
     system: tuple[ev.SystemEventUp, ...] = ()
     #: per kind ("messages", "events", ...), when each entry arrived (Unix seconds), in order
     received: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
+    #: how the device's file transfers ended (Huawei ``upload_result_report`` ...)
+    files: tuple[ev.FileReported, ...] = ()
 
 
 _KINDS: dict[type, str] = {
@@ -44,6 +47,7 @@ _KINDS: dict[type, str] = {
     ev.DeviceInfo: "info",
     ev.DeviceLog: "logs",
     ev.SystemEventUp: "system",
+    ev.FileReported: "files",
 }
 _OVERHEAD = 200  # bytes an entry costs besides its payload or params, roughly
 
@@ -52,6 +56,8 @@ def _size(uplink: Kept) -> int:
     """About what keeping ``uplink`` costs, in bytes."""
     if isinstance(uplink, ev.MessageUp):
         return _OVERHEAD + len(uplink.payload)
+    if isinstance(uplink, ev.FileReported):
+        return _OVERHEAD + len(uplink.file_name) + len(uplink.description)
     try:
         return _OVERHEAD + len(dumps(dict(uplink.params)))
     except ValueError:  # not from JSON: cannot happen for what a codec decoded
@@ -128,7 +134,13 @@ class Activity:
 
         received = {kind: tuple(when for _, when, _ in entries) for kind, entries in record.kept.items()}
         return DeviceActivity(
-            kept("messages"), kept("events"), kept("info"), kept("logs"), kept("system"), received
+            kept("messages"),
+            kept("events"),
+            kept("info"),
+            kept("logs"),
+            kept("system"),
+            received,
+            kept("files"),
         )
 
     def devices(self) -> list[str]:

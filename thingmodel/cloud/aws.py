@@ -6,7 +6,8 @@ class gives the application side what AWS leaves to the user: a desire is an ``u
 shadow's ``desired`` section, and its answer is inferred from what the device does next -- it
 reports the desired value (applied) or clears the key from ``desired`` (refused). Commands go
 over AWS IoT's commands topics (:class:`~thingmodel.vendors.aws.AwsPlatform`), which also reads
-the things' events and messages on our topics (``things/{thing}/events/up``, ``.../messages/up``):
+the things' events and messages on our topics (``things/{thing}/events/up``, ``.../messages/up``)
+and their AWS IoT Jobs requests (an upgrade is a queued job: :class:`~.ota.OtaService`):
 they are kept in a bounded :class:`~.activity.Activity` (:meth:`AwsCloud.activity`), and bad ones
 logged through a rate-limited :class:`~.activity.ProblemLog`, never raised.
 
@@ -24,13 +25,14 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidValue, ShadowError
+from ..errors import CodecError, InvalidValue, ShadowError
 from ..ids import new_id as _new_id
 from ..protocol import messages as ev
 from ..protocol.jsonwire import loads
 from ..sentinel import ABSENT
 from ..vendors.aws import (
     CLASSIC,
+    INFO_SHADOW,
     AwsPlatform,
     parse_command_topic,
     parse_shadow_topic,
@@ -40,10 +42,24 @@ from ..vendors.aws import (
 from .activity import Activity, DeviceActivity, ProblemLog
 from .app import RequestBook, Result
 from .aws_shadow import AwsShadowService, DocumentStore, SqliteDocumentStore
+from .ota import OtaService, Upgrade
 
 log = logging.getLogger("thingmodel.cloud.aws")
 
 ShadowKey = tuple[str, str | None]
+
+#: the Jobs requests a thing makes (GetPendingJobExecutions is not served)
+JOBS_SUBSCRIPTIONS = [
+    "$aws/things/+/jobs/start-next",
+    "$aws/things/+/jobs/+/get",
+    "$aws/things/+/jobs/+/update",
+]
+
+
+def is_jobs_topic(topic: str) -> bool:
+    """``$aws/things/{thing}/jobs/...``"""
+    parts = topic.split("/")
+    return len(parts) >= 5 and parts[:2] == ["$aws", "things"] and parts[3] == "jobs"
 
 
 @attrs.frozen
@@ -88,9 +104,19 @@ class AwsCloud:
         self.problems = ProblemLog(log)
         self._activity = Activity() if clock is None else Activity(clock=clock)
         self._lock = threading.RLock()
+        #: upgrades as AWS IoT Jobs: an offer is a queued job, answered by start-next and updates
+        self.ota = OtaService(
+            "aws",
+            self.commands.encode,
+            lambda m: self.publish(m),
+            self.commands.encoders.kinds,
+            self.problems,
+            jobs=True,
+        )
 
     def subscriptions(self) -> list[str]:
-        return [*self.shadow_service.subscriptions(), *self.commands.subscriptions()]
+        topics = [*self.shadow_service.subscriptions(), *self.commands.subscriptions(), *JOBS_SUBSCRIPTIONS]
+        return list(dict.fromkeys(topics))
 
     def open_store(self, path: str) -> None:
         """Keep shadows in a SQLite file from now on (they survive a restart)."""
@@ -201,12 +227,29 @@ class AwsCloud:
         return [CLASSIC if name is None else name for name in doomed]
 
     def send_message(self, device_id: str, payload: bytes) -> None:
-        raise InvalidValue("AWS IoT shadows carry no free-form messages to devices")
+        """A free-form message on ``things/{thing}/messages/down`` (our topic: docs/vendors.md)."""
+        try:
+            messages = self.commands.encode(ev.MessageDown(device_id, payload))
+        except CodecError as exc:
+            raise InvalidValue(str(exc)) from None
+        for message in messages:
+            self.publish(message)
 
     def send_event(
         self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any] | None = None
     ) -> None:
         raise InvalidValue("AWS IoT shadows carry no platform events to devices")
+
+    def start_upgrade(self, offer: ev.OfferUpgrade, package_id: str | None = None) -> Upgrade:
+        """Queue a job for ``offer`` (job id = its ``task_id``) and tell the thing
+        (``notify-next``); the thing takes it with start-next and reports with updates."""
+        validate_thing_name(offer.device_id)
+        with self._lock:
+            return self.ota.start(offer, package_id)
+
+    def query_version(self, device_id: str) -> None:
+        """NotSupported: AWS IoT has no version query (a thing asks for its next job instead)."""
+        self.ota.query_version(device_id)
 
     def result(self, request_id: str) -> Result | None:
         with self._lock:
@@ -228,6 +271,8 @@ class AwsCloud:
             with self._lock:
                 if parse_command_topic(topic) is not None:
                     self._command_answer(topic, payload)
+                elif is_jobs_topic(topic):
+                    self._jobs(topic, payload)
                 elif parse_uplink_topic(topic) is not None:
                     self._kept(topic, payload)
                 else:
@@ -255,6 +300,8 @@ class AwsCloud:
         key = CLASSIC if shadow is None else shadow
         reported = state.get("reported")
         if isinstance(reported, dict) and reported:
+            if shadow == INFO_SHADOW:  # the device's info: its versions among it
+                self.ota.handle(ev.DeviceInfo(thing, reported))
             self._uplink(ev.Reported(thing, {key: reported}))
         desired = state.get("desired", ABSENT)
         cleared: tuple[str, ...] | None = ()
@@ -319,9 +366,21 @@ class AwsCloud:
                 self.book.close(rid)
                 self._answer(rid, event)  # type: ignore[arg-type]
 
+    def _jobs(self, topic: str, payload: bytes) -> None:
+        for event in self.commands.decode(topic, payload):
+            if isinstance(event, (ev.JobRequested, ev.UpgradeReported)):
+                self.ota.handle(event)
+            elif isinstance(event, ev.DeviceMalformed):
+                self.problems.log(
+                    logging.WARNING, event.device_id, "malformed job request", "bad jobs request from "
+                    "thing %s on %s: %s", event.device_id, topic[:200], event.reason[:300],
+                )  # fmt: skip
+                self.book.problem(event)
+            self._uplink(event)
+
     def _kept(self, topic: str, payload: bytes) -> None:
         for event in self.commands.decode(topic, payload):
-            if isinstance(event, (ev.EventUp, ev.MessageUp)):
+            if isinstance(event, (ev.EventUp, ev.MessageUp, ev.DeviceLog)):
                 self._activity.keep(event)
             elif isinstance(event, ev.DeviceMalformed):
                 self.problems.log(

@@ -11,6 +11,16 @@ This class is the application core: the methods under "application API" are what
 console and the vendors' HTTP dialects (:mod:`.http`, served with ``http_port``) all call.
 :attr:`presence` says which devices are online and :attr:`feed` what passes to and from them.
 
+OTA and files (they need ``http_port``: devices download and upload over HTTP):
+
+    upgrade = cloud.upgrade("dev1", Path("fw-1.1.bin"), version="1.1")   # or cloud.packages.add(...)
+    cloud.wait_upgrade(upgrade.task_id, timeout=60).state               # "succeeded" | "failed"
+    cloud.put_file("dev1", "settings.bin", data); cloud.file("dev1", "upload.log")
+
+:attr:`packages` and :attr:`file_store` keep their bytes beside the ``store`` file (else in a
+private temporary directory); each offer or file URL carries a token good for that transfer
+only, which the feed never shows.
+
 Acknowledged means stored: the worker takes the uplinks waiting (up to 500, or ~20 ms of work),
 handles them inside one store transaction, commits, and only then sends their PUBACKs, in
 arrival order. Application calls run between batches (waiting callers go before the next
@@ -32,13 +42,18 @@ an external ``broker``, that broker does the authentication (see the README).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+from urllib.parse import quote
+
+import attrs
 
 from ..brokers import EmbeddedBroker, ServerTls
 from ..errors import DeviceOffline, InvalidValue, UnknownDevice
@@ -50,6 +65,18 @@ from .access import CloudPolicy, vendor_rules
 from .activity import DeviceActivity
 from .app import CommandOutcome, DesireOutcome, Result, command_outcome, desire_outcome, reason_of
 from .feed import Feed
+from .files import FileService, FileStore, StoredFile, Tokens, new_token, redact
+from .ota import (
+    DeviceVersions,
+    OtaService,
+    Package,
+    PackageStore,
+    Upgrade,
+    UpgradeRunning,
+    new_task_id,
+    package_name_for,
+    validate_kind,
+)
 from .platforms import VendorCloud, make_cloud
 from .presence import DeviceSummary, Presence
 from .shadows import ShadowCloud
@@ -63,6 +90,28 @@ log = logging.getLogger("thingmodel.cloud")
 
 MAX_ANSWERED = 10_000
 """Answered request ids kept for waiters (the oldest go first)."""
+OFFER_TTL = 86400.0
+"""Seconds a package's download token lasts at most (the upgrade's end revokes it first)."""
+BEARER_VENDORS = frozenset({"huawei"})
+"""Vendors whose offer carries the download token (Huawei ``access_token``, sent back as
+``Authorization: Bearer``); elsewhere the token is in the URL's query (like a presigned URL)."""
+
+
+class _OtaPlatform(Protocol):
+    """What :class:`ShadowCloud` and :class:`~.aws.AwsCloud` add to a vendor cloud for OTA."""
+
+    ota: OtaService
+
+    def start_upgrade(self, offer: ev.OfferUpgrade, package_id: str | None = None) -> Upgrade: ...
+    def query_version(self, device_id: str) -> None: ...
+
+
+def _beside(store: str | None, suffix: str) -> Path | None:
+    """The directory beside a shadow store file (None for a store in memory)."""
+    if not store or store == ":memory:":
+        return None
+    return Path(store).with_suffix(suffix)
+
 
 _Uplink = tuple[str, bytes, Ack]
 
@@ -170,6 +219,17 @@ class LocalCloud:
         self._http_port, self._app_key = http_port, app_key
         #: the HTTP side (thingmodel API, console, the vendor's REST dialect), with ``http_port``
         self.http: HttpServer | None = None
+        #: the tokens of package downloads and device file transfers
+        self.transfer_tokens = Tokens()
+        #: OTA packages, on disk beside the store (or in a private temporary directory)
+        self.packages = PackageStore(_beside(store, ".packages"), in_use=self._package_in_use)
+        #: devices' files (Huawei ``$file_manager``), on disk beside the store (or temporary)
+        self.file_store = FileStore(_beside(store, ".files"))
+        #: issues the URLs devices upload and download files with
+        self.file_service = FileService(self.file_store, lambda: self.http_url, self.transfer_tokens)
+        self._ota.ota.book.on_change = self._upgrade_changed
+        if isinstance(self.platform, ShadowCloud):
+            self.platform.file_urls = self.file_service.answer
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -242,6 +302,8 @@ class LocalCloud:
         if self.embedded is not None:
             self.embedded.stop()
         self.platform.close()
+        self.packages.close()
+        self.file_store.close()
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -280,15 +342,23 @@ class LocalCloud:
         if self.registry is not None:
             ids |= set(self.registry.devices())
         exact = self.presence.exact
-        return [seen.get(i) or DeviceSummary(i, False if exact else None) for i in sorted(ids)]
+        return [
+            self._versioned(seen.get(i) or DeviceSummary(i, False if exact else None)) for i in sorted(ids)
+        ]
 
     def summary(self, device_id: str) -> DeviceSummary:
         """One device's summary; UnknownDevice for a device the cloud does not know."""
         found = self.presence.summary(device_id)
         if found is not None:
-            return found
+            return self._versioned(found)
         self.require(device_id)
-        return DeviceSummary(device_id, False if self.presence.exact else None)
+        return self._versioned(DeviceSummary(device_id, False if self.presence.exact else None))
+
+    def _versioned(self, summary: DeviceSummary) -> DeviceSummary:
+        versions = self._ota.ota.book.versions(summary.device_id)
+        if versions is None:
+            return summary
+        return attrs.evolve(summary, fw_version=versions.fw_version, sw_version=versions.sw_version)
 
     def activity(self, device_id: str) -> DeviceActivity:
         """What the device sent that no shadow keeps: messages, events, info and logs."""
@@ -382,6 +452,166 @@ class LocalCloud:
         with self._turns.call():
             self.platform.send_event(device_id, service_id, event_type, params)
 
+    # -- OTA -----------------------------------------------------------------------------------
+    @property
+    def _ota(self) -> _OtaPlatform:
+        return cast(_OtaPlatform, self.platform)
+
+    def check_upgrade(self, device_id: str) -> None:
+        """Raise what :meth:`upgrade` would before it stores anything: InvalidValue without an
+        HTTP server, UnknownDevice, DeviceOffline, :class:`~.ota.UpgradeRunning`."""
+        if self.http_url is None:
+            raise InvalidValue(
+                "an upgrade needs the cloud's HTTP server to serve the package: start the LocalCloud "
+                "with http_port=0 (a free port) or a port number (`thingmodel cloud` serves HTTP on "
+                "its --http-port, 8780 by default)"
+            )
+        self.require(device_id)
+        if self.presence.is_online(device_id) is False:
+            raise DeviceOffline(device_id)
+        running = self._ota.ota.book.running(device_id)
+        if running is not None:
+            raise UpgradeRunning(
+                f"device {device_id!r} is already upgrading (task {running.task_id}, to "
+                f"{running.version}: {running.describe()}); one upgrade runs at a time"
+            )
+
+    def upgrade(
+        self,
+        device_id: str,
+        package: Package | bytes | Path,
+        *,
+        version: str | None = None,
+        kind: ev.UpgradeKind | None = None,
+    ) -> Upgrade:
+        """Start upgrading the device to ``package`` (one from :attr:`packages`, or bytes or a
+        file, stored first: ``version`` is then required; ``kind`` firmware unless said) and
+        return the pending upgrade at once (:meth:`wait_upgrade` waits for its end). The device
+        is offered a URL on the HTTP server with a token good for this upgrade only (Huawei: as
+        ``access_token``, elsewhere in the URL). Raises what :meth:`check_upgrade` raises, and
+        InvalidValue for a bad package, version or kind."""
+        self.check_upgrade(device_id)
+        chosen = self._package(package, version, kind)
+        base = self.http_url
+        assert base is not None
+        task_id = new_task_id()
+        token = self.transfer_tokens.issue(("package", chosen.id, task_id), OFFER_TTL, new_token())
+        url = f"{base}/thingmodel/v1/packages/{chosen.id}/{quote(chosen.name)}"
+        bearer = self.vendor in BEARER_VENDORS
+        if not bearer:
+            url += f"?token={token}"
+        offer = ev.OfferUpgrade(
+            device_id,
+            chosen.version,
+            url,
+            chosen.size,
+            chosen.sha256,
+            chosen.md5,
+            token if bearer else None,
+            task_id,
+            chosen.kind,
+        )
+        try:
+            with self._turns.call():
+                return self._ota.start_upgrade(offer, chosen.id)
+        except BaseException:
+            self.transfer_tokens.revoke(token)
+            raise
+
+    def _package(self, package: Package | bytes | Path, version: str | None, kind: str | None) -> Package:
+        if kind is not None:
+            validate_kind(kind)
+        if isinstance(package, Package):
+            stored = self.packages.get(package.id)
+            if version is not None and version != stored.version:
+                raise InvalidValue(f"package {stored.id} is version {stored.version}, not {version}")
+            if kind is not None and kind != stored.kind:
+                raise InvalidValue(f"package {stored.id} is {stored.kind}, not {kind}")
+            return stored
+        if version is None:
+            raise InvalidValue("give the version the package installs (version=...)")
+        name = package_name_for(package.name) if isinstance(package, Path) else "package.bin"
+        return self.packages.add(package, version=version, name=name, kind=validate_kind(kind or "firmware"))
+
+    def get_upgrade(self, task_id: str) -> Upgrade:
+        """One upgrade as it stands; InvalidValue for an unknown (or long forgotten) task."""
+        return self._ota.ota.book.require(task_id)
+
+    def upgrades(self, device_id: str) -> list[Upgrade]:
+        """The device's upgrades, oldest first (the latest ``per_device`` are kept)."""
+        self.require(device_id)
+        return self._ota.ota.book.of(device_id)
+
+    def latest_upgrade(self, device_id: str) -> Upgrade | None:
+        """The device's most recent upgrade (None: none kept)."""
+        return self._ota.ota.book.latest(device_id)
+
+    def wait_upgrade(self, task_id: str, timeout: float = 60.0) -> Upgrade:
+        """The upgrade once it has ended (succeeded or failed); TimeoutError if it has not
+        within ``timeout`` seconds (it goes on), InvalidValue for an unknown task."""
+        upgrade = self._ota.ota.book.wait(task_id, timeout)
+        if not upgrade.terminal:
+            raise TimeoutError(
+                f"upgrade {task_id} of {upgrade.device_id} did not end within {timeout:g} s "
+                f"(it is {upgrade.describe()}; it goes on)"
+            )
+        return upgrade
+
+    def next_upgrade_change(self, task_id: str, after: int, timeout: float) -> Upgrade:
+        """The upgrade once its ``revision`` is past ``after`` or it has ended, else as it is
+        when ``timeout`` passes (a long poll)."""
+        return self._ota.ota.book.wait(task_id, timeout, after=after)
+
+    def cancel_upgrade(self, task_id: str, reason: str = "cancelled by the application") -> Upgrade:
+        """End a running upgrade as failed (``cancelled``), so that another may start; the
+        device is not told (no vendor protocol has a cancel) and its reports are then ignored."""
+        return self._ota.ota.book.cancel(task_id, reason)
+
+    def versions(self, device_id: str) -> DeviceVersions | None:
+        """The versions the device last reported (or installed through an upgrade)."""
+        return self._ota.ota.book.versions(device_id)
+
+    def query_version(self, device_id: str, timeout: float = 5.0) -> DeviceVersions:
+        """Ask the device which versions it runs and wait for its report (Huawei
+        ``version_query``); NotSupported on other vendors, TimeoutError if it does not answer."""
+        self.require(device_id)
+        if self.presence.is_online(device_id) is False:
+            raise DeviceOffline(device_id)
+        book = self._ota.ota.book
+        before = book.versions(device_id)
+        with self._turns.call():
+            self._ota.query_version(device_id)
+        found = book.wait_versions(device_id, before.reports if before else 0, timeout)
+        if found is None:
+            raise TimeoutError(f"device {device_id!r} did not report its versions within {timeout:g} s")
+        return found
+
+    def _package_in_use(self, package_id: str) -> bool:
+        return package_id in self._ota.ota.book.packages_in_use()
+
+    def _upgrade_changed(self, upgrade: Upgrade) -> None:
+        payload = json.dumps(upgrade.as_json()).encode()
+        self.feed.add("upgrade", upgrade.device_id, f"upgrade/{upgrade.task_id}", payload, remember=False)
+        if upgrade.terminal:
+            task = upgrade.task_id
+            self.transfer_tokens.revoke_where(lambda scope: scope[0] == "package" and scope[2:] == (task,))
+
+    # -- files ---------------------------------------------------------------------------------
+    def files(self, device_id: str) -> list[str]:
+        """The names of the files the cloud keeps for the device (uploaded by it, or put)."""
+        self.require(device_id)
+        return [f.name for f in self.file_store.listing(device_id)]
+
+    def file(self, device_id: str, name: str) -> bytes | None:
+        """The device's file ``name`` (None: there is none)."""
+        return self.file_store.read(device_id, name)
+
+    def put_file(self, device_id: str, name: str, data: bytes | Path) -> StoredFile:
+        """Keep ``data`` as the device's file ``name``: the device can download it (Huawei
+        ``get_download_url``)."""
+        self.require(device_id)
+        return self.file_store.put(device_id, name, data)
+
     def _wait(self, rid: str, timeout: float, *, forget: bool = True) -> Result | None:
         """The answer to ``rid``; None if it did not come in time (then ``forget`` it)."""
         # _on_result runs under the shadows' lock: never take that lock while holding _answered.
@@ -396,7 +626,9 @@ class LocalCloud:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _publish(self, message: ev.Outgoing) -> None:
-        self.feed.add("down", self._rules.topic_device(message.topic), message.topic, message.payload)
+        # the feed is shown to people: transfer tokens in offers and file URLs are hidden
+        device_id = self._rules.topic_device(message.topic)
+        self.feed.add("down", device_id, message.topic, redact(message.payload))
         if self.transport is not None:
             self.transport.publish(message)
 

@@ -28,6 +28,9 @@ class DeviceSummary:
     connected_at: float | None = None
     #: the peer address of its connection ("host:port"), when the broker told
     address: str | None = None
+    #: the firmware and software versions it last said it runs (None: not said)
+    fw_version: str | None = None
+    sw_version: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -36,6 +39,8 @@ class DeviceSummary:
             "last_seen": self.last_seen,
             "connected_at": self.connected_at,
             "address": self.address,
+            "fw_version": self.fw_version,
+            "sw_version": self.sw_version,
         }
 
 

@@ -50,6 +50,7 @@ from ..protocol.jsonwire import dumps
 from ..sentinel import ABSENT
 from .activity import Activity, DeviceActivity, Kept, ProblemLog
 from .app import RequestBook, Result
+from .ota import OtaService, Upgrade
 from .store import MemoryStore, ShadowStore, SqliteStore
 
 log = logging.getLogger("thingmodel.cloud")
@@ -199,6 +200,12 @@ class ShadowCloud:
         self._sends = codec.encoders.kinds
         self._pushed: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.RLock()
+        #: upgrades, versions and what the codec says to devices about them
+        self.ota = OtaService(
+            codec.vendor, codec.encode, lambda m: self.publish(m), self._sends, self.problems
+        )
+        #: answers a device's request for a file URL, or says why not (None: no file service)
+        self.file_urls: Callable[[ev.FileUrlRequested], ev.AnswerFileUrl | str] | None = None
 
     @property
     def vendor(self) -> str:
@@ -328,6 +335,20 @@ class ShadowCloud:
         check_id("device_id", device_id)
         check_id("service_id", service_id)
         self._send(ev.EventDown(device_id, service_id, event_type, dict(params or {})))
+
+    def start_upgrade(self, offer: ev.OfferUpgrade, package_id: str | None = None) -> Upgrade:
+        """Begin an upgrade and send ``offer`` (its ``task_id`` set) to the device;
+        :class:`~.ota.UpgradeRunning` while one runs, InvalidValue (nothing kept) for an offer the
+        codec cannot send."""
+        check_id("device_id", offer.device_id)
+        with self._lock:
+            return self.ota.start(offer, package_id)
+
+    def query_version(self, device_id: str) -> None:
+        """Ask the device which versions it runs (NotSupported where the vendor cannot ask)."""
+        check_id("device_id", device_id)
+        with self._lock:
+            self.ota.query_version(device_id)
 
     def result(self, request_id: str) -> Result | None:
         """The answer to a request, once it has come (None until then)."""
@@ -554,7 +575,20 @@ class ShadowCloud:
             answer = ev.AnswerTimeSync(event.device_id, event.device_send_time, event.server_recv_time)
             self._send_answer(event.device_id, answer, None)
 
+    def _ota(self, event: ev.PlatformUplink) -> None:
+        self.ota.handle(event)
+
+    def _file_url(self, event: ev.FileUrlRequested) -> None:
+        answer = self.file_urls(event) if self.file_urls is not None else "this cloud serves no files"
+        if isinstance(answer, str):
+            self._refuse(event.device_id, "file url refused", ev.CODE_BAD_REQUEST, answer)
+            return
+        log.info("device %s %ss %r", event.device_id, event.direction, event.file_name)
+        self._send_answer(event.device_id, answer, None)
+
     def _keep(self, event: Kept) -> _Refusal | None:
+        if isinstance(event, ev.DeviceInfo):
+            self.ota.handle(event)
         if isinstance(event, (ev.EventUp, ev.SystemEventUp)):
             try:
                 check_id("service_id", event.service_id)
@@ -698,5 +732,10 @@ _HANDLERS: dict[type, Callable[[ShadowCloud, Any], _Refusal | None]] = {
     ev.DeviceInfo: ShadowCloud._keep,
     ev.DeviceLog: ShadowCloud._keep,
     ev.SystemEventUp: ShadowCloud._keep,
+    ev.FileReported: ShadowCloud._keep,
+    ev.VersionReported: ShadowCloud._ota,
+    ev.UpgradeReported: ShadowCloud._ota,
+    ev.JobRequested: ShadowCloud._ota,
+    ev.FileUrlRequested: ShadowCloud._file_url,
 }
 """What the cloud does with each uplink (every one is also passed to ``on_uplink``)."""

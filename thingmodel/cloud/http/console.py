@@ -1,5 +1,6 @@
-"""The local cloud's live web console: the devices, and each device's shadow, forms, trace and
-activity, updating as things happen (like the vendors' "online debugging" pages, but live).
+"""The local cloud's live web console: the devices, and each device's versions, upgrades, shadow,
+forms, trace and activity, updating as things happen (like the vendors' "online debugging"
+pages, but live).
 
 The pages are rendered here with the state of the moment (every value through :func:`html.escape`),
 from the templates in ``thingmodel/data/console``; one small hand-written script there
@@ -106,17 +107,69 @@ def device_href(device_id: str) -> str:
     return "/devices/" + quote(device_id, safe="")
 
 
+_NOTHING = '<span class="muted">—</span>'
+
+
+def versions_text(summary: Mapping[str, Any]) -> str:
+    """``2.0`` or ``fw 2.0 · sw 1.1`` (console.js's ``versionsText`` reads the same)."""
+    fw, sw = summary.get("fw_version"), summary.get("sw_version")
+    if fw and sw:
+        return f"fw {fw} · sw {sw}"
+    return str(fw or sw or "")
+
+
+def upgrade_text(upgrade: Mapping[str, Any] | None) -> str:
+    """``to 2.0: downloading 40%`` (console.js's ``upgradeText`` reads the same)."""
+    if not upgrade:
+        return ""
+    state, percent = upgrade["state"], upgrade.get("percent")
+    if state == "failed":
+        why = f" ({upgrade['failure']})" if upgrade.get("failure") else ""
+        return f"to {upgrade['version']}: failed{why}"
+    if percent is not None and state in ("downloading", "installing"):
+        return f"to {upgrade['version']}: {state} {percent}%"
+    return f"to {upgrade['version']}: {state}"
+
+
 def device_row(summary: Mapping[str, Any], now: float) -> str:
     """One row of the home page's device table."""
     device_id = summary["device_id"]
     address = summary.get("address")
+    versions = versions_text(summary)
+    upgrade = summary.get("upgrade")
+    state = f' data-state="{esc(upgrade["state"])}"' if upgrade else ""
     return (
         f'<tr data-device-id="{esc(device_id)}">'
         f'<td><a href="{esc(device_href(device_id))}">{esc(device_id)}</a></td>'
         f"<td>{_state(summary.get('online'))}</td>"
+        f'<td class="versions mono">{esc(versions) if versions else _NOTHING}</td>'
+        f'<td class="upgrade"{state}>{esc(upgrade_text(upgrade)) if upgrade else _NOTHING}</td>'
         f'<td class="last-seen">{_time(summary.get("last_seen"), now)}</td>'
         f'<td class="connected-at">{_time(summary.get("connected_at"), now)}</td>'
-        f'<td class="address mono">{esc(address) if address else "<span class=muted>—</span>"}</td>'
+        f'<td class="address mono">{esc(address) if address else _NOTHING}</td>'
+        "</tr>"
+    )
+
+
+def upgrade_row(upgrade: Mapping[str, Any], now: float) -> str:
+    """One row of a device's upgrades table (console.js's ``upgradeRow`` makes the same)."""
+    state, percent = esc(upgrade["state"]), upgrade.get("percent")
+    shown = 0 if percent is None else int(percent)
+    failure = f" ({esc(upgrade['failure'])})" if upgrade.get("failure") else ""
+    reason = upgrade.get("reason") or ""
+    why = f'<span class="reason">{esc(reason)}</span>' if reason else ""
+    number = "—" if percent is None else f"{shown}%"
+    bar = f'<progress max="100" value="{shown}" aria-label="progress">{shown}%</progress>'
+    return (
+        f'<tr data-task-id="{esc(upgrade["task_id"])}" data-state="{state}" '
+        f'data-revision="{esc(upgrade.get("revision", 0))}">'
+        f'<td class="mono">{esc(upgrade["task_id"])}</td>'
+        f'<td class="mono">{esc(upgrade["version"])}</td>'
+        f"<td>{esc(upgrade['kind'])}</td>"
+        f'<td class="upgrade-state"><span class="ustate s-{state}">{state}{failure}</span>{why}</td>'
+        f'<td class="upgrade-progress">{bar} <span class="percent mono">{number}</span></td>'
+        f"<td>{_time(upgrade.get('started'), now)}</td>"
+        f"<td>{_time(upgrade.get('ended'), now)}</td>"
         "</tr>"
     )
 
@@ -209,7 +262,10 @@ class Console:
 
     def home(self, request: Request) -> Response:
         now = time.time()
-        summaries = [s.as_json() for s in self.cloud.summaries()]
+        summaries = [
+            {**s.as_json(), "upgrade": _json_or_none(self.cloud.latest_upgrade(s.device_id))}
+            for s in self.cloud.summaries()
+        ]
         online = sum(1 for s in summaries if s["online"])
         body = _template("home.html").substitute(
             rows="".join(device_row(s, now) for s in summaries),
@@ -240,12 +296,17 @@ class Console:
             state["delta"] = {k: v for k, v in desired.items() if reported.get(k, object()) != v}
             cards.append(service_card(sid, state, by_id.get(sid)))
         address = summary.address
+        upgrades = [u.as_json() for u in reversed(self.cloud.upgrades(device_id))]
         body = _template("device.html").substitute(
             device_id=esc(device_id),
             state=_state(summary.online),
             last_seen=_time(summary.last_seen, now),
             connected_at=_time(summary.connected_at, now),
-            address=esc(address) if address else '<span class="muted">—</span>',
+            address=esc(address) if address else _NOTHING,
+            fw_version=esc(summary.fw_version) if summary.fw_version else _NOTHING,
+            sw_version=esc(summary.sw_version) if summary.sw_version else _NOTHING,
+            upgrade_rows="".join(upgrade_row(u, now) for u in upgrades),
+            upgrades_hidden="hidden" if upgrades else "",
             services="".join(cards)
             or '<p class="empty-note">No services yet: the device has reported nothing.</p>',
             service_template=service_card("", {}, None),
@@ -259,6 +320,10 @@ class Console:
             return Response("not found\n", status_code=404, media_type="text/plain", headers=HEADERS)
         suffix = name[name.rindex(".") :]
         return Response(found.read_bytes(), media_type=STATIC_TYPES[suffix], headers=HEADERS)
+
+
+def _json_or_none(value: Any) -> Any:
+    return None if value is None else value.as_json()
 
 
 def routes(cloud: LocalCloud, key: AppKey | None) -> list[BaseRoute]:

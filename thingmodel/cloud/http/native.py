@@ -2,8 +2,17 @@
 
 JSON in and out. Errors are a status and ``{"error": {"code": ..., "message": ...}}``: 400
 ``InvalidValue`` (a bad request: the message names the field), 401 ``Unauthorized``, 404
-``UnknownDevice``, 409 ``DeviceOffline``, 413 ``TooLarge``, 504 ``Timeout``. With an app key,
-every request carries it as HTTP Basic credentials (``ID:SECRET``).
+``UnknownDevice`` (or ``NotFound``: an upgrade, package or file), 409 ``DeviceOffline`` or
+``UpgradeRunning``, 413 ``TooLarge``, 504 ``Timeout``, 507 ``StoreFull``. With an app key, every
+request carries it as HTTP Basic credentials (``ID:SECRET``).
+
+OTA and files: ``POST /devices/{id}/upgrades?version=V&kind=K&name=N`` with the package as the
+body (or ``?package_id=`` of a stored one) starts an upgrade (202); ``GET .../upgrades`` lists
+the device's, ``GET .../upgrades/{task}?wait=S&after=R`` answers once the upgrade's revision is
+past ``R`` or it has ended (a long poll, at most 60 s), ``DELETE`` cancels it;
+``POST /packages?version=...`` stores a package, ``GET /packages`` lists them;
+``GET /devices/{id}/files`` lists a device's files, ``GET|PUT .../files/{name}`` reads or writes
+one; ``POST /devices/{id}/versions/query`` asks a (Huawei) device for its versions.
 
 A write answers 200 whether the device applied it or refused it (``ok`` and ``errors`` say which);
 ``pending`` means the device did not answer in time and the value waits in the shadow.
@@ -12,9 +21,10 @@ A write answers 200 whether the device applied it or refused it (``ok`` and ``er
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +34,10 @@ from starlette.routing import BaseRoute, Route
 
 from ... import __version__
 from ...errors import CodecError, DeviceOffline, InvalidValue, UnknownDevice
+from ..files import StoreFull, TooLarge, validate_file_name
+from ..ota import Package, UpgradeRunning, validate_kind, validate_package_name, validate_version
 from ..values import model_json, typed
+from .packages import receive_into, serve
 from .server import AppKey, basic_auth_problem
 
 if TYPE_CHECKING:
@@ -108,6 +121,32 @@ class NativeApi:
             Route(f"{p}/devices/{{device_id}}/read", self._wrap(self.read), methods=["POST"]),
             Route(f"{p}/devices/{{device_id}}/messages", self._wrap(self.message), methods=["POST"]),
             Route(f"{p}/devices/{{device_id}}/activity", self._wrap(self.activity), methods=["GET"]),
+            Route(
+                f"{p}/devices/{{device_id}}/upgrades", self._streaming(self.start_upgrade), methods=["POST"]
+            ),
+            Route(f"{p}/devices/{{device_id}}/upgrades", self._wrap(self.upgrades), methods=["GET"]),
+            Route(
+                f"{p}/devices/{{device_id}}/upgrades/{{task_id}}", self._wrap(self.upgrade), methods=["GET"]
+            ),
+            Route(
+                f"{p}/devices/{{device_id}}/upgrades/{{task_id}}", self._wrap(self.cancel), methods=["DELETE"]
+            ),
+            Route(
+                f"{p}/devices/{{device_id}}/versions/query", self._wrap(self.query_version), methods=["POST"]
+            ),
+            Route(f"{p}/packages", self._streaming(self.add_package), methods=["POST"]),
+            Route(f"{p}/packages", self._wrap(self.list_packages), methods=["GET"]),
+            Route(f"{p}/devices/{{device_id}}/files", self._wrap(self.files), methods=["GET"]),
+            Route(
+                f"{p}/devices/{{device_id}}/files/{{name:path}}",
+                self._streaming(self.get_file),
+                methods=["GET", "HEAD"],
+            ),
+            Route(
+                f"{p}/devices/{{device_id}}/files/{{name:path}}",
+                self._streaming(self.put_file),
+                methods=["PUT"],
+            ),
             Route(f"{p}/model", self._wrap(self.model), methods=["GET"]),
             Route(f"{p}/trace", self._wrap(self.trace), methods=["GET"]),
             Route(f"{p}/stream", self.stream, methods=["GET"]),
@@ -122,16 +161,25 @@ class NativeApi:
             try:
                 # handlers block on devices: they run on the thread pool
                 result = await run_in_threadpool(handler, request, raw)
-            except _Refusal as exc:
-                return error(exc.status, exc.code, exc.message)
-            except UnknownDevice as exc:
-                return error(404, "UnknownDevice", str(exc))
-            except DeviceOffline as exc:
-                return error(409, "DeviceOffline", str(exc))
-            except TimeoutError as exc:
-                return error(504, "Timeout", str(exc))
-            except (InvalidValue, CodecError, ValueError, TypeError) as exc:
-                return error(400, "InvalidValue", str(exc))
+            except Exception as exc:
+                return _error_of(exc)
+            return result if isinstance(result, Response) else JSONResponse(result)
+
+        return endpoint
+
+    def _streaming(self, handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Any]:
+        """Like :meth:`_wrap` for a handler that reads the body itself, as it comes."""
+
+        async def endpoint(request: Request) -> Response:
+            problem = basic_auth_problem(request, self.key)
+            if problem is not None:
+                return problem
+            try:
+                result = await handler(request)
+            except Exception as exc:
+                answer = _error_of(exc)
+                await _drain(request)
+                return answer
             return result if isinstance(result, Response) else JSONResponse(result)
 
         return endpoint
@@ -150,7 +198,13 @@ class NativeApi:
         }
 
     def devices(self, request: Request, raw: bytes) -> Any:
-        return {"devices": [s.as_json() for s in self.cloud.summaries()]}
+        return {
+            "devices": [{**s.as_json(), "upgrade": self._latest(s.device_id)} for s in self.cloud.summaries()]
+        }
+
+    def _latest(self, device_id: str) -> dict[str, Any] | None:
+        latest = self.cloud.latest_upgrade(device_id)
+        return None if latest is None else latest.as_json()
 
     def _services(self, device_id: str) -> dict[str, dict[str, Any]]:
         out = {}
@@ -161,7 +215,11 @@ class NativeApi:
     def device(self, request: Request, raw: bytes) -> Any:
         device_id = request.path_params["device_id"]
         summary = self.cloud.summary(device_id)
-        return {"device": summary.as_json(), "services": self._services(device_id)}
+        return {
+            "device": summary.as_json(),
+            "services": self._services(device_id),
+            "upgrade": self._latest(device_id),
+        }
 
     def delete_shadow(self, request: Request, raw: bytes) -> Any:
         device_id = request.path_params["device_id"]
@@ -255,6 +313,157 @@ class NativeApi:
             },
         }
 
+    # -- OTA -----------------------------------------------------------------------------------
+    async def start_upgrade(self, request: Request) -> Any:
+        cloud = self.cloud
+        device_id = request.path_params["device_id"]
+        query = request.query_params
+        version = query.get("version") or None
+        given = query.get("kind") or None
+        kind = validate_kind(given) if given is not None else None
+        await run_in_threadpool(cloud.check_upgrade, device_id)  # before the body is read
+        package_id = query.get("package_id")
+        if package_id:
+            package = cloud.packages.find(package_id)
+            if package is None:
+                raise _Refusal(404, "NotFound", f"package {package_id!r} is not in this cloud's store")
+        else:
+            if version is None:
+                raise _Refusal(400, "InvalidValue", "give ?version= (the version the package installs)")
+            package = await self._receive_package(request, version, query.get("name") or "package.bin", kind)
+        start = functools.partial(cloud.upgrade, device_id, package, version=version, kind=kind)
+        upgrade = await run_in_threadpool(start)
+        return JSONResponse({"upgrade": upgrade.as_json(), "package": package.as_json()}, status_code=202)
+
+    async def _receive_package(self, request: Request, version: str, name: str, kind: str | None) -> Package:
+        validate_version(version)
+        validate_package_name(name)
+        store = self.cloud.packages
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > store.max_bytes:
+            raise _Refusal(
+                413, "TooLarge", f"a package is at most {store.max_bytes} bytes; this one is {declared}"
+            )
+        writer = await run_in_threadpool(store.writer)
+        try:
+            await receive_into(request, writer.write)
+            written = await run_in_threadpool(writer.finish)
+        except BaseException:
+            writer.abort()
+            raise
+        commit = functools.partial(
+            store.commit, written, version=version, name=name, kind=validate_kind(kind or "firmware")
+        )
+        package: Package = await run_in_threadpool(commit)
+        return package
+
+    async def add_package(self, request: Request) -> Any:
+        query = request.query_params
+        version = query.get("version")
+        if not version:
+            raise _Refusal(400, "InvalidValue", "give ?version= (the version the package installs)")
+        kind = query.get("kind") or None
+        if kind is not None:
+            validate_kind(kind)
+        package = await self._receive_package(request, version, query.get("name") or "package.bin", kind)
+        return JSONResponse({"package": package.as_json()}, status_code=201)
+
+    def list_packages(self, request: Request, raw: bytes) -> Any:
+        return {"packages": [p.as_json() for p in self.cloud.packages.packages()]}
+
+    def _task(self, request: Request) -> Any:
+        device_id, task_id = request.path_params["device_id"], request.path_params["task_id"]
+        self.cloud.require(device_id)
+        try:
+            upgrade = self.cloud.get_upgrade(task_id)
+        except InvalidValue as exc:
+            raise _Refusal(404, "NotFound", str(exc)) from None
+        if upgrade.device_id != device_id:
+            raise _Refusal(404, "NotFound", f"device {device_id!r} has no upgrade {task_id!r}")
+        return upgrade
+
+    def upgrades(self, request: Request, raw: bytes) -> Any:
+        device_id = request.path_params["device_id"]
+        upgrades = self.cloud.upgrades(device_id)
+        versions = self.cloud.versions(device_id)
+        return {
+            "upgrades": [u.as_json() for u in upgrades],
+            "fw_version": versions.fw_version if versions else None,
+            "sw_version": versions.sw_version if versions else None,
+        }
+
+    def upgrade(self, request: Request, raw: bytes) -> Any:
+        upgrade = self._task(request)
+        query = request.query_params
+        try:
+            wait = float(query.get("wait", "0"))
+            after = int(query["after"]) if "after" in query else upgrade.revision
+        except ValueError:
+            raise _Refusal(400, "InvalidValue", "wait is seconds and after a revision number") from None
+        if not 0 <= wait <= MAX_TIMEOUT:
+            raise _Refusal(400, "InvalidValue", f"wait must be a number of seconds in [0, {MAX_TIMEOUT:g}]")
+        if wait > 0:
+            upgrade = self.cloud.next_upgrade_change(upgrade.task_id, after, wait)
+        return {"upgrade": upgrade.as_json()}
+
+    def cancel(self, request: Request, raw: bytes) -> Any:
+        upgrade = self._task(request)
+        return {"upgrade": self.cloud.cancel_upgrade(upgrade.task_id).as_json()}
+
+    def query_version(self, request: Request, raw: bytes) -> Any:
+        device_id = request.path_params["device_id"]
+        body = _json_body(raw)
+        found = self.cloud.query_version(device_id, _timeout(body))
+        return {"fw_version": found.fw_version, "sw_version": found.sw_version}
+
+    # -- files ---------------------------------------------------------------------------------
+    def files(self, request: Request, raw: bytes) -> Any:
+        device_id = request.path_params["device_id"]
+        self.cloud.require(device_id)
+        reports = self.cloud.activity(device_id).files
+        return {
+            "files": [f.as_json() for f in self.cloud.file_store.listing(device_id)],
+            "transfers": [
+                {
+                    "direction": r.direction,
+                    "name": r.file_name,
+                    "code": r.code,
+                    "status_code": r.status_code,
+                    "description": r.description,
+                }
+                for r in reports
+            ],
+        }
+
+    async def get_file(self, request: Request) -> Any:
+        device_id, name = request.path_params["device_id"], request.path_params["name"]
+        await run_in_threadpool(self.cloud.require, device_id)
+        opened = self.cloud.file_store.open(device_id, name)
+        if opened is None:
+            raise _Refusal(404, "NotFound", f"device {device_id!r} has no file {name!r}")
+        stored, file = opened
+        return serve(request, file, stored.size, f'"{stored.sha256}"', name)
+
+    async def put_file(self, request: Request) -> Any:
+        device_id, name = request.path_params["device_id"], request.path_params["name"]
+        await run_in_threadpool(self.cloud.require, device_id)
+        validate_file_name(name)
+        store = self.cloud.file_store
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > store.max_file_bytes:
+            raise _Refusal(
+                413, "TooLarge", f"a file is at most {store.max_file_bytes} bytes; this one is {declared}"
+            )
+        writer = await run_in_threadpool(store.writer, device_id, name)
+        try:
+            await receive_into(request, writer.write)
+            written = await run_in_threadpool(writer.finish)
+        except BaseException:
+            writer.abort()
+            raise
+        stored = await run_in_threadpool(store.commit, device_id, name, written, "cloud")
+        return JSONResponse({"file": stored.as_json()}, status_code=201)
+
     def model(self, request: Request, raw: bytes) -> Any:
         if self.cloud.model is not None:
             return model_json(self.cloud.model)
@@ -307,6 +516,43 @@ class NativeApi:
                     yield f"event: {entry.kind}\ndata: {json.dumps(entry.as_json(), ensure_ascii=False)}\n\n"
         finally:
             watcher.close()
+
+
+DRAIN_LIMIT = 1024**3
+"""Bytes of a refused upload read and dropped, so that the client, still sending, reads the
+refusal instead of a broken pipe (a larger body is cut off)."""
+
+
+async def _drain(request: Request) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > DRAIN_LIMIT:
+        return
+    try:
+        async for _ in request.stream():
+            pass
+    except Exception:  # already read, or the client went away: nothing to drain
+        return
+
+
+def _error_of(exc: Exception) -> JSONResponse:
+    """The JSON error answer to what a handler raised (re-raises what is not a refusal)."""
+    if isinstance(exc, _Refusal):
+        return error(exc.status, exc.code, exc.message)
+    if isinstance(exc, UnknownDevice):
+        return error(404, "UnknownDevice", str(exc))
+    if isinstance(exc, DeviceOffline):
+        return error(409, "DeviceOffline", str(exc))
+    if isinstance(exc, UpgradeRunning):
+        return error(409, "UpgradeRunning", str(exc))
+    if isinstance(exc, TooLarge):
+        return error(413, "TooLarge", str(exc))
+    if isinstance(exc, StoreFull):
+        return error(507, "StoreFull", str(exc))
+    if isinstance(exc, TimeoutError):
+        return error(504, "Timeout", str(exc))
+    if isinstance(exc, (InvalidValue, CodecError, ValueError, TypeError)):
+        return error(400, "InvalidValue", str(exc))
+    raise exc
 
 
 def _event_json(event: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The local cloud's HTTP side: one Starlette application, served by uvicorn on its own thread.
 
 Every part of it is a user of the application core (:class:`~thingmodel.cloud.LocalCloud`): the
-thingmodel API the CLI and the console call (:mod:`.native`), the console's pages (:mod:`.console`)
-and one module per vendor dialect (:mod:`.aws`, :mod:`.huawei`, :mod:`.tencent`) that answers
+thingmodel API the CLI and the console call (:mod:`.native`), the console's pages (:mod:`.console`),
+the packages and files devices download and upload (:mod:`.packages`), and one module per vendor
+dialect (:mod:`.aws`, :mod:`.huawei`, :mod:`.tencent`) that answers
 requests as that vendor's REST API answers them, so the vendor's own application SDK works
 unchanged against ``http://127.0.0.1:PORT``.
 
@@ -98,9 +99,15 @@ def make_app(cloud: LocalCloud, key: AppKey | None) -> Starlette:
 
     console = importlib.import_module(f"{__package__}.console")
     native = importlib.import_module(f"{__package__}.native")
+    packages = importlib.import_module(f"{__package__}.packages")
     # the thingmodel API and the console first: the vendor dialects own the rest (Tencent's is
-    # "POST /")
-    routes = [*native.routes(cloud, key), *console.routes(cloud, key), *vendor_routes(cloud, key)]
+    # "POST /"); devices' downloads and uploads take their transfer token, not the app key
+    routes = [
+        *packages.routes(cloud, key),
+        *native.routes(cloud, key),
+        *console.routes(cloud, key),
+        *vendor_routes(cloud, key),
+    ]
     return Starlette(routes=routes, middleware=[Middleware(BrowserGuard, open_api=key is None)])
 
 

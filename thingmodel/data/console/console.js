@@ -146,7 +146,7 @@
     let retry = null;
     const connect = () => {
       source = new EventSource(`${API}/stream${query}`);
-      for (const kind of ["up", "down", "online", "offline", "shadow", "missed"]) {
+      for (const kind of ["up", "down", "online", "offline", "shadow", "upgrade", "missed"]) {
         source.addEventListener(kind, (event) => {
           let entry;
           try {
@@ -189,17 +189,57 @@
     }
   }
 
+  // -- versions and upgrades (console.py's versions_text, upgrade_text, upgrade_row) ---------
+  function versionsText(d) {
+    if (d.fw_version && d.sw_version) return `fw ${d.fw_version} · sw ${d.sw_version}`;
+    return d.fw_version || d.sw_version || "";
+  }
+
+  function upgradeText(u) {
+    if (!u) return "";
+    if (u.state === "failed") return `to ${u.version}: failed${u.failure ? ` (${u.failure})` : ""}`;
+    if (u.percent !== null && u.percent !== undefined && (u.state === "downloading" || u.state === "installing")) {
+      return `to ${u.version}: ${u.state} ${u.percent}%`;
+    }
+    return `to ${u.version}: ${u.state}`;
+  }
+
+  function upgradeRow(u) {
+    const shown = u.percent === null || u.percent === undefined ? 0 : Math.trunc(u.percent);
+    const number = u.percent === null || u.percent === undefined ? "—" : `${shown}%`;
+    const bar = el("progress", { max: "100", value: String(shown), "aria-label": "progress" }, `${shown}%`);
+    return el(
+      "tr",
+      { "data-task-id": u.task_id, "data-state": u.state },
+      el("td", { class: "mono" }, u.task_id),
+      el("td", { class: "mono" }, u.version),
+      el("td", {}, u.kind),
+      el(
+        "td",
+        { class: "upgrade-state" },
+        el("span", { class: `ustate s-${u.state}` }, u.state + (u.failure ? ` (${u.failure})` : "")),
+        u.reason ? el("span", { class: "reason" }, u.reason) : null,
+      ),
+      el("td", { class: "upgrade-progress" }, bar, " ", el("span", { class: "percent mono" }, number)),
+      el("td", {}, timeNode(u.started)),
+      el("td", {}, timeNode(u.ended)),
+    );
+  }
+
   // == home page ==========================================================================
   function homePage() {
     const tbody = $("#devices tbody");
 
     function row(d) {
       const href = `/devices/${encodeURIComponent(d.device_id)}`;
+      const versions = versionsText(d);
       return el(
         "tr",
         { "data-device-id": d.device_id },
         el("td", {}, el("a", { href }, d.device_id)),
         el("td", {}, stateBadge(d.online)),
+        el("td", { class: "versions mono" }, versions || muted()),
+        el("td", { class: "upgrade", "data-state": d.upgrade ? d.upgrade.state : null }, d.upgrade ? upgradeText(d.upgrade) : muted()),
         el("td", { class: "last-seen" }, timeNode(d.last_seen)),
         el("td", { class: "connected-at" }, timeNode(d.connected_at)),
         el("td", { class: "address mono" }, d.address || muted()),
@@ -224,7 +264,7 @@
       (kind, entry) => {
         if (kind === "missed" || !entry.device_id) return later();
         const known = tbody.querySelector(`tr[data-device-id="${CSS.escape(entry.device_id)}"]`);
-        if (!known || kind === "online" || kind === "offline") return later();
+        if (!known || kind === "online" || kind === "offline" || kind === "upgrade") return later();
         if (kind === "up") $(".last-seen", known).replaceChildren(timeNode(entry.time));
       },
       later, // after a (re)connect, catch up with what happened meanwhile
@@ -579,6 +619,8 @@
       $("#last-seen").replaceChildren(timeNode(d.last_seen));
       $("#connected-at").replaceChildren(timeNode(d.connected_at));
       $("#address").replaceChildren(d.address || muted());
+      $("#fw-version").replaceChildren(d.fw_version || muted());
+      $("#sw-version").replaceChildren(d.sw_version || muted());
       const ids = model.services.map((s) => s.service_id);
       for (const sid of Object.keys(device.services)) if (!ids.includes(sid)) ids.push(sid);
       for (const sid of ids) {
@@ -719,6 +761,28 @@
       recount();
     });
 
+    // -- upgrades ------------------------------------------------------------------------
+    // one row per upgrade, newest first; a change replaces its row (older revisions are ignored)
+    function showUpgrade(u) {
+      const rows = $("#upgrade-rows");
+      const found = rows.querySelector(`tr[data-task-id="${CSS.escape(u.task_id)}"]`);
+      if (found && Number(found.dataset.revision || -1) > u.revision) return;
+      const made = upgradeRow(u);
+      made.dataset.revision = String(u.revision);
+      if (found) found.replaceWith(made);
+      else rows.prepend(made);
+      $("#no-upgrades").hidden = true;
+    }
+
+    async function loadUpgrades() {
+      try {
+        const { upgrades } = await api("GET", `${path}/upgrades`);
+        for (const u of upgrades) showUpgrade(u);
+      } catch (error) {
+        showError("Could not load the upgrades", error);
+      }
+    }
+
     // -- activity ------------------------------------------------------------------------
     function activityItem(kind, item) {
       if (kind === "messages") {
@@ -761,6 +825,18 @@
           showError("The page fell behind", new Error(`${entry.missed} trace entries were skipped`));
           return;
         }
+        if (kind === "upgrade") {
+          let upgrade;
+          try {
+            upgrade = JSON.parse(entry.payload);
+          } catch (error) {
+            showError("The event stream sent an unreadable upgrade", error);
+            return;
+          }
+          showUpgrade(upgrade);
+          if (upgrade.terminal) refreshSoon(); // the versions may have changed
+          return;
+        }
         if (!ready) {
           early.push(entry);
           return;
@@ -775,6 +851,7 @@
         if (ready) {
           refreshSoon();
           activitySoon();
+          loadUpgrades();
         }
       },
     );
