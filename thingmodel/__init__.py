@@ -13,9 +13,11 @@ from .errors import (
     InvalidValue,
     ModelError,
     NotAttached,
+    NotSupported,
     ThingModelError,
     ValidationError,
 )
+from .features import CloudLogHandler, Ota, Package
 
 if TYPE_CHECKING:
     from .model.product import ProductModel
@@ -33,6 +35,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CloudLogHandler",
     "CodecError",
     "DefinitionError",
     "DeviceCore",
@@ -41,6 +44,9 @@ __all__ = [
     "InvalidValue",
     "ModelError",
     "NotAttached",
+    "NotSupported",
+    "Ota",
+    "Package",
     "ProductModel",
     "Property",
     "Service",

@@ -65,6 +65,7 @@ class Upgrader:
         #: the offer being worked on (None: idle)
         self.current: UpgradeOffer | None = None
         self._last_progress: float | None = None
+        self._last_percent = 0
 
     @property
     def busy(self) -> bool:
@@ -103,7 +104,7 @@ class Upgrader:
             self._fail(offer, "current", f"version {offer.version} is already installed")
             return
         self.current = offer
-        self._last_progress = None
+        self._last_progress, self._last_percent = None, 0
         log.info("upgrade to %s: downloading", offer.version)
         self.emit(UpgradeProgress(offer.version, "downloading", 0, offer.task_id))
         name = Path(offer.url.split("?", 1)[0]).name or "package.bin"
@@ -121,8 +122,10 @@ class Upgrader:
         now = self.clock().timestamp()
         if self._last_progress is not None and now - self._last_progress < PROGRESS_EVERY:
             return
-        self._last_progress = now
         percent = min(99, math.floor(done * 100 / total))
+        if percent == self._last_percent:
+            return
+        self._last_progress, self._last_percent = now, percent
         self.emit(UpgradeProgress(offer.version, "downloading", percent, offer.task_id))
 
     def fetched(self, result: Downloaded | str) -> None:

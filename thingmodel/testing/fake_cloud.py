@@ -13,10 +13,13 @@ Nothing here sleeps or opens a socket.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import itertools
 import json
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -24,11 +27,19 @@ from ..cloud.app import CommandOutcome, DesireOutcome, command_outcome, desire_o
 from ..cloud.platforms import make_cloud
 from ..declare.service import Service
 from ..engine.core import DeviceError, check_events, check_services, require_time_sync
+from ..engine.features import DeviceFeatures, require
+from ..engine.ota import Downloaded, Fetched, Progress
 from ..engine.scheduling import FakeClock
 from ..engine.session import DeviceSession
+from ..features.logs import CloudLogHandler
+from ..features.ota import Ota
+from ..ids import validate_custom_topic
 from ..protocol import messages as ev
 from ..vendors import device_codec, shadow_key
 from .broker import InMemoryBroker
+
+if TYPE_CHECKING:
+    from ..cloud.ota import Upgrade
 
 __all__ = ["Ack", "CommandResult", "FakeCloud", "InMemoryBroker"]
 
@@ -52,9 +63,13 @@ class FakeCloud:
         device_id: str = "fake-device",
         start: _dt.datetime | None = None,
         device_skew: float = 0.0,
+        ota: Ota | None = None,
+        info: Mapping[str, str] | None = None,
     ) -> None:
         """``device_skew``: seconds the device's wall clock runs ahead of the cloud's (the fake
-        clock), so that :meth:`time_sync` has an offset to find (it measures ``-device_skew``)."""
+        clock), so that :meth:`time_sync` has an offset to find (it measures ``-device_skew``).
+        ``ota`` and ``info`` are what ``Device`` takes: the device's :class:`~thingmodel.Ota`
+        and the facts of its device-info report."""
         self.vendor = vendor
         self.device_id = device_id
         self.clock = FakeClock(start) if start is not None else FakeClock()
@@ -90,6 +105,16 @@ class FakeCloud:
             self.broker.subscribe(topic_filter, self.cloud.receive)
         for topic_filter in codec.subscriptions():
             self.broker.subscribe(topic_filter, self._device_receive)
+        self.features = DeviceFeatures(
+            self.core, codec, vendor, fetch=self._fetch, clock=self.clock, ota=ota, info=info
+        )
+        #: what the fake cloud serves for downloads: ``{url: bytes}`` (packages and files)
+        self.served: dict[str, bytes] = {}
+        #: files devices uploaded (and that :meth:`put_file` put there): ``{name: bytes}``
+        self.files: dict[str, bytes] = {}
+        self._serial = itertools.count(1)
+        if hasattr(self.cloud, "file_urls"):
+            self.cloud.file_urls = self._file_url
         self.online = False
         self._offline: deque[ev.Outgoing] = deque()
         self.connect()
@@ -100,6 +125,7 @@ class FakeCloud:
         what is desired, and once the cloud has answered sends what waited in its offline queue."""
         self.online = True
         self.session.connected(self.clock())
+        self.features.announce()
 
     def disconnect(self) -> None:
         """Take the device offline: downlinks are lost, uplinks wait in its offline queue."""
@@ -165,6 +191,158 @@ class FakeCloud:
     def send_event(self, service: str, event_type: str, params: Mapping[str, Any] | None = None) -> None:
         """A platform event to one of the device's services."""
         self.cloud.send_event(self.device_id, service, event_type, params)
+
+    # -- OTA, device info, logs, files, custom topics -------------------------------------------
+    def offer_upgrade(
+        self,
+        data: bytes,
+        version: str,
+        *,
+        kind: ev.UpgradeKind = "firmware",
+        sha256: str | None = None,
+        md5: str | None = None,
+        size: int | None = None,
+        served: bool = True,
+    ) -> Upgrade:
+        """The cloud offers ``data`` as ``version``, as ``LocalCloud.upgrade`` does, and the device
+        runs the whole upgrade at once (in memory): the result is the upgrade as the cloud
+        recorded it (``state``, ``failure``, ``reason``). ``sha256``/``md5``/``size`` override
+        what the offer claims (to test a mismatch); ``served=False`` makes the download fail."""
+        from ..cloud.ota import new_task_id
+
+        url = f"http://fake-cloud.invalid/packages/{next(self._serial)}/package.bin"
+        if served:
+            self.served[url] = bytes(data)
+        offer = ev.OfferUpgrade(
+            self.device_id,
+            version,
+            url,
+            len(data) if size is None else size,
+            sha256 or hashlib.sha256(data).hexdigest(),
+            md5 or hashlib.md5(data).hexdigest(),
+            task_id=new_task_id(),
+            kind=kind,
+        )
+        started = self.cloud.start_upgrade(offer)  # type: ignore[attr-defined]
+        return self.upgrade(started.task_id)
+
+    def upgrade(self, task_id: str) -> Upgrade:
+        """One upgrade as the cloud holds it now."""
+        return self.cloud.ota.book.require(task_id)  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def upgrade_reports(self) -> list[ev.UpgradeReported]:
+        """Every progress report the device sent, oldest first."""
+        return [e for e in self.uplinks if isinstance(e, ev.UpgradeReported)]
+
+    @property
+    def versions(self) -> tuple[str | None, str | None] | None:
+        """``(firmware, software)`` as the device last reported them (None: never)."""
+        known = self.cloud.ota.book.versions(self.device_id)  # type: ignore[attr-defined]
+        return None if known is None else (known.fw_version, known.sw_version)
+
+    @property
+    def device_info(self) -> dict[str, Any] | None:
+        """The device's last device-info report (AWS: its ``device-info`` shadow), or None."""
+        for e in reversed(self.uplinks):
+            if isinstance(e, ev.DeviceInfo):
+                return dict(e.params)
+            if isinstance(e, ev.Reported) and "device-info" in e.services:
+                return dict(e.services["device-info"])
+        return None
+
+    def log_handler(self, **options: Any) -> CloudLogHandler:
+        """A log handler shipping to this cloud (as ``Device.log_handler``); records go at once."""
+        return self.features.log_handler(lambda job: job(), **options)
+
+    @property
+    def logs(self) -> list[str]:
+        """The content of every log record the cloud received, oldest first."""
+        return [str(e.params.get("content", "")) for e in self.uplinks if isinstance(e, ev.DeviceLog)]
+
+    def configure_log(self, enabled: bool, until_ms: int | None = None) -> None:
+        """The cloud switches the device's log shipping (Huawei ``log_config``)."""
+        self._platform_send(ev.ConfigureLog(self.device_id, enabled, until_ms))
+
+    def upload_file(self, name: str, data: bytes) -> None:
+        """The device uploads ``data`` as ``name`` (as ``Device.upload_file``): ask, put, report."""
+        url = self._ask_url(
+            "upload", name, {"hash_code": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        )
+        self.files[url.rsplit("/", 1)[1]] = bytes(data)
+        self.core.emit(ev.FileResult("upload", name, 0, 200, "success"))
+
+    def download_file(self, name: str) -> bytes:
+        """The device downloads the cloud's file ``name`` (put there with :meth:`put_file`)."""
+        url = self._ask_url("download", name, {})
+        data = self.files.get(url.rsplit("/", 1)[1])
+        if data is None:
+            self.core.emit(ev.FileResult("download", name, 1, 404, "not found"))
+            raise FileNotFoundError(f"the fake cloud has no file {name!r}")
+        self.core.emit(ev.FileResult("download", name, 0, 200, "success"))
+        return data
+
+    def put_file(self, name: str, data: bytes) -> None:
+        """A file the cloud holds for the device to download."""
+        self.files[name] = bytes(data)
+
+    def subscribe(self, name: str, handler: Callable[[str, bytes], object]) -> str:
+        """The device subscribes to its custom topic ``name`` (as ``Device.subscribe``)."""
+        topic_filter = self.codec.custom_topic(validate_custom_topic(name, filter=True))
+
+        def deliver(topic: str, payload: bytes) -> None:
+            if self.online:
+                handler(topic, payload)
+
+        self.broker.subscribe(topic_filter, deliver)
+        return topic_filter
+
+    def publish(self, name: str, payload: bytes) -> None:
+        """The device publishes on its custom topic ``name`` (as ``Device.publish``)."""
+        self._device_publish(ev.Outgoing(self.codec.custom_topic(validate_custom_topic(name)), payload))
+
+    def send_to_topic(self, name: str, payload: bytes) -> None:
+        """The cloud (or an application) publishes on the device's custom topic ``name``."""
+        self.broker.publish(ev.Outgoing(self.codec.custom_topic(validate_custom_topic(name)), payload))
+
+    def _ask_url(
+        self, direction: Literal["upload", "download"], name: str, attributes: dict[str, Any]
+    ) -> str:
+        require(self.codec, self.vendor, "file transfer")
+        done, answers = self.features.urls.expect(direction, name)
+        try:
+            self.core.emit(ev.AskFileUrl(direction, name, attributes))
+            if not done.is_set():
+                raise TimeoutError(
+                    f"no {direction} URL for {name!r} ({'offline' if not self.online else 'none came'})"
+                )
+        finally:
+            self.features.urls.forget(direction, name)
+        return answers[0].url
+
+    def _file_url(self, event: ev.FileUrlRequested) -> ev.AnswerFileUrl:
+        return ev.AnswerFileUrl(
+            event.device_id,
+            event.direction,
+            event.file_name,
+            f"http://fake-cloud.invalid/files/{event.file_name}",
+        )
+
+    def _fetch(self, offer: ev.UpgradeOffer, dest: Path, progress: Progress, fetched: Fetched) -> None:
+        data = self.served.get(offer.url)
+        if data is None:
+            fetched(f"{offer.url}: HTTP 404 Not Found")
+            return
+        for end in range(0, len(data), max(1, len(data) // 4)):
+            progress(end, len(data))
+        dest.write_bytes(data)
+        fetched(Downloaded(dest, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()))
+
+    def _platform_send(self, action: ev.PlatformDownlink) -> None:
+        """Send an action through the platform half of the codec (AWS keeps it as ``commands``)."""
+        codec: Any = getattr(self.cloud, "codec", None) or getattr(self.cloud, "commands")  # noqa: B009
+        for out in codec.encode(action):
+            self.broker.publish(out)
 
     # -- time sync (the cloud answers with the fake clock) ----------------------------------------
     def time_sync(self) -> float:
