@@ -262,7 +262,8 @@ class Device:
 
     def subscribe(self, name: str, handler: Callable[[str, bytes], object], qos: int = 1) -> str:
         """Call ``handler(topic, payload)`` on the device's worker for each message on the custom
-        topic ``name`` (``+``/``#`` allowed); kept across reconnects. Returns the full filter."""
+        topic ``name`` (``+``/``#`` allowed); kept across reconnects. When connected, returns once
+        the broker confirmed it (at most 5 s). Returns the full filter."""
         if not callable(handler):
             raise TypeError("handler must be callable as handler(topic, payload)")
         if qos not in (0, 1):
@@ -270,7 +271,10 @@ class Device:
         topic_filter = self.topic(name)
         self._check_own(topic_filter)
         self._custom[topic_filter] = handler
-        self.transport.subscribe(topic_filter, qos)
+        if threading.current_thread().name == self.worker.name:
+            self.transport.subscribe(topic_filter, qos, timeout=0)  # a handler must not wait here
+        elif self.connected and not self.transport.subscribe(topic_filter, qos):
+            log.warning("%s: the broker did not confirm the subscription to %s", self.device_id, topic_filter)
         return topic_filter
 
     def unsubscribe(self, name: str) -> None:

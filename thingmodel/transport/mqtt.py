@@ -454,6 +454,9 @@ class MqttTransport:
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._subscribe_mid: int | None = None
+        self._sub_waiters: dict[int, threading.Event] = {}  # SUBACKs awaited by subscribe(), by mid
+        self._early_subacks: set[int] = set()  # SUBACKs that came before subscribe() waited
+        self._sub_lock = threading.Lock()  # guards the two above; never held while calling paho
         # Delivery state, guarded by _lock (never held while calling into paho: paho calls
         # on_publish while holding its own lock, and publish() takes that lock).
         self._lock = threading.Lock()
@@ -601,16 +604,31 @@ class MqttTransport:
             log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
             self._stopping.wait(delay)
 
-    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
-        """Add a subscription: made now if connected, and again after every reconnect."""
+    def subscribe(self, topic_filter: str, qos: int = 1, timeout: float = 5.0) -> bool:
+        """Add a subscription, made again after every reconnect. If connected, it is made now and
+        this waits (at most ``timeout`` s) for the broker's SUBACK, so that what is published
+        after it returns is delivered; returns whether the broker confirmed it."""
         with self._send_lock:
             if topic_filter not in self.subscriptions:
                 self.subscriptions.append(topic_filter)
             if qos != 1:
                 self.subscription_qos[topic_filter] = qos
             client = self._client
-            if client is not None:  # not connected: paho refuses it, and the next connect makes it
-                client.subscribe(topic_filter, qos)
+            if client is None:
+                return False
+            result, mid = client.subscribe(topic_filter, qos)  # no lock of ours held: paho takes its own
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:  # not connected: the next connect makes it
+            return False
+        done = threading.Event()
+        with self._sub_lock:
+            if mid in self._early_subacks:  # the SUBACK beat us here
+                self._early_subacks.discard(mid)
+                return True
+            self._sub_waiters[mid] = done
+        confirmed = done.wait(timeout)
+        with self._sub_lock:
+            self._sub_waiters.pop(mid, None)
+        return confirmed
 
     def unsubscribe(self, topic_filter: str) -> None:
         """Drop a subscription added with :meth:`subscribe` (a no-op for one never made)."""
@@ -650,6 +668,13 @@ class MqttTransport:
     def _handle_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
     ) -> None:
+        if mid != self._subscribe_mid:
+            with self._sub_lock:
+                waiter = self._sub_waiters.get(mid)
+                if waiter is None and len(self._early_subacks) < 64:
+                    self._early_subacks.add(mid)
+            if waiter is not None:
+                waiter.set()
         if mid != self._subscribe_mid or client is not self._client:
             return
         for topic_filter, reason in zip(self.subscriptions, reasons, strict=False):
