@@ -1,4 +1,5 @@
-"""A door sensor that emits events: ``door_opened`` (an alert) and ``battery_low``.
+"""A door sensor that emits events (``door_opened``, an alert, and ``battery_low``) and ships its
+own log to the cloud.
 
     python examples/events_device.py                            # against a local cloud it starts
     python examples/events_device.py --vendor tencent-explorer  # the same, as Tencent event_post
@@ -7,7 +8,10 @@
 An event is declared on the service like a property, with typed parameters; calling it checks
 every value (a bad one raises ValidationError naming it, and nothing is sent) and sends it:
 Huawei ``events/up``, Tencent ``event_post`` with the kind as its ``type``. With the local cloud,
-the program also plays the application and shows the events the cloud received.
+the program also plays the application and shows the events and log lines the cloud received.
+
+Its log goes to the cloud through ``device.log_handler()``, a ``logging.Handler`` (Huawei ``$log``;
+Tencent takes logs over its own HTTP upload, so there the handler is refused with NotSupported).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import os
 import time
 
-from thingmodel import Event, Property, Service, ValidationError
+from thingmodel import Event, NotSupported, Property, Service, ValidationError
 from thingmodel.types import Integer
 
 log = logging.getLogger("events_device")
@@ -45,6 +49,7 @@ class DoorSensor(Service):
         """The battery drops to ``percent``; below 20 % the sensor says so."""
         self.update(battery=percent)
         if percent < 20:
+            log.warning("battery at %d%%: replace it soon", percent)
             self.battery_low(percent=percent)
 
 
@@ -75,6 +80,10 @@ def main() -> None:
         cloud = LocalCloud(vendor=args.vendor, port=0).start()
         device = Device([sensor], device_id=device_id, vendor=args.vendor, broker=cloud.url)
     with device:
+        try:
+            log.addHandler(device.log_handler())  # this program's own log, shipped to the cloud
+        except NotSupported as exc:
+            log.info("device: %s", exc)
         sensor.open_door(90, by="alice")
         sensor.open_door(35)
         sensor.drain(15)
@@ -88,6 +97,12 @@ def main() -> None:
                 time.sleep(0.05)
             for event in cloud.activity(device_id).events:
                 log.info("cloud: received %s %s", event.event_type, dict(event.params))
+            while (
+                args.vendor == "huawei" and not cloud.activity(device_id).logs and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            for line in cloud.activity(device_id).logs:
+                log.info("cloud: log line %s", line.params.get("content"))
     if cloud is not None:
         cloud.stop()
 

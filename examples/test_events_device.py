@@ -5,6 +5,7 @@ pytest examples/test_events_device.py
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,20 @@ def test_the_example_runs_against_the_local_cloud(vendor: str) -> None:
         "door_opened {'angle': 35}",
         "battery_low {'percent': 15}",
     ]
+    logged = [line for line in done.stderr.splitlines() if "cloud: log line " in line]
+    if vendor == "huawei":
+        assert any("WARNING events_device: battery at 15%: replace it soon" in line for line in logged)
+    else:
+        assert logged == [] and "tencent-explorer has no log shipping" in done.stderr
+
+
+def test_the_battery_warning_is_shipped_to_the_cloud_log() -> None:
+    sensor = DoorSensor()
+    cloud = FakeCloud(sensor)
+    handler = cloud.log_handler()
+    logging.getLogger("events_device").addHandler(handler)
+    try:
+        sensor.drain(12)
+    finally:
+        logging.getLogger("events_device").removeHandler(handler)
+    assert cloud.logs == ["WARNING events_device: battery at 12%: replace it soon"]
