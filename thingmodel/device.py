@@ -47,6 +47,9 @@ from .vendors import device_codec
 
 log = logging.getLogger("thingmodel.device")
 
+#: bytes read per step of an OTA download (large steps keep Python's per-chunk cost small)
+DOWNLOAD_CHUNK = 1 << 20
+
 
 class Device:
     """A device made of services, connected to a cloud (or the local cloud) over MQTT."""
@@ -403,6 +406,7 @@ class Device:
                     on_progress=on_progress,
                     should_stop=self._stopping.is_set,
                     md5=bool(offer.md5),  # the slowest hash: only where the vendor sends one
+                    chunk=DOWNLOAD_CHUNK,
                 )
             except TransferError as exc:
                 reason = str(exc)
