@@ -59,7 +59,8 @@ def sdk_version() -> str:
 
 class DeviceFeatures:
     """The features of one device. ``ota``: its :class:`Ota` (None: none); ``info``: more facts
-    for the device-info report (None with no ``ota``: no report)."""
+    for the device-info report (None with no ``ota``: no report; NotSupported on a vendor with
+    no device-info report: the Tencent hub)."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class DeviceFeatures:
                 raise TypeError(f"ota must be an Ota instance, not {type(ota).__name__}")
             require(codec, vendor, "OTA")
         if info is not None:
+            require(codec, vendor, "device info")
             bad = [k for k, v in info.items() if not isinstance(k, str) or not isinstance(v, str)]
             if bad:
                 raise TypeError(f"device info holds strings only: {', '.join(map(repr, bad))}")
