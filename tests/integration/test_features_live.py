@@ -84,7 +84,9 @@ def test_an_upgrade_downloads_over_http_installs_and_the_cloud_records_the_new_v
         done = cloud.wait_upgrade(upgrade.task_id, timeout=30)
         assert (done.state, done.percent) == ("succeeded", 100), done.describe()
         assert firmware.installed == [("1.1", hashlib.sha256(IMAGE).hexdigest())]
-        eventually(lambda: getattr(cloud.versions(device_id), "fw_version", None) == "1.1", what="1.1 recorded")
+        eventually(
+            lambda: getattr(cloud.versions(device_id), "fw_version", None) == "1.1", what="1.1 recorded"
+        )
         assert not any(e.kind == "ota" for e in device.errors)
     finally:
         device.disconnect()

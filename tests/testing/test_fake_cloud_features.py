@@ -12,7 +12,12 @@ from thingmodel import NotSupported, Ota, Package, Property, Service
 from thingmodel.testing import FakeCloud
 
 IMAGE = b"FW" + bytes(range(256)) * 40
-VENDORS = [("huawei", "dev-1"), ("aws", "dev-1"), ("tencent-explorer", "PROD1.dev-1"), ("tencent-hub", "PROD1.dev-1")]
+VENDORS = [
+    ("huawei", "dev-1"),
+    ("aws", "dev-1"),
+    ("tencent-explorer", "PROD1.dev-1"),
+    ("tencent-hub", "PROD1.dev-1"),
+]
 
 
 class Meter(Service):
@@ -70,7 +75,9 @@ def test_an_install_that_raises_is_reported_failed_and_the_old_version_kept(
     fake = FakeCloud(Meter(), vendor=vendor, device_id=device_id, ota=Firmware(tmp_path, broken=True))
     upgrade = fake.offer_upgrade(IMAGE, "1.1")
     assert (upgrade.state, upgrade.failure) == ("failed", "install")
-    assert "bootloader refused" in upgrade.reason or vendor.startswith("tencent")  # Tencent carries codes only
+    assert "bootloader refused" in upgrade.reason or vendor.startswith(
+        "tencent"
+    )  # Tencent carries codes only
     assert fake.versions == ("1.0", None)
 
 
@@ -86,11 +93,15 @@ def test_a_device_without_ota_refuses_an_offer_as_unsupported() -> None:
     assert (upgrade.state, upgrade.failure) == ("failed", "unsupported")
 
 
-@pytest.mark.parametrize(("vendor", "device_id"), [("huawei", "d"), ("tencent-explorer", "P.d"), ("aws", "d")])
+@pytest.mark.parametrize(
+    ("vendor", "device_id"), [("huawei", "d"), ("tencent-explorer", "P.d"), ("aws", "d")]
+)
 def test_device_info_is_reported_on_connect_with_the_firmware_version(
     vendor: str, device_id: str, tmp_path: Path
 ) -> None:
-    fake = FakeCloud(Meter(), vendor=vendor, device_id=device_id, ota=Firmware(tmp_path), info={"board": "rev-c"})
+    fake = FakeCloud(
+        Meter(), vendor=vendor, device_id=device_id, ota=Firmware(tmp_path), info={"board": "rev-c"}
+    )
     info = fake.device_info
     assert info is not None
     assert "1.0" in info.values() and "rev-c" in str(info)
@@ -133,7 +144,9 @@ def test_a_file_uploaded_by_the_device_is_stored_and_downloaded_back() -> None:
 
 
 @pytest.mark.parametrize(("vendor", "device_id"), [("aws", "d"), ("tencent-explorer", "P.d")])
-def test_file_transfer_is_not_supported_where_the_vendor_has_no_file_service(vendor: str, device_id: str) -> None:
+def test_file_transfer_is_not_supported_where_the_vendor_has_no_file_service(
+    vendor: str, device_id: str
+) -> None:
     fake = FakeCloud(Meter(), vendor=vendor, device_id=device_id)
     with pytest.raises(NotSupported, match="has no file transfer"):
         fake.upload_file("x.bin", b"1")
