@@ -446,7 +446,6 @@ def test_https_verifies_by_default_and_trusts_only_what_it_is_told(
     assert server.plan.seen == []
 
 
-
 def test_md5_is_skipped_when_not_asked_for_and_sha256_still_covers_the_file(
     server: Server, tmp_path: Path
 ) -> None:
