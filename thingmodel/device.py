@@ -79,6 +79,7 @@ class Device:
         codec_options: Mapping[str, Any] | None = None,
         ota: Ota | None = None,
         info: Mapping[str, str] | None = None,
+        rules: bool | None = None,
         download_tls: TlsOptions | None = None,
     ) -> None:
         self.device_id = validate_id("device_id", device_id)
@@ -152,7 +153,14 @@ class Device:
         self._stopping = threading.Event()
         #: OTA, device info, log shipping and file URLs (engine/features.py)
         self.features = DeviceFeatures(
-            self.core, self.codec, vendor, fetch=self._fetch, clock=clock, ota=ota, info=info
+            self.core,
+            self.codec,
+            vendor,
+            fetch=self._fetch,
+            clock=clock,
+            ota=ota,
+            info=info,
+            rules=rules,
         )
         #: the device's own custom topics: ``{full filter: handler}``, re-subscribed on reconnect
         self._custom: dict[str, Callable[[str, bytes], object]] = {}

@@ -51,5 +51,6 @@ def _sample(kind: type) -> dict[str, object]:
         ev.ShipLogs: {"entries": (ev.LogEntry(0, "boot"),)},
         ev.AskFileUrl: {"direction": "upload", "file_name": "a.bin"},
         ev.FileResult: {"direction": "upload", "file_name": "a.bin", "code": 0},
+        ev.AskRules: {"rule_ids": ("r1",)},
     }
     return samples[kind]

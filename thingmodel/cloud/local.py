@@ -56,7 +56,7 @@ from urllib.parse import quote
 import attrs
 
 from ..brokers import EmbeddedBroker, ServerTls
-from ..errors import DeviceOffline, InvalidValue, UnknownDevice
+from ..errors import DeviceOffline, InvalidValue, NotSupported, UnknownDevice
 from ..protocol import messages as ev
 from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
 from ..transport.mqtt import ack_all
@@ -451,6 +451,29 @@ class LocalCloud:
         """A platform event to one of the device's services."""
         with self._turns.call():
             self.platform.send_event(device_id, service_id, event_type, params)
+
+    # -- on-device rules -----------------------------------------------------------------------
+    def push_rules(self, device_id: str, rules: list[dict[str, Any]]) -> dict[str, int]:
+        """Make ``rules`` (IoTDA's rule JSON) the device's on-device rules (Huawei
+        ``$device_rule``): changed ones get a new version, those left out are deleted, and the
+        device is told now (if online) and after each reconnect; it fetches what it lacks and
+        runs them itself. Returns ``{rule_id: version}``. UnknownDevice, NotSupported on a
+        vendor without rules, InvalidValue (nothing changed) for rules the cloud cannot keep."""
+        self.require(device_id)
+        if not isinstance(self.platform, ShadowCloud):
+            raise NotSupported(f"{self.vendor} has no on-device rules (Huawei IoTDA's $device_rule only)")
+        with self._turns.call():
+            versions = self.platform.push_rules(device_id, rules)
+        log.info("rules of %s: %s", device_id, versions)
+        return versions
+
+    def rules(self, device_id: str) -> list[dict[str, Any]]:
+        """The device's on-device rules as the cloud keeps them (with ``ruleVersionInShadow``)."""
+        self.require(device_id)
+        if not isinstance(self.platform, ShadowCloud):
+            return []
+        with self._turns.call():
+            return self.platform.rules(device_id)
 
     # -- OTA -----------------------------------------------------------------------------------
     @property

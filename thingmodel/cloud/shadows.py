@@ -25,6 +25,14 @@ survives a restart and reaches a device that is offline now); if the device refu
 or device that the desire created is deleted again. With ``known`` (the local cloud passes its
 device registry), a desire for a device that is not registered is refused: a typo creates nothing.
 
+On-device rules (Huawei ``$device_rule``, :meth:`ShadowCloud.push_rules`): the rules of each
+device are kept here (in memory, bounded: :data:`MAX_RULES` per device, :data:`MAX_DELETED`
+deletions remembered, :data:`MAX_RULE_DEVICES` devices), each with a version that goes up when
+the rule changes. Their versions are written to the device (``PushRules``) when they change and
+after each (re)connect, when the device asks for its shadow; the device asks for those it lacks
+(``RulesAsked``) and gets them (``AnswerRules``). The cloud checks a rule's id and that it is
+JSON of bounded size; what a rule says is for the device to check (it refuses a bad one).
+
 Messages up, events, device info and logs are kept in a bounded :class:`~.activity.Activity`
 (:meth:`ShadowCloud.activity`); bad input is logged through a rate-limited
 :class:`~.activity.ProblemLog`, never raised.
@@ -41,12 +49,12 @@ from typing import Any
 
 import attrs
 
-from ..errors import CodecError, InvalidValue
+from ..errors import CodecError, InvalidValue, NotSupported
 from ..ids import new_id as _new_id
 from ..ids import validate_id
 from ..protocol import messages as ev
 from ..protocol.codec import PlatformCodec
-from ..protocol.jsonwire import dumps
+from ..protocol.jsonwire import dumps, require_finite
 from ..sentinel import ABSENT
 from .activity import Activity, DeviceActivity, Kept, ProblemLog
 from .app import RequestBook, Result
@@ -68,6 +76,24 @@ _REQUEST_KIND: dict[type, ev.RequestKind] = {
 MAX_REASON = 300
 #: stands for a device's request id when checking that a shadow can still be sent
 _PROBE_TOKEN = "0" * 64
+#: on-device rules one device may have
+MAX_RULES = 100
+#: deleted rules remembered per device (a device offline at the time learns of them later)
+MAX_DELETED = 100
+#: devices with on-device rules
+MAX_RULE_DEVICES = 10_000
+#: bytes of one rule's JSON
+MAX_RULE_BYTES = 64 * 1024
+#: the version a rule write gives a deleted rule (IoTDA's)
+RULE_DELETED = -1
+
+
+@attrs.frozen
+class _HeldRule:
+    """One rule of a device: its last version and its JSON (None: deleted)."""
+
+    version: int
+    body: Mapping[str, Any] | None
 
 
 @attrs.frozen
@@ -206,6 +232,7 @@ class ShadowCloud:
         )
         #: answers a device's request for a file URL, or says why not (None: no file service)
         self.file_urls: Callable[[ev.FileUrlRequested], ev.AnswerFileUrl | str] | None = None
+        self._rules: dict[str, dict[str, _HeldRule]] = {}
 
     @property
     def vendor(self) -> str:
@@ -349,6 +376,92 @@ class ShadowCloud:
         check_id("device_id", device_id)
         with self._lock:
             self.ota.query_version(device_id)
+
+    # -- on-device rules ---------------------------------------------------------------------
+    def push_rules(self, device_id: str, rules: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Make ``rules`` (IoTDA rule JSON, each with a ``ruleId``) the device's on-device rules:
+        a rule that changed gets a new version, one left out is deleted; the versions are written
+        to the device now (and after each reconnect). Returns ``{rule_id: version}``.
+        NotSupported where the vendor has no rules; InvalidValue, nothing changed, for bad ids,
+        duplicates, JSON it cannot hold or more than the limits."""
+        check_id("device_id", device_id)
+        if ev.PushRules not in self._sends:
+            raise NotSupported(f"{self.vendor} has no on-device rules (Huawei IoTDA's $device_rule only)")
+        if self.known is not None and not self.known(device_id):
+            raise InvalidValue(f"device {device_id!r} is not registered")
+        if isinstance(rules, (str, bytes, Mapping)):
+            raise InvalidValue("rules must be a list of rule objects")
+        wanted: dict[str, dict[str, Any]] = {}
+        for index, rule in enumerate(rules):
+            if len(wanted) >= MAX_RULES:
+                raise InvalidValue(f"a device has at most {MAX_RULES} on-device rules")
+            if not isinstance(rule, Mapping):
+                raise InvalidValue(f"rules[{index}] must be an object, got {type(rule).__name__}")
+            rule_id = check_id(f"rules[{index}].ruleId", rule.get("ruleId"))
+            if rule_id in wanted:
+                raise InvalidValue(f"rule {rule_id!r} is given twice")
+            body = {k: v for k, v in rule.items() if k != "ruleVersionInShadow"}
+            require_finite(body, f"rule {rule_id!r}")
+            size = len(dumps(body))
+            if size > MAX_RULE_BYTES:
+                raise InvalidValue(f"rule {rule_id!r} takes {size} bytes of JSON (at most {MAX_RULE_BYTES})")
+            wanted[rule_id] = body
+        with self._lock:
+            held = self._rules.get(device_id)
+            if held is None and len(self._rules) >= MAX_RULE_DEVICES:
+                raise InvalidValue(f"{MAX_RULE_DEVICES} devices have on-device rules already")
+            held = held or {}
+            live: dict[str, _HeldRule] = {}
+            for rule_id, body in wanted.items():
+                old = held.get(rule_id)
+                if old is not None and old.body == body:
+                    live[rule_id] = old
+                else:
+                    live[rule_id] = _HeldRule(old.version + 1 if old is not None else 1, body)
+            gone = [(k, r) for k, r in held.items() if k not in live and r.body is None]
+            gone += [(k, _HeldRule(r.version, None)) for k, r in held.items() if k not in live and r.body]
+            try:
+                self.codec.encode(ev.AnswerRules(device_id, _rule_bodies(live, live)))
+            except (CodecError, InvalidValue) as exc:
+                raise InvalidValue(f"the rules could not be sent to the device: {exc}") from None
+            self._rules[device_id] = {**live, **dict(gone[-MAX_DELETED:])}
+            self._push_rules(device_id)
+            return {rule_id: rule.version for rule_id, rule in live.items()}
+
+    def rules(self, device_id: str) -> list[dict[str, Any]]:
+        """The device's on-device rules, each with its ``ruleVersionInShadow``."""
+        with self._lock:
+            held = self._rules.get(device_id, {})
+            return [dict(rule) for rule in _rule_bodies(held, held)]
+
+    def _push_rules(self, device_id: str) -> None:
+        held = self._rules.get(device_id)
+        if not held:
+            return
+        versions = {k: RULE_DELETED if r.body is None else r.version for k, r in held.items()}
+        rid = self.new_id()
+        try:
+            messages = self.codec.encode(ev.PushRules(device_id, versions, rid))
+        except (CodecError, InvalidValue) as exc:
+            self._refuse(device_id, "rules not pushed", ev.CODE_CLOUD_FAILED, str(exc))
+            return
+        self.book.open(rid, _Pending("rules", device_id))
+        for message in messages:
+            self.publish(message)
+
+    def _rules_asked(self, event: ev.RulesAsked) -> None:
+        held = self._rules.get(event.device_id, {})
+        asked = {rule_id: held[rule_id] for rule_id in event.rule_ids if rule_id in held}
+        unknown = [
+            rule_id for rule_id in event.rule_ids if rule_id not in asked or asked[rule_id].body is None
+        ]
+        if unknown:
+            log.info(
+                "device %s asked for rules it has none of: %s", event.device_id, _short(", ".join(unknown))
+            )
+        bodies = _rule_bodies(held, asked)
+        if bodies:
+            self._send_answer(event.device_id, ev.AnswerRules(event.device_id, bodies), None)
 
     def result(self, request_id: str) -> Result | None:
         """The answer to a request, once it has come (None until then)."""
@@ -569,6 +682,7 @@ class ShadowCloud:
             return ev.AnswerRequest(device_id, rid, "shadow", ev.CODE_CLOUD_FAILED, _short(reason))
 
         self._send_answer(device_id, ev.AnswerShadow(device_id, rid, shadows), error)
+        self._push_rules(device_id)  # a device that restarted has no rules: it asks again
 
     def _time_sync(self, event: ev.TimeSyncRequested) -> None:
         if ev.AnswerTimeSync in self._sends:
@@ -709,6 +823,16 @@ class ShadowCloud:
             self.publish(message)
 
 
+def _rule_bodies(held: Mapping[str, _HeldRule], which: Iterable[str]) -> list[dict[str, Any]]:
+    """The live rules among ``which``, as the device gets them (with ``ruleVersionInShadow``)."""
+    out = []
+    for rule_id in which:
+        rule = held[rule_id]
+        if rule.body is not None:
+            out.append({**rule.body, "ruleVersionInShadow": rule.version})
+    return out
+
+
 def _request_of(event: ev.PlatformUplink) -> tuple[str, str, ev.RequestKind] | None:
     """``(device_id, request_id, kind)`` of an event that is (part of) a request with an answer."""
     kind = _REQUEST_KIND.get(type(event))
@@ -737,5 +861,6 @@ _HANDLERS: dict[type, Callable[[ShadowCloud, Any], _Refusal | None]] = {
     ev.UpgradeReported: ShadowCloud._ota,
     ev.JobRequested: ShadowCloud._ota,
     ev.FileUrlRequested: ShadowCloud._file_url,
+    ev.RulesAsked: ShadowCloud._rules_asked,
 }
 """What the cloud does with each uplink (every one is also passed to ``on_uplink``)."""

@@ -40,6 +40,8 @@ from ..protocol.messages import (
     Rejected,
     ReportProperties,
     RequestShadow,
+    RulesChanged,
+    RulesDelivered,
     SettleDesired,
     ShadowSnapshot,
     TimeAnswered,
@@ -204,9 +206,12 @@ class DeviceCore:
         self.time_requests = TimeRequests()
         #: told ``(request_id, offset_seconds)`` for each answered time request
         self.on_time_sync: Callable[[str, float], object] | None = None
-        #: handlers of the feature downlinks (OTA, log config, file URLs) a device set up:
+        #: handlers of the feature downlinks (OTA, log config, file URLs, rules) a device set up:
         #: ``{message class: handler}``, looked up after the core's own table
         self.feature_handlers: dict[type, Callable[[Any], None]] = {}
+        #: told the values of every report this core makes (``{service_id: {wire_name: value}}``),
+        #: after it was handed to ``emit``: on-device rules evaluate them
+        self.on_reported: list[Callable[[Mapping[str, Mapping[str, Any]]], None]] = []
         for service in self.services.values():
             state = state_of(service)
             state.host = self
@@ -251,7 +256,9 @@ class DeviceCore:
         """Report one service's properties (all, or the given wire names)."""
         values = self.snapshot(service, names)
         if values:
-            self.emit(ReportProperties({service.service_id: values}))
+            services = {service.service_id: values}
+            self.emit(ReportProperties(services))
+            self._reported(services)
 
     def emit_event(self, service: Service, event: EventSpec, params: Mapping[str, Any]) -> None:
         """Send one event of ``service`` (``params`` already checked by the event)."""
@@ -263,6 +270,14 @@ class DeviceCore:
         services = {sid: values for sid, values in services.items() if values}
         if services:
             self.emit(ReportProperties(services))
+            self._reported(services)
+
+    def _reported(self, services: Mapping[str, Mapping[str, Any]]) -> None:
+        for hook in self.on_reported:
+            try:
+                hook(services)
+            except Exception as exc:
+                self.report_error("callback", None, "on_reported", f"a report hook raised {exc!r}")
 
     # -- time sync ---------------------------------------------------------------------------
     def ask_time(self, request_id: str | None = None) -> str:
@@ -495,6 +510,13 @@ class DeviceCore:
                 f"the cloud refused the version report ({event.code}): {event.reason}",
             )
 
+    def _rules_off(self, event: RulesChanged | RulesDelivered) -> None:
+        """A device that runs no rules: a write of rule versions is still answered with success
+        (as Huawei's SDK does with rule management off), and the rules are not asked for."""
+        log.info("the cloud sent on-device rules; this device runs none: %r", event)
+        if isinstance(event, RulesChanged) and event.request_id is not None:
+            self.emit(AckDesired(event.request_id))
+
     def report_error(self, kind: str, service_id: str | None, name: str | None, reason: str) -> None:
         """Surface something the device could not do: logged, and passed to ``on_error``."""
         error = DeviceError(kind, service_id, name, reason)
@@ -522,6 +544,8 @@ _FEATURE_DEFAULTS: dict[type, Callable[[DeviceCore, Any], None]] = {
     UpgradeOffer: DeviceCore._no_ota,
     VersionQuery: DeviceCore._no_ota,
     UpgradeAcked: DeviceCore._upgrade_acked,
+    RulesChanged: DeviceCore._rules_off,
+    RulesDelivered: DeviceCore._rules_off,
 }
 #: the auto-report schedule's key for periodic time sync (no service id holds a NUL)
 _TIME_SYNC_JOB = "\0time-sync"

@@ -9,13 +9,16 @@ Platform side: the same codec module decodes the device's uplinks into ``Reporte
 ``TimeSyncRequested`` ... and encodes ``PushDesired``, ``AskRead``, ``SendCommand``,
 ``AnswerShadow``, and the answers a device's own requests get (``AnswerRequest``,
 ``AnswerTimeSync``). A platform half also says what its shadows may hold (``ShadowLimits``).
+Device features have their messages in sections of their own: OTA, logs, files
+(``UpgradeOffer`` ...), on-device rules (``RulesChanged``, ``RulesDelivered``, ``AskRules``;
+``RulesAsked``, ``PushRules``, ``AnswerRules``).
 
 All are frozen attrs classes; no I/O anywhere in this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -277,6 +280,35 @@ class UpgradeAcked:
     reason: str = ""
 
 
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _objects(items: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(items)
+
+
+@attrs.frozen
+class RulesChanged:
+    """The cloud's on-device rules changed (Huawei: a ``properties/set`` of the ``$device_rule``
+    service, ``{rule_id: {"version": n}}``): ``versions`` maps a rule id to its version, -1
+    for a deleted rule. ``request_id``: the write request that carried nothing else, which the
+    device answers with success (a write that also sets other services is a
+    :class:`DesiredChange` beside this, answered as usual)."""
+
+    versions: Mapping[str, int]
+    request_id: str | None = None
+
+
+@attrs.frozen
+class RulesDelivered:
+    """The rules the device asked for (Huawei ``$device_rule`` ``device_rule_config_response``
+    ``rulesInfos``), each the vendor's rule JSON as it came: the device parses and checks them
+    (:mod:`thingmodel.features.rules`), so one bad rule never hides the others."""
+
+    rules: tuple[Mapping[str, Any], ...] = attrs.field(converter=_objects)
+
+
 Downlink = (
     DesiredChange
     | PropertyRead
@@ -292,6 +324,8 @@ Downlink = (
     | UpgradeAcked
     | LogConfig
     | FileUrl
+    | RulesChanged
+    | RulesDelivered
 )
 
 
@@ -371,6 +405,16 @@ class FileResult:
     description: str = ""
 
 
+@attrs.frozen
+class AskRules:
+    """The device asks for the rules it lacks (Huawei ``$device_rule``
+    ``device_rule_config_request`` ``{ruleIds, delIds}``): ``rule_ids`` new or newer than the
+    versions it holds, ``deleted_ids`` those it dropped."""
+
+    rule_ids: tuple[str, ...] = attrs.field(converter=_strings)
+    deleted_ids: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+
 Uplink = (
     ReportProperties
     | AckDesired
@@ -387,6 +431,7 @@ Uplink = (
     | ShipLogs
     | AskFileUrl
     | FileResult
+    | AskRules
 )
 
 
@@ -606,6 +651,15 @@ class FileReported:
     description: str = ""
 
 
+@attrs.frozen
+class RulesAsked:
+    """A device asks for on-device rules (Huawei ``device_rule_config_request``)."""
+
+    device_id: str
+    rule_ids: tuple[str, ...] = attrs.field(converter=_strings)
+    deleted_ids: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+
 PlatformUplink = (
     Reported
     | DesiredAcked
@@ -625,6 +679,7 @@ PlatformUplink = (
     | JobRequested
     | FileUrlRequested
     | FileReported
+    | RulesAsked
 )
 
 
@@ -757,6 +812,26 @@ class AnswerFileUrl:
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+@attrs.frozen
+class PushRules:
+    """Tell a device its on-device rules' versions (Huawei: a ``properties/set`` of the
+    ``$device_rule`` service): ``versions`` maps a rule id to its version, -1 for a deleted
+    one. ``request_id`` names the write request the device answers."""
+
+    device_id: str
+    versions: Mapping[str, int]
+    request_id: str
+
+
+@attrs.frozen
+class AnswerRules:
+    """The rules a device asked for (Huawei ``device_rule_config_response`` ``rulesInfos``),
+    each the vendor's rule JSON with its ``ruleVersionInShadow``."""
+
+    device_id: str
+    rules: tuple[Mapping[str, Any], ...] = attrs.field(converter=_objects)
+
+
 PlatformDownlink = (
     PushDesired
     | AskRead
@@ -773,6 +848,8 @@ PlatformDownlink = (
     | AnswerJobUpdate
     | ConfigureLog
     | AnswerFileUrl
+    | PushRules
+    | AnswerRules
 )
 
 

@@ -31,6 +31,7 @@ from ..engine.features import DeviceFeatures, require
 from ..engine.ota import Downloaded, Fetched, Progress
 from ..engine.scheduling import FakeClock
 from ..engine.session import DeviceSession
+from ..errors import NotSupported
 from ..features.logs import CloudLogHandler
 from ..features.ota import Ota
 from ..ids import validate_custom_topic
@@ -65,11 +66,13 @@ class FakeCloud:
         device_skew: float = 0.0,
         ota: Ota | None = None,
         info: Mapping[str, str] | None = None,
+        rules: bool | None = None,
     ) -> None:
         """``device_skew``: seconds the device's wall clock runs ahead of the cloud's (the fake
         clock), so that :meth:`time_sync` has an offset to find (it measures ``-device_skew``).
         ``ota`` and ``info`` are what ``Device`` takes: the device's :class:`~thingmodel.Ota`
-        and the facts of its device-info report."""
+        and the facts of its device-info report. ``rules``: whether the device runs on-device
+        rules (None: where the vendor has them, Huawei), as ``DeviceFeatures`` takes it."""
         self.vendor = vendor
         self.device_id = device_id
         self.clock = FakeClock(start) if start is not None else FakeClock()
@@ -106,8 +109,10 @@ class FakeCloud:
         for topic_filter in codec.subscriptions():
             self.broker.subscribe(topic_filter, self._device_receive)
         self.features = DeviceFeatures(
-            self.core, codec, vendor, fetch=self._fetch, clock=self.clock, ota=ota, info=info
+            self.core, codec, vendor, fetch=self._fetch, clock=self.clock, ota=ota, info=info, rules=rules
         )
+        if self.features.rules is not None:
+            self.features.rules.recheck = None  # timers read the fake clock the scheduler runs on
         #: what the fake cloud serves for downloads: ``{url: bytes}`` (packages and files)
         self.served: dict[str, bytes] = {}
         #: files devices uploaded (and that :meth:`put_file` put there): ``{name: bytes}``
@@ -343,6 +348,24 @@ class FakeCloud:
         codec: Any = getattr(self.cloud, "codec", None) or getattr(self.cloud, "commands")  # noqa: B009
         for out in codec.encode(action):
             self.broker.publish(out)
+
+    # -- on-device rules ------------------------------------------------------------------------
+    def push_rules(self, rules: list[dict[str, Any]]) -> dict[str, int]:
+        """The cloud makes ``rules`` (IoTDA's rule JSON) the device's on-device rules, as
+        ``LocalCloud.push_rules``; the device fetches them at once (when online). Returns
+        ``{rule_id: version}``; a rule the device refuses is one of :attr:`errors` (kind
+        ``rule``). Timer rules run as :meth:`advance` moves the fake clock (UTC)."""
+        push = getattr(self.cloud, "push_rules", None)
+        if push is None:
+            raise NotSupported(f"{self.vendor} has no on-device rules (Huawei IoTDA's $device_rule only)")
+        versions: dict[str, int] = push(self.device_id, rules)
+        return versions
+
+    @property
+    def rules_fired(self) -> list[str]:
+        """The ids of the rules that fired on the device (the latest 100), oldest first."""
+        runner = self.features.rules
+        return [] if runner is None else [f.rule.rule_id for f in runner.fired]
 
     # -- time sync (the cloud answers with the fake clock) ----------------------------------------
     def time_sync(self) -> float:

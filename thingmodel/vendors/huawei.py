@@ -20,7 +20,11 @@ Device features are IoTDA's system services on ``events/up`` / ``events/down``, 
 ``$ota`` (``version_query``, ``firmware_upgrade``/``software_upgrade`` and their ``_v2`` forms,
 ``version_report``, ``upgrade_progress_report``), ``$log`` (``log_config``, ``log_report``),
 ``$file_manager`` (``get_upload_url``/``get_download_url``, their ``_response`` and the
-``*_result_report``) and ``$sdk_info`` (``sdk_info_report``). What the device half cannot read
+``*_result_report``), ``$sdk_info`` (``sdk_info_report``) and ``$device_rule`` (on-device
+rules: their versions come as a ``properties/set`` of that service, ``{rule_id: {"version": n}}``,
+decoded into :class:`~thingmodel.protocol.messages.RulesChanged` beside any
+``DesiredChange`` of the other services; ``device_rule_config_request`` {ruleIds, delIds} and
+its ``_response`` {rulesInfos}). What the device half cannot read
 in one of these entries is a :class:`~thingmodel.protocol.messages.Malformed` for that entry
 alone (``kind="ota"`` for ``$ota``, naming the offer's ``task_id`` when it has one); the other
 entries of the message still decode. An upgrade's failure maps to IoTDA's ``result_code`` by
@@ -75,6 +79,9 @@ OTA = "$ota"
 LOG = "$log"
 FILES = "$file_manager"
 SDK_INFO = "$sdk_info"
+DEVICE_RULE = "$device_rule"
+#: a deleted rule's version in a ``$device_rule`` write
+RULE_DELETED = -1
 
 #: ``UpgradeProgress.failure`` -> ``upgrade_progress_report`` ``result_code`` (IoTDA's codes)
 FAILURE_CODES: dict[ev.UpgradeFailure, int] = {
@@ -235,7 +242,13 @@ class HuaweiDevice:
 
     def _decode(self, kind: str, rid: str, body: dict[str, Any]) -> list[ev.Downlink]:
         if kind == "desired":
-            return [ev.DesiredChange(rid, _services_values(body))]
+            services = _services_values(body)
+            if DEVICE_RULE not in services:
+                return [ev.DesiredChange(rid, services)]
+            versions = _rule_versions(services.pop(DEVICE_RULE))
+            if not services:  # nothing else to write: the rules' handler answers the request
+                return [ev.RulesChanged(versions, rid)]
+            return [ev.RulesChanged(versions), ev.DesiredChange(rid, services)]
         if kind == "read":
             return [ev.PropertyRead(rid, field(body, "service_id", str, required=False) or None)]
         if kind == "command":
@@ -361,6 +374,14 @@ class HuaweiDevice:
             params["status_description"] = m.description
         return [self._system_up(FILES, f"{m.direction}_result_report", params)]
 
+    @_DEVICE_SENDS.on(ev.AskRules)
+    def _ask_rules(self, m: ev.AskRules) -> list[ev.Outgoing]:
+        params = {
+            "ruleIds": _rule_ids("AskRules rule_ids", m.rule_ids),
+            "delIds": _rule_ids("AskRules deleted_ids", m.deleted_ids),
+        }
+        return [self._system_up(DEVICE_RULE, "device_rule_config_request", params)]
+
 
 def _ms_field(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
     """A millisecond time of a ``$time_sync`` answer: an int, or digits (the SDK sends strings)."""
@@ -425,7 +446,24 @@ def _file_url(event_type: str, params: dict[str, Any]) -> ev.Downlink:
     )
 
 
-_Reader = Callable[[str, dict[str, Any]], ev.Downlink]
+def _rules_delivered(event_type: str, params: dict[str, Any]) -> list[ev.Downlink | CodecError]:
+    """``rulesInfos``: every object in it is delivered as it came (the device checks each rule
+    itself); an entry that is not an object is a Malformed of its own."""
+    where = f"{DEVICE_RULE} {event_type} paras."
+    items = field(params, "rulesInfos", list, where=where)
+    out: list[ev.Downlink | CodecError] = [
+        ev.RulesDelivered(tuple(item for item in items if isinstance(item, dict)))
+    ]
+    out += [
+        CodecError(f"field {where}'rulesInfos'[{index}] must be an object, got {type(item).__name__}")
+        for index, item in enumerate(items)
+        if not isinstance(item, dict)
+    ]
+    return out
+
+
+#: a reader gives one message, or several with the problems of single entries as CodecErrors
+_Reader = Callable[[str, dict[str, Any]], "ev.Downlink | list[ev.Downlink | CodecError]"]
 #: the system-service events a device reads: (service_id, event_type) -> reader
 _SYSTEM_DOWN: dict[tuple[str, str], _Reader] = {
     (TIME_SYNC, "time_sync_response"): _time_answer,
@@ -438,6 +476,7 @@ _SYSTEM_DOWN: dict[tuple[str, str], _Reader] = {
     (LOG, "log_config"): _log_config,
     (FILES, "get_upload_url_response"): _file_url,
     (FILES, "get_download_url_response"): _file_url,
+    (DEVICE_RULE, "device_rule_config_response"): _rules_delivered,
 }
 
 
@@ -450,7 +489,7 @@ def _events_down(topic: str, body: dict[str, Any]) -> list[ev.Downlink]:
             out.append(ev.CloudEvent(service_id, event_type, params))
             continue
         try:
-            out.append(read(event_type, params))
+            read_out = read(event_type, params)
         except CodecError as exc:
             if service_id == OTA:  # the core answers an offer it cannot read (a failed progress)
                 task = params.get("task_id")
@@ -458,6 +497,12 @@ def _events_down(topic: str, body: dict[str, Any]) -> list[ev.Downlink]:
                 out.append(ev.Malformed(topic, str(exc), kind="ota", request_id=task_id))
             else:
                 out.append(ev.Malformed(topic, str(exc), kind="event"))
+            continue
+        if not isinstance(read_out, list):
+            out.append(read_out)
+            continue
+        for item in read_out:
+            out.append(ev.Malformed(topic, str(item), kind="event") if isinstance(item, CodecError) else item)
     return out
 
 
@@ -539,6 +584,47 @@ def _check_direction(what: str, direction: str) -> None:
 
 
 _INFO_FIELDS = frozenset({"device_sdk_version", "sw_version", "fw_version"})
+
+
+def _rule_id(what: str, value: object) -> str:
+    """A rule id as an id of ours (a non-empty string, no control characters, ...)."""
+    try:
+        return validate_id(what, value)
+    except InvalidValue as exc:
+        raise CodecError(str(exc)) from None
+
+
+def _rule_versions(properties: Mapping[str, Any]) -> dict[str, int]:
+    """A ``$device_rule`` write: ``{rule_id: {"version": n}}``, n >= 0 or -1 (deleted)."""
+    versions: dict[str, int] = {}
+    for rule_id, entry in properties.items():
+        where = f"{DEVICE_RULE}.{_short(rule_id)}."
+        _rule_id(f"{DEVICE_RULE} rule id", rule_id)
+        if not isinstance(entry, dict):
+            raise CodecError(f"field {where[:-1]} must be an object, got {type(entry).__name__}")
+        version = _int_in(entry, "version", where, RULE_DELETED, 2**63 - 1)
+        assert version is not None
+        versions[rule_id] = version
+    return versions
+
+
+def _versions_to_wire(versions: Mapping[str, int]) -> dict[str, Any]:
+    wire: dict[str, Any] = {}
+    for rule_id, version in versions.items():
+        _rule_id("PushRules rule id", rule_id)
+        if isinstance(version, bool) or not isinstance(version, int) or not RULE_DELETED <= version < 2**63:
+            raise CodecError(f"PushRules version of {rule_id!r} must be -1 or >= 0, got {_short(version)}")
+        wire[rule_id] = {"version": version}
+    return wire
+
+
+def _rule_ids(what: str, ids: Sequence[str]) -> list[str]:
+    return [_rule_id(f"{what}[{index}]", rule_id) for index, rule_id in enumerate(ids)]
+
+
+def _ids_field(params: dict[str, Any], name: str, where: str, *, required: bool = True) -> tuple[str, ...]:
+    items = field(params, name, list, required=required, where=where) or []
+    return tuple(_rule_id(f"field {where}{name!r}[{index}]", item) for index, item in enumerate(items))
 
 
 def _progress_to_wire(m: ev.UpgradeProgress) -> dict[str, Any]:
@@ -898,6 +984,20 @@ class HuaweiPlatform:
         }
         return [self._system_down(m.device_id, FILES, f"get_{m.direction}_url_response", params)]
 
+    @_PLATFORM_SENDS.on(ev.PushRules)
+    def _push_rules(self, m: ev.PushRules) -> list[ev.Outgoing]:
+        """IoTDA keeps rule versions in the device's shadow as the ``$device_rule`` service and
+        writes them to the device like any desired property."""
+        service = {"service_id": DEVICE_RULE, "properties": _versions_to_wire(m.versions)}
+        topic = f"{_prefix(m.device_id)}properties/set/{_REQUEST}{m.request_id}"
+        return [_out(topic, {"services": [service]})]
+
+    @_PLATFORM_SENDS.on(ev.AnswerRules)
+    def _answer_rules(self, m: ev.AnswerRules) -> list[ev.Outgoing]:
+        rules = [_json_object(f"AnswerRules rules[{index}]", rule) for index, rule in enumerate(m.rules)]
+        params = {"rulesInfos": rules}
+        return [self._system_down(m.device_id, DEVICE_RULE, "device_rule_config_response", params)]
+
 
 def _file_name(url: str) -> str:
     """The last segment of ``url``'s path, which an IoTDA offer names its ``file_name``."""
@@ -961,6 +1061,15 @@ def _file_reported(device_id: str, event_type: str, params: dict[str, Any]) -> e
     )
 
 
+def _rules_asked(device_id: str, event_type: str, params: dict[str, Any]) -> ev.PlatformUplink:
+    where = f"{DEVICE_RULE} {event_type} paras."
+    return ev.RulesAsked(
+        device_id,
+        _ids_field(params, "ruleIds", where),
+        _ids_field(params, "delIds", where, required=False),
+    )
+
+
 _UpReader = Callable[[str, str, dict[str, Any]], ev.PlatformUplink]
 #: the system-service events the platform half reads (besides the time sync it answers):
 #: (service_id, event_type) -> reader(device_id, event_type, paras)
@@ -973,6 +1082,7 @@ _SYSTEM_UP: dict[tuple[str, str], _UpReader] = {
     (FILES, "get_download_url"): _file_url_requested,
     (FILES, "upload_result_report"): _file_reported,
     (FILES, "download_result_report"): _file_reported,
+    (DEVICE_RULE, "device_rule_config_request"): _rules_asked,
 }
 
 
