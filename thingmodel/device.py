@@ -282,7 +282,7 @@ class Device:
         topic_filter = self.topic(name)
         self._check_own(topic_filter)
         self._custom[topic_filter] = handler
-        if threading.current_thread().name == self.worker.name:
+        if self.worker.is_current():
             self.transport.subscribe(topic_filter, qos, timeout=0)  # a handler must not wait here
         elif self.connected and not self.transport.subscribe(topic_filter, qos):
             log.warning("%s: the broker did not confirm the subscription to %s", self.device_id, topic_filter)
@@ -369,7 +369,7 @@ class Device:
         require(self.codec, self.vendor, "file transfer")
         if not isinstance(name, str) or not name or "/" in name or len(name) > 255:
             raise ValueError(f"a file name is 1..255 characters without '/', not {name!r}")
-        if threading.current_thread().name == self.worker.name:
+        if self.worker.is_current():
             raise RuntimeError("file transfers wait for the device's worker: call them from your own thread")
         attributes: dict[str, Any] = {}
         if data is not None:
@@ -438,7 +438,7 @@ class Device:
         require_time_sync(self.codec, self.vendor)
         if not timeout > 0:
             raise ValueError(f"time_sync timeout must be positive, got {timeout!r}")
-        if threading.current_thread().name == self.worker.name:
+        if self.worker.is_current():
             raise RuntimeError(
                 "time_sync() waits for the device's worker, so it cannot be called from a handler: "
                 "use enable_time_sync() and on_time_sync instead"

@@ -38,8 +38,12 @@
   state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
   dropped silently.
 
-Callbacks (``on_message``, ``on_connect``, ``on_disconnect``) run on paho's network thread: keep
-them short and hand work to another thread (the Device does).
+- Threads: none of its own. Every transport's socket is served by one :class:`~.loop.IoLoop`
+  (the process's shared one unless ``loop`` names another), and its connects run on the loop's
+  connector threads; reconnect waits are the loop's timers.
+
+Callbacks (``on_message``, ``on_connect``, ``on_disconnect``) run on the loop's thread, which
+serves every connection: keep them short and hand work to another thread (the Device does).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
 from ..protocol.mqttwire import frame as _frame
+from .loop import Channel, IoLoop, Timer
 
 log = logging.getLogger("thingmodel.transport")
 
@@ -418,6 +423,7 @@ class MqttTransport:
         on_disconnect: Callable[[], None] | None = None,
         on_drop: Callable[[Outgoing], None] | None = None,
         name: str = "thingmodel",
+        loop: IoLoop | None = None,
     ) -> None:
         if tls is None and not is_loopback(host):
             log.warning("plain TCP to %s:%s: credentials and data travel unencrypted", host, port)
@@ -451,7 +457,10 @@ class MqttTransport:
         self._fatal: ConnectError | None = None
         self._last_error: str = "no attempt yet"
         self._ever_connected = False
-        self._thread: threading.Thread | None = None
+        self._loop = loop
+        self._started = False
+        self._retry: Timer | None = None  # the next connect attempt, while waiting for it
+        self._ended: mqtt.Client | None = None  # the client whose session was last wound up
         self._client: mqtt.Client | None = None
         self._subscribe_mid: int | None = None
         self._sub_waiters: dict[int, threading.Event] = {}  # SUBACKs awaited by subscribe(), by mid
@@ -499,7 +508,11 @@ class MqttTransport:
             manual_ack=self.ack_when_handled,
         )
         client.max_inflight_messages_set(100)
+        loop = self.loop
         client.on_socket_open = _set_nodelay
+        client.on_socket_close = lambda _c, _u, sock: loop.detach(sock)
+        client.on_socket_register_write = lambda _c, _u, sock: loop.want_write(sock, True)
+        client.on_socket_unregister_write = lambda _c, _u, sock: loop.want_write(sock, False)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
@@ -514,6 +527,13 @@ class MqttTransport:
         return client
 
     # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def loop(self) -> IoLoop:
+        """The I/O loop that serves this connection."""
+        if self._loop is None:
+            self._loop = IoLoop.shared()
+        return self._loop
+
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
@@ -535,10 +555,10 @@ class MqttTransport:
 
         After the first connection the transport reconnects by itself until :meth:`stop`.
         """
-        if self._thread is not None:
+        if self._started:
             raise RuntimeError("transport already started")
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-mqtt", daemon=True)
-        self._thread.start()
+        self._started = True
+        self.loop.run_blocking(self._attempt)
         deadline = time.monotonic() + timeout
         while not self._connected.wait(0.02):
             if self._fatal is not None or time.monotonic() >= deadline:
@@ -551,58 +571,107 @@ class MqttTransport:
 
     def stop(self, drain_timeout: float = 5.0) -> None:
         """Wait (at most ``drain_timeout``) until everything sent is acknowledged, then
-        disconnect cleanly and end the network thread."""
+        disconnect cleanly."""
         if self._open and self._connected.is_set():
             with self._drained:
                 self._drained.wait_for(
                     lambda: not (self._queue or self._inflight) or not self._open, drain_timeout
                 )
         self._stopping.set()
+        retry = self._retry
+        if retry is not None:
+            retry.cancel()
         client = self._client
-        if client is not None:
+        if client is not None and client.socket() is not None:
             with contextlib.suppress(Exception):  # already gone
-                client.disconnect()
+                client.disconnect()  # the loop sends DISCONNECT, then paho closes the socket
+            if not self._session_over.wait(2.0) and not self.loop.in_loop():
+                closed = threading.Event()
+
+                def close() -> None:
+                    _close(self.loop, client)
+                    closed.set()
+
+                self.loop.call_soon(close)
+                closed.wait(2.0)
         self._session_over.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)
         self._connected.clear()
+        self._requeue_inflight()
         left = self.queued
         if left:
             log.warning("%s: %d messages were not acknowledged before the disconnect", self.name, left)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def _attempt(self) -> None:
+        """One connection attempt (on a connector thread: paho's connect blocks)."""
+        self._retry = None
+        if self._stopping.is_set():
+            return
+        try:
             client_id, username, password = self._credentials()
             client = self._new_client(client_id)
             client.username_pw_set(username, password)
-            self._client = client
-            try:
-                client.connect(self.host, self.port, self.keepalive)
-            except ssl.SSLCertVerificationError as exc:
-                self._last_error = f"TLS certificate verification failed: {exc.verify_message}"
-                log.error("%s:%s: %s", self.host, self.port, self._last_error)
-                if not self._ever_connected:
-                    self._fatal = ConnectError(f"{self.host}:{self.port}: {self._last_error}")
-                    return
-            except (OSError, ssl.SSLError) as exc:
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                log.info("connect to %s:%s failed: %s", self.host, self.port, self._last_error)
-            else:
-                # paho's own network thread (loop_start) does the socket writes; without it
-                # publish() writes on the caller's thread and wakes the loop for every message.
-                self._session_over.clear()
-                client.loop_start()
-                self._session_over.wait()  # set by on_disconnect, or by stop()
-                client.loop_stop()
-                self._requeue_inflight()
-                if self._fatal is not None:
-                    return
-            if self._stopping.is_set():
+        except Exception as exc:  # the user's credentials callback, or a bad client id
+            self._last_error = f"credentials: {type(exc).__name__}: {exc}"
+            log.error("%s: %s", self.name, self._last_error)
+            self._schedule_retry()
+            return
+        self._client = client
+        try:
+            client.connect(self.host, self.port, self.keepalive)
+        except ssl.SSLCertVerificationError as exc:
+            self._last_error = f"TLS certificate verification failed: {exc.verify_message}"
+            log.error("%s:%s: %s", self.host, self.port, self._last_error)
+            if not self._ever_connected:
+                self._fatal = ConnectError(f"{self.host}:{self.port}: {self._last_error}")
                 return
-            delay = self.backoff.next_delay()
-            log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
-            self._stopping.wait(delay)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            log.info("connect to %s:%s failed: %s", self.host, self.port, self._last_error)
+        else:
+            sock = client.socket()
+            if sock is None:
+                self._schedule_retry()
+                return
+            self._session_over.clear()
+            if self._stopping.is_set():
+                with contextlib.suppress(OSError):
+                    sock.close()
+                self._session_over.set()
+                return
+            self.loop.attach(Channel(client, sock))
+            self._keep_alive(client)
+            return
+        self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if self._stopping.is_set() or self._fatal is not None:
+            return
+        delay = self.backoff.next_delay()
+        log.info("reconnecting to %s:%s in %.2f s", self.host, self.port, delay)
+        loop = self.loop
+        self._retry = loop.call_later(delay, lambda: loop.run_blocking(self._attempt))
+
+    def _keep_alive(self, client: mqtt.Client) -> None:
+        """paho's keep-alive (PINGREQ when quiet, a dead connection closed) runs in loop_misc:
+        call it a few times per keep-alive period for as long as this client is current."""
+        period = max(1.0, self.keepalive / 4) if self.keepalive else 30.0
+
+        def misc() -> None:
+            if client is not self._client or client.socket() is None:
+                return
+            client.loop_misc()
+            self.loop.call_later(period, misc)
+
+        self.loop.call_later(period, misc)
+
+    def _session_ended(self, client: mqtt.Client) -> None:
+        """After a connection ended (on the loop, outside paho's callbacks): unacknowledged
+        messages go back to the queue, and the next attempt is scheduled."""
+        if client is self._ended or client is not self._client:
+            return
+        self._ended = client
+        self._requeue_inflight()
+        self._schedule_retry()
 
     def subscribe(self, topic_filter: str, qos: int = 1, timeout: float = 5.0) -> bool:
         """Add a subscription, made again after every reconnect. If connected, it is made now and
@@ -711,6 +780,8 @@ class MqttTransport:
         with self._lock:
             self._open = False
         self._session_over.set()
+        if not self._stopping.is_set():
+            self.loop.call_soon(lambda: self._session_ended(client))
         if was and not self._stopping.is_set():
             log.warning("disconnected from %s:%s: %s", self.host, self.port, reason)
         if was and self.on_disconnect is not None:
@@ -848,6 +919,15 @@ class MqttTransport:
                 )
             if self.on_drop is not None:
                 self.on_drop(message)
+
+
+def _close(loop: IoLoop, client: mqtt.Client) -> None:
+    """Close ``client``'s socket at once (a clean disconnect did not finish)."""
+    sock = client.socket()
+    if sock is not None:
+        loop.detach(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:

@@ -1,7 +1,10 @@
-"""``Worker``: one thread that runs queued jobs and due auto-reports, in order.
+"""``Worker``: runs one device's jobs and due auto-reports, in order, on a shared thread pool.
 
-The network thread only enqueues; user code (getters, setters, commands) runs here. The worker
-sleeps until the next job or scheduled report is due: no polling while idle.
+The network thread only enqueues; user code (getters, setters, commands) runs on a pool thread.
+A process with thousands of devices has a handful of pool threads (:class:`WorkerPool`), not a
+thread per device: each ``Worker`` is a queue the pool runs one job at a time, so one device's
+jobs never overlap and keep their order. Between jobs the pool sleeps until a job comes or a
+worker's next scheduled report is due: no polling while idle.
 
 ``BatchWorker``: one thread that takes items off a bounded queue and hands them on in batches
 (the local cloud stores each batch of uplinks in one transaction). A full queue blocks the
@@ -11,8 +14,9 @@ producer: back-pressure instead of growth.
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,66 +25,179 @@ from typing import Generic, TypeVar
 log = logging.getLogger("thingmodel.transport.worker")
 
 Job = Callable[[], object]
-_WAKE: Job = lambda: None  # noqa: E731 - a sentinel that just wakes the loop
-_STOP: Job = lambda: None  # noqa: E731
 T = TypeVar("T")
+
+#: jobs one worker runs before the pool thread lets another worker have a turn
+_TURN = 32
+
+
+class WorkerPool:
+    """The threads workers run on: started as work comes, at most ``threads`` of them (a job
+    that blocks holds one thread; the others carry on)."""
+
+    _shared: WorkerPool | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self, name: str = "thingmodel-worker", *, threads: int = 16) -> None:
+        if threads < 1:
+            raise ValueError("a worker pool needs at least one thread")
+        self.name = name
+        self.max_threads = threads
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._ready: collections.deque[Worker] = collections.deque()
+        self._timers: list[tuple[float, int, Worker, int]] = []
+        self._seq = itertools.count()
+        self._threads = 0
+        self._idle = 0
+
+    @classmethod
+    def shared(cls) -> WorkerPool:
+        """The process's pool (made on first use)."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    @property
+    def threads(self) -> int:
+        """Pool threads started so far."""
+        return self._threads
+
+    def _schedule(self, worker: Worker) -> None:
+        """Queue ``worker`` for a turn (caller holds the lock, worker not queued or running)."""
+        worker._queued = True
+        self._ready.append(worker)
+        if self._idle:
+            self._work.notify()
+        elif self._threads < self.max_threads:
+            self._threads += 1
+            threading.Thread(target=self._loop, name=f"{self.name}-{self._threads}", daemon=True).start()
+
+    def _at(self, worker: Worker, delay: float) -> None:
+        """Give ``worker`` a turn in ``delay`` seconds (caller holds the lock)."""
+        worker._timer += 1
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), worker, worker._timer))
+        if self._idle:
+            self._work.notify()  # an idle thread may sleep past the new deadline
+
+    def _next(self) -> Worker:
+        with self._lock:
+            while True:
+                timers = self._timers
+                now = time.monotonic()
+                while timers and timers[0][0] <= now:
+                    _, _, worker, token = heapq.heappop(timers)
+                    if token == worker._timer and not worker._queued and worker._running:
+                        self._schedule(worker)
+                if self._ready:
+                    return self._ready.popleft()
+                self._idle += 1
+                try:
+                    self._work.wait(timers[0][0] - now if timers else None)
+                finally:
+                    self._idle -= 1
+
+    def _loop(self) -> None:
+        while True:
+            worker = self._next()
+            worker._turn(self)
 
 
 class Worker:
+    """One device's jobs, run in order on the pool; see the module docstring."""
+
     def __init__(
         self,
         name: str,
         *,
         idle_seconds: Callable[[], float | None] = lambda: None,
         run_pending: Callable[[], None] = lambda: None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.name = name
         self._idle_seconds = idle_seconds
         self._run_pending = run_pending
-        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._pool = pool
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._queued = False  # in the pool's ready queue, or taking its turn
+        self._running = False  # between start() and stop()
+        self._timer = 0  # the token of the timer that counts (older ones are stale)
+        self._thread: threading.Thread | None = None  # the pool thread taking this turn
+
+    @property
+    def pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool.shared()
+        return self._pool
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-            self._thread.start()
+        pool = self.pool
+        with pool._lock:
+            if self._running:
+                return
+            self._running = True
+            if not self._queued:
+                pool._schedule(self)  # run what waits, and read the schedule
 
     def submit(self, job: Job) -> None:
-        """Run ``job`` on the worker thread, after the jobs already queued."""
-        self._queue.put(job)
+        """Run ``job`` on the pool, after the jobs already queued."""
+        self._jobs.append(job)
+        self._poke()
 
     def wake(self) -> None:
         """Re-read the schedule (call after it changed)."""
-        self._queue.put(_WAKE)
+        self._poke()
+
+    def _poke(self) -> None:
+        pool = self.pool
+        with pool._lock:
+            if self._running and not self._queued:
+                pool._schedule(self)
+
+    def is_current(self) -> bool:
+        """Whether the caller is running one of this worker's jobs."""
+        return self._thread is threading.current_thread()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the queued jobs, then end the thread."""
-        thread = self._thread
-        if thread is None:
+        """Finish the queued jobs (at most ``timeout`` s), then take no more turns."""
+        if not self._running:
             return
-        self._queue.put(_STOP)
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-        self._thread = None
+        if not self.is_current():
+            done = threading.Event()
+            self.submit(done.set)
+            if not done.wait(timeout):
+                log.warning("%s: queued jobs still running after %g s", self.name, timeout)
+        with self.pool._lock:
+            self._running = False
+            self._timer += 1  # its timer is stale now
 
-    def _loop(self) -> None:
-        while True:
-            timeout = self._idle_seconds()
-            try:
-                job = self._queue.get(timeout=None if timeout is None else max(timeout, 0.0))
-            except queue.Empty:
-                job = _WAKE
-            if job is _STOP:
-                return
-            if job is not _WAKE:
+    def _turn(self, pool: WorkerPool) -> None:
+        self._thread = threading.current_thread()
+        jobs = self._jobs
+        try:
+            for _ in range(_TURN):
+                if not jobs:
+                    break
+                job = jobs.popleft()
                 try:
                     job()
-                except Exception:  # the worker must outlive any job
+                except Exception:  # the pool must outlive any job
                     log.exception("job on %s failed", self.name)
             try:
                 self._run_pending()
             except Exception:
                 log.exception("scheduled job on %s failed", self.name)
+            idle = None if jobs else self._idle_seconds()
+        finally:
+            self._thread = None
+        with pool._lock:
+            if jobs and self._running:
+                pool._ready.append(self)  # stays _queued: it takes another turn
+                return
+            self._queued = False
+            if self._running and idle is not None:
+                pool._at(self, max(idle, 0.0))
 
 
 class _Stop:

@@ -1,0 +1,301 @@
+"""``IoLoop``: one thread that does the socket I/O of many MQTT connections.
+
+paho's own loop (``loop_start``) costs a thread per connection and waits in ``select()``, which
+fails for descriptors above 1023: in a process with many open files a connection (or a
+reconnection) past that line never happens. Here one thread waits on the operating system's
+selector (epoll on Linux, which has no such limit) for every connection's socket and drives paho
+through its external-loop API: ``loop_read`` when a socket is readable, ``loop_write`` while paho
+has bytes to send (paho says so through ``on_socket_register_write``), ``loop_misc`` on a timer
+for keep-alive. Blocking connects (DNS, TCP, the TLS handshake) run on a few connector threads,
+never on the loop. User code never runs here: what the loop reads goes to the callbacks of
+:class:`~thingmodel.transport.mqtt.MqttTransport`, which hand it to workers.
+
+The process shares one loop (:meth:`IoLoop.shared`); a component that wants its traffic apart
+(the local cloud's own connection) makes its own.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("thingmodel.transport.loop")
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+
+class Timer:
+    """A call the loop makes later; :meth:`cancel` before it is due and it is not made."""
+
+    __slots__ = ("call", "cancelled", "when")
+
+    def __init__(self, when: float, call: Callable[[], object]) -> None:
+        self.when = when
+        self.call = call
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Channel:
+    """One paho client as the loop sees it: its socket, and what to call when it is readable or
+    writable. Made by the transport for each connection (paho makes a new socket each time)."""
+
+    __slots__ = ("client", "fd", "sock")
+
+    def __init__(self, client: Any, sock: Any) -> None:
+        self.client = client
+        self.sock = sock
+        self.fd: int = sock.fileno()
+
+    def pending(self) -> bool:
+        """Whether bytes are already read (by TLS or by our buffered socket) and not yet handled:
+        the selector will not say so."""
+        pending = getattr(self.sock, "pending", None)
+        return bool(pending()) if pending is not None else False
+
+
+class IoLoop:
+    """The loop thread, its timers, and the connector threads; see the module docstring."""
+
+    _shared: IoLoop | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self, name: str = "thingmodel-io", *, connectors: int = 8) -> None:
+        self.name = name
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, _READ, None)
+        self._calls: collections.deque[Callable[[], object]] = collections.deque()
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._channels: dict[int, Channel] = {}
+        self._ready: list[Channel] = []  # channels with bytes already read and not handled
+        self._asleep = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._connectors = concurrent.futures.ThreadPoolExecutor(
+            max_workers=connectors, thread_name_prefix=f"{name}-connect"
+        )
+
+    @classmethod
+    def shared(cls) -> IoLoop:
+        """The process's loop (made on first use)."""
+        with cls._shared_lock:
+            if cls._shared is None or cls._shared._closed:
+                cls._shared = cls()
+            return cls._shared
+
+    def __repr__(self) -> str:
+        return f"<IoLoop {self.name} {len(self._channels)} connections>"
+
+    @property
+    def connections(self) -> int:
+        """The sockets the loop watches now."""
+        return len(self._channels)
+
+    def in_loop(self) -> bool:
+        """Whether the caller is the loop thread."""
+        return threading.current_thread() is self._thread
+
+    # -- scheduling (any thread) ---------------------------------------------------------------
+    def call_soon(self, call: Callable[[], object]) -> None:
+        """Run ``call`` on the loop thread, after the calls already asked for."""
+        if self._closed:
+            raise RuntimeError(f"{self.name} is closed")
+        self._ensure_started()
+        self._calls.append(call)
+        if self._asleep:  # the loop checks _calls after it sets _asleep: no wake-up is missed
+            with contextlib.suppress(BlockingIOError, OSError):
+                self._wake_w.send(b"\0")
+
+    def call_later(self, delay: float, call: Callable[[], object]) -> Timer:
+        """Run ``call`` on the loop thread in ``delay`` seconds (unless cancelled)."""
+        timer = Timer(time.monotonic() + max(delay, 0.0), call)
+        if self.in_loop():
+            heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        else:
+            self.call_soon(lambda: heapq.heappush(self._timers, (timer.when, next(self._seq), timer)))
+        return timer
+
+    def run_blocking(self, call: Callable[[], object]) -> None:
+        """Run ``call`` on a connector thread (for the blocking part of a connect)."""
+        self._connectors.submit(_logged(call, "a connect"))
+
+    # -- connections (loop thread; other threads go through call_soon) -------------------------
+    def attach(self, channel: Channel) -> None:
+        """Watch ``channel``'s socket (reading, and writing while its client wants to)."""
+        if not self.in_loop():
+            self.call_soon(lambda: self.attach(channel))
+            return
+        old = self._channels.get(channel.fd)
+        if old is not None:  # the descriptor was closed and reused without a detach
+            self._forget(old)
+        self._channels[channel.fd] = channel
+        events = _READ | (_WRITE if channel.client.want_write() else 0)
+        try:
+            self._selector.register(channel.fd, events, channel)
+        except (ValueError, OSError) as exc:  # closed meanwhile
+            log.debug("%s: socket %d gone before it was watched: %s", self.name, channel.fd, exc)
+            self._channels.pop(channel.fd, None)
+            return
+        if channel.pending():
+            self._ready.append(channel)
+
+    def detach(self, sock: Any) -> None:
+        """Stop watching ``sock`` (paho is closing it). Safe from any thread, and for a socket
+        whose descriptor number a newer one already has."""
+        try:
+            fd = sock.fileno()
+        except (OSError, ValueError):
+            fd = -1
+        if self.in_loop():
+            self._detach(sock, fd)
+        else:
+            self.call_soon(lambda: self._detach(sock, fd))
+
+    def _detach(self, sock: Any, fd: int) -> None:
+        for channel in [self._channels.get(fd)] if fd >= 0 else list(self._channels.values()):
+            if channel is not None and channel.sock is sock:
+                self._forget(channel)
+
+    def _forget(self, channel: Channel) -> None:
+        self._channels.pop(channel.fd, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(channel.fd)
+
+    def want_write(self, sock: Any, wanted: bool) -> None:
+        """paho has bytes to send on ``sock`` (or has sent them all)."""
+        if self.in_loop():
+            self._interest(sock, wanted)
+        else:
+            self.call_soon(lambda: self._interest(sock, wanted))
+
+    def _interest(self, sock: Any, wanted: bool) -> None:
+        try:
+            fd = sock.fileno()
+        except (OSError, ValueError):
+            return
+        channel = self._channels.get(fd)
+        if channel is None or channel.sock is not sock:
+            return  # not watched yet: attach() reads want_write() itself
+        # paho tells us what it wanted when it asked; what it wants now is the truth
+        events = _READ | (_WRITE if (wanted or channel.client.want_write()) else 0)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.modify(fd, events, channel)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread = thread
+                thread.start()
+
+    def close(self) -> None:
+        """End the loop thread (the connections it still watches are left as they are)."""
+        if self._closed:
+            return
+        self.call_soon(lambda: None)
+        self._closed = True
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\0")
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+        self._connectors.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._closed:
+            timeout = self._timeout(bool(self._ready))
+            self._asleep = timeout != 0
+            if self._asleep and self._calls:
+                self._asleep, timeout = False, 0
+            try:
+                events = self._selector.select(timeout)
+            except OSError as exc:  # EINTR is retried by Python; anything else is a bug of ours
+                log.error("%s: select failed: %s", self.name, exc)
+                events = []
+            self._asleep = False
+            self._run_calls()
+            ready, self._ready = self._ready, []
+            for key, mask in events:
+                watched: Channel | None = key.data
+                if watched is None:
+                    with contextlib.suppress(BlockingIOError, OSError):
+                        self._wake_r.recv(4096)
+                    continue
+                if mask & _READ:
+                    self._read(watched)
+                if mask & _WRITE and self._channels.get(watched.fd) is watched:
+                    self._step(watched, "write", watched.client.loop_write)
+            for channel in ready:
+                self._read(channel)
+            self._run_timers()
+
+    def _read(self, channel: Channel) -> None:
+        """Let paho read; bytes left over (that the selector will not announce) are read on the
+        next turn."""
+        if self._channels.get(channel.fd) is not channel:
+            return
+        self._step(channel, "read", channel.client.loop_read)
+        if self._channels.get(channel.fd) is channel and channel.pending() and channel not in self._ready:
+            self._ready.append(channel)
+
+    def _step(self, channel: Channel, what: str, step: Callable[[], object]) -> None:
+        try:
+            step()  # paho handles its own errors: a lost connection closes the socket
+        except Exception:
+            log.exception("%s: %s on socket %d failed", self.name, what, channel.fd)
+            self._forget(channel)
+            with contextlib.suppress(Exception):
+                channel.sock.close()
+
+    def _timeout(self, busy: bool) -> float | None:
+        if busy or self._calls:
+            return 0
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0][0] - time.monotonic())
+
+    def _run_calls(self) -> None:
+        calls = self._calls
+        for _ in range(len(calls)):
+            _logged(calls.popleft(), "a loop call")()
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if not timer.cancelled:
+                _logged(timer.call, "a timer")()
+
+
+def _logged(call: Callable[[], object], what: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call()
+        except Exception:  # the loop must outlive any call
+            log.exception("%s failed", what)
+
+    return run
