@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +47,10 @@ from .transport.worker import Worker
 from .vendors import device_codec
 
 log = logging.getLogger("thingmodel.device")
+
+#: room in the outbox beyond the offline queue's limit: the messages in flight (the transport's
+#: window), which the outbox keeps too until the broker acknowledges them
+OUTBOX_SLACK = 100
 
 #: bytes read per step of an OTA download (large steps keep Python's per-chunk cost small)
 DOWNLOAD_CHUNK = 1 << 20
@@ -80,6 +85,7 @@ class Device:
         ota: Ota | None = None,
         info: Mapping[str, str] | None = None,
         rules: bool | None = None,
+        outbox: str | os.PathLike[str] | None = None,
         download_tls: TlsOptions | None = None,
     ) -> None:
         self.device_id = validate_id("device_id", device_id)
@@ -104,6 +110,11 @@ class Device:
         self._dropped_since_connect = 0
         self._synced = threading.Condition()
         self._gate_open = False
+        durable = None
+        if outbox is not None:
+            from .transport.outbox import SqliteOutbox  # sqlite3 costs ~2 MiB: only when asked for
+
+            durable = SqliteOutbox(outbox, limit=offline_limit + OUTBOX_SLACK)
         self.transport = MqttTransport(
             address.host,
             address.port,
@@ -121,6 +132,7 @@ class Device:
             on_disconnect=self._on_disconnect,
             on_drop=self._on_drop,
             name=f"device-{device_id}",
+            outbox=durable,
         )
         self.worker = Worker(
             f"device-{device_id}-worker",
@@ -162,6 +174,8 @@ class Device:
             info=info,
             rules=rules,
         )
+        if durable is not None and durable.problem is not None:
+            self._record_error(DeviceError("outbox", None, None, durable.problem))
         #: the device's own custom topics: ``{full filter: handler}``, re-subscribed on reconnect
         self._custom: dict[str, Callable[[str, bytes], object]] = {}
 

@@ -34,6 +34,10 @@
   is read up to 64 KiB at a time and every packet already read is handled before the next
   ``select()`` (:class:`_Client`). At thousands of messages a second that is most of paho's
   system calls gone, and with them most of the switches between its thread and the others.
+- Durable (``outbox``, a :class:`~.outbox.SqliteOutbox`): every message accepted is also
+  written to the outbox until the broker acknowledges it (QoS 0: until it is handed to paho),
+  so what a killed process had not delivered is loaded again by the next one and sent first,
+  in order. Without it the queue is memory only.
 - Bound: at most ``offline_limit`` messages wait. Past that the *oldest* is dropped (the newest
   state matters most): logged, counted in :attr:`dropped` and passed to ``on_drop``. Nothing is
   dropped silently.
@@ -60,7 +64,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import paho.mqtt.client as mqtt
@@ -70,6 +74,9 @@ from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
 from ..protocol.mqttwire import frame as _frame
 from .loop import Channel, IoLoop, Timer
+
+if TYPE_CHECKING:
+    from .outbox import SqliteOutbox
 
 log = logging.getLogger("thingmodel.transport")
 
@@ -424,6 +431,7 @@ class MqttTransport:
         on_drop: Callable[[Outgoing], None] | None = None,
         name: str = "thingmodel",
         loop: IoLoop | None = None,
+        outbox: SqliteOutbox | None = None,
     ) -> None:
         if tls is None and not is_loopback(host):
             log.warning("plain TCP to %s:%s: credentials and data travel unencrypted", host, port)
@@ -475,6 +483,12 @@ class MqttTransport:
         self._drained = threading.Condition(self._lock)  # notified when nothing awaits an ack
         self._drop_streak = 0
         self._open = False
+        #: the durable mirror of the queue and what is in flight (None: memory only)
+        self.outbox = outbox
+        self._keys: dict[int, int] = {}  # id(message) -> its outbox key, guarded by _lock
+        self._outbox_failed = False
+        if outbox is not None:
+            self._load_outbox(outbox)
         # Serializes every decision to send or queue, so the queue order is the publish order.
         # paho's callbacks never take it (they only take _lock), so holding it across
         # client.publish() cannot deadlock against paho's internal mutex.
@@ -600,6 +614,10 @@ class MqttTransport:
         left = self.queued
         if left:
             log.warning("%s: %d messages were not acknowledged before the disconnect", self.name, left)
+            if self.outbox is not None:
+                log.info("%s: they wait in the outbox %s for the next start", self.name, self.outbox.path)
+        if self.outbox is not None:
+            self.outbox.close()
 
     def _attempt(self) -> None:
         """One connection attempt (on a connector thread: paho's connect blocks)."""
@@ -812,10 +830,13 @@ class MqttTransport:
         with self._lock:
             if client is not self._client:
                 return
-            if self._inflight.pop(mid, None) is None:
+            acked = self._inflight.pop(mid, None)
+            if acked is None:
                 self._early_acks.add(mid)  # acknowledged before publish() recorded it
             elif not self._inflight and not self._queue:
                 self._drained.notify_all()
+        if acked is not None and self.outbox is not None:
+            self._forget([acked])
 
     def _requeue_inflight(self) -> None:
         """After a connection ends: unacknowledged messages go back to the front, in order."""
@@ -842,6 +863,8 @@ class MqttTransport:
 
     def publish(self, message: Outgoing) -> None:
         """Send one message, or queue it (in order) while disconnected or gated."""
+        if self.outbox is not None:
+            message = self._keep(message)
         with self._send_lock:
             # Only holders of _send_lock touch the queue. _open may turn False under us (a
             # disconnect); paho then refuses the publish and _send queues the message.
@@ -874,11 +897,19 @@ class MqttTransport:
                     with self._lock:
                         if mid in self._early_acks:
                             self._early_acks.discard(mid)
-                        elif client is self._client:
-                            self._inflight[mid] = message
+                            done = True
+                        else:
+                            done = client is not self._client
+                            if not done:
+                                self._inflight[mid] = message
+                    if done:
+                        self._forget([message])
+                else:
+                    self._forget([message])
                 return True
             if rc != _NO_CONN:
                 log.error("publish to %s failed: %s; message dropped", message.topic, mqtt.error_string(rc))
+                self._forget([message])
                 with self._lock:
                     self.dropped += 1
                 if self.on_drop is not None:
@@ -909,6 +940,7 @@ class MqttTransport:
         return dropped
 
     def _report_drops(self, dropped: list[Outgoing]) -> None:
+        self._forget(dropped)
         for message in dropped:
             self._drop_streak += 1
             if self._drop_streak == 1:  # once per outage; the total is logged on reconnect
@@ -919,6 +951,60 @@ class MqttTransport:
                 )
             if self.on_drop is not None:
                 self.on_drop(message)
+
+    # -- the outbox ----------------------------------------------------------------------------
+    def _load_outbox(self, outbox: SqliteOutbox) -> None:
+        """What a previous process left goes first in the queue (oldest first)."""
+        try:
+            left = outbox.load()
+        except OSError as exc:  # OutboxError: the file went bad after it was opened
+            log.error("%s: outbox %s: %s; sending from memory only", self.name, outbox.path, exc)
+            self._outbox_failed = True
+            return
+        for key, message in left:
+            self._keys[id(message)] = key
+            self._queue.append(message)
+        if left:
+            log.info("%s: %d messages from the outbox wait to be sent", self.name, len(left))
+        dropped = self._trim()
+        self.dropped += len(outbox.dropped_at_load)
+        if dropped or outbox.dropped_at_load:
+            log.warning(
+                "%s: the outbox held more than the queue limit (%d): %d oldest dropped",
+                self.name,
+                self.offline_limit,
+                len(dropped) + len(outbox.dropped_at_load),
+            )
+        self._forget(dropped)
+
+    def _keep(self, message: Outgoing) -> Outgoing:
+        """Write ``message`` to the outbox; the copy returned is the one to queue (its identity
+        is its key's)."""
+        outbox = self.outbox
+        assert outbox is not None
+        message = attrs.evolve(message)
+        try:
+            key, _trimmed = outbox.add(message)  # its limit is above the queue's: _trim decides
+        except (OSError, ValueError) as exc:  # OutboxError, OutboxClosed
+            if not self._outbox_failed:
+                log.error("%s: outbox %s: %s; sending from memory only", self.name, outbox.path, exc)
+                self._outbox_failed = True
+            return message
+        with self._lock:
+            self._keys[id(message)] = key
+        return message
+
+    def _forget(self, messages: Iterable[Outgoing]) -> None:
+        """These are delivered (or dropped): out of the outbox."""
+        if self.outbox is None:
+            return
+        with self._lock:
+            keys = [k for k in (self._keys.pop(id(m), None) for m in messages) if k is not None]
+        if keys:
+            try:
+                self.outbox.remove_many(keys)
+            except (OSError, ValueError) as exc:  # OutboxError, OutboxClosed
+                log.error("%s: outbox %s: %s", self.name, self.outbox.path, exc)
 
 
 def _close(loop: IoLoop, client: mqtt.Client) -> None:
