@@ -43,6 +43,7 @@ from .protocol.messages import (
     UpgradeOffer,
 )
 from .transport import Ack, Backoff, BrokerAddress, Credentials, MqttTransport, TlsOptions
+from .transport.flag import Flag
 from .transport.worker import Worker
 from .vendors import device_codec
 
@@ -95,8 +96,7 @@ class Device:
         address = BrokerAddress.parse(broker)
         if address.tls and tls is None:
             tls = TlsOptions()
-        #: the most recent errors the device surfaced (also logged, and passed to on_error)
-        self.errors: collections.deque[DeviceError] = collections.deque(maxlen=100)
+        self._errors: collections.deque[DeviceError] | None = None  # made on first use: 0.7 KiB
         self._on_error = on_error
         self._clock = clock
         services_by_id = check_services(services)
@@ -162,7 +162,7 @@ class Device:
         self.core.on_time_sync = self._time_synced
         #: TLS for package and file downloads over HTTPS (None: verify with the system's CAs)
         self.download_tls = download_tls
-        self._stopping = threading.Event()
+        self._stopping = Flag(self._synced)
         #: OTA, device info, log shipping and file URLs (engine/features.py)
         self.features = DeviceFeatures(
             self.core,
@@ -243,6 +243,14 @@ class Device:
 
     def __exit__(self, *exc: object) -> None:
         self.disconnect()
+
+    @property
+    def errors(self) -> collections.deque[DeviceError]:
+        """The most recent errors the device surfaced (at most 100; also logged, and passed to
+        ``on_error``)."""
+        if self._errors is None:
+            self._errors = collections.deque(maxlen=100)
+        return self._errors
 
     @property
     def connected(self) -> bool:

@@ -73,6 +73,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..errors import AuthenticationError, ConnectError
 from ..protocol.messages import Outgoing
 from ..protocol.mqttwire import frame as _frame
+from .flag import Flag
 from .loop import Channel, IoLoop, Timer
 
 if TYPE_CHECKING:
@@ -409,6 +410,56 @@ class Backoff:
 class MqttTransport:
     """One MQTT connection that stays up: connect, subscribe, publish, reconnect."""
 
+    # slots: a fleet holds 10,000 of these, and a dict of this many attributes costs 1.5 KiB
+    __slots__ = (
+        "_client",
+        "_connected",
+        "_context",
+        "_credentials",
+        "_drained",
+        "_drop_streak",
+        "_early_acks",
+        "_early_subacks",
+        "_ended",
+        "_ever_connected",
+        "_fatal",
+        "_inflight",
+        "_keys",
+        "_last_error",
+        "_lock",
+        "_loop",
+        "_open",
+        "_outbox_failed",
+        "_queue",
+        "_retry",
+        "_send_lock",
+        "_session_over",
+        "_started",
+        "_stopping",
+        "_sub_lock",
+        "_sub_waiters",
+        "_subscribe_mid",
+        "ack_when_handled",
+        "backoff",
+        "clean_session",
+        "dropped",
+        "gated",
+        "host",
+        "keepalive",
+        "name",
+        "offline_limit",
+        "on_connect",
+        "on_disconnect",
+        "on_drop",
+        "on_message",
+        "outbox",
+        "port",
+        "subscription_qos",
+        "subscriptions",
+        "tls",
+        "will",
+    )
+
     def __init__(
         self,
         host: str,
@@ -459,9 +510,14 @@ class MqttTransport:
         self.dropped = 0
         self._credentials = credentials
         self._context = self._tls_context(tls) if tls is not None else None
-        self._connected = threading.Event()
-        self._stopping = threading.Event()
-        self._session_over = threading.Event()  # set when the current connection has ended
+        # Delivery state, guarded by _lock (never held while calling into paho: paho calls
+        # on_publish while holding its own lock, and publish() takes that lock). The flags share
+        # its condition (never set one while holding _lock).
+        self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)  # notified when nothing awaits an ack
+        self._connected = Flag(self._drained)
+        self._stopping = Flag(self._drained)
+        self._session_over = Flag(self._drained)  # set when the current connection has ended
         self._fatal: ConnectError | None = None
         self._last_error: str = "no attempt yet"
         self._ever_connected = False
@@ -474,13 +530,11 @@ class MqttTransport:
         self._sub_waiters: dict[int, threading.Event] = {}  # SUBACKs awaited by subscribe(), by mid
         self._early_subacks: set[int] = set()  # SUBACKs that came before subscribe() waited
         self._sub_lock = threading.Lock()  # guards the two above; never held while calling paho
-        # Delivery state, guarded by _lock (never held while calling into paho: paho calls
-        # on_publish while holding its own lock, and publish() takes that lock).
-        self._lock = threading.Lock()
         self._queue: collections.deque[Outgoing] = collections.deque()
-        self._inflight: dict[int, Outgoing] = {}  # by mid, in publish order
+        # by mid, in publish order; None for a send_now() message (its PUBACK is awaited, but
+        # nothing is sent again without it)
+        self._inflight: dict[int, Outgoing | None] = {}
         self._early_acks: set[int] = set()
-        self._drained = threading.Condition(self._lock)  # notified when nothing awaits an ack
         self._drop_streak = 0
         self._open = False
         #: the durable mirror of the queue and what is in flight (None: memory only)
@@ -522,11 +576,11 @@ class MqttTransport:
             manual_ack=self.ack_when_handled,
         )
         client.max_inflight_messages_set(100)
-        loop = self.loop
+        client.user_data_set(self.loop)  # the socket callbacks below are shared: userdata is the loop
         client.on_socket_open = _set_nodelay
-        client.on_socket_close = lambda _c, _u, sock: loop.detach(sock)
-        client.on_socket_register_write = lambda _c, _u, sock: loop.want_write(sock, True)
-        client.on_socket_unregister_write = lambda _c, _u, sock: loop.want_write(sock, False)
+        client.on_socket_close = _socket_closed
+        client.on_socket_register_write = _wants_write
+        client.on_socket_unregister_write = _written
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
@@ -670,17 +724,20 @@ class MqttTransport:
         self._retry = loop.call_later(delay, lambda: loop.run_blocking(self._attempt))
 
     def _keep_alive(self, client: mqtt.Client) -> None:
-        """paho's keep-alive (PINGREQ when quiet, a dead connection closed) runs in loop_misc:
-        call it a few times per keep-alive period for as long as this client is current."""
-        period = max(1.0, self.keepalive / 4) if self.keepalive else 30.0
+        """paho's keep-alive (a PINGREQ when the connection is quiet, a dead one closed) runs in
+        ``loop_misc``: call it when paho's next deadline falls, for as long as this client is
+        current. One call per keep-alive period: 10,000 idle connections cost next to nothing."""
+        keepalive = float(self.keepalive or 60)
 
         def misc() -> None:
             if client is not self._client or client.socket() is None:
                 return
             client.loop_misc()
-            self.loop.call_later(period, misc)
+            due = _keepalive_due(client, keepalive)
+            delay = keepalive / 4 if due is None else max(due - time.monotonic(), 0.5)
+            self.loop.call_later(delay, misc)
 
-        self.loop.call_later(period, misc)
+        self.loop.call_later(keepalive / 2, misc)
 
     def _session_ended(self, client: mqtt.Client) -> None:
         """After a connection ended (on the loop, outside paho's callbacks): unacknowledged
@@ -830,10 +887,11 @@ class MqttTransport:
         with self._lock:
             if client is not self._client:
                 return
-            acked = self._inflight.pop(mid, None)
-            if acked is None:
+            if mid not in self._inflight:
                 self._early_acks.add(mid)  # acknowledged before publish() recorded it
-            elif not self._inflight and not self._queue:
+                return
+            acked = self._inflight.pop(mid)
+            if not self._inflight and not self._queue:
                 self._drained.notify_all()
         if acked is not None and self.outbox is not None:
             self._forget([acked])
@@ -841,7 +899,7 @@ class MqttTransport:
     def _requeue_inflight(self) -> None:
         """After a connection ends: unacknowledged messages go back to the front, in order."""
         with self._send_lock, self._lock:
-            pending = list(self._inflight.values())
+            pending = [m for m in self._inflight.values() if m is not None]
             self._inflight.clear()
             self._early_acks.clear()
             self._queue.extendleft(reversed(pending))
@@ -884,7 +942,16 @@ class MqttTransport:
         client = self._client
         if client is None:
             return False
-        return client.publish(message.topic, message.payload, message.qos, message.retain).rc == 0
+        info = client.publish(message.topic, message.payload, message.qos, message.retain)
+        if info.rc != _SUCCESS:
+            return False
+        if message.qos:  # nothing waits for its PUBACK: when it comes, it is not an early one
+            with self._lock:
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                elif client is self._client:
+                    self._inflight[info.mid] = None
+        return True
 
     def _send(self, message: Outgoing, *, from_queue: bool = False) -> bool:
         client = self._client
@@ -1007,6 +1074,21 @@ class MqttTransport:
                 log.error("%s: outbox %s: %s", self.name, self.outbox.path, exc)
 
 
+def _keepalive_due(client: mqtt.Client, keepalive: float) -> float | None:
+    """When paho's ``loop_misc`` next has something to do (its clock is ``time.monotonic``):
+    a ping when nothing went either way for ``keepalive`` s, or giving up on an unanswered one.
+    None where paho keeps its times under other names."""
+    last_in = getattr(client, "_last_bytes_received", getattr(client, "_last_msg_in", None))
+    last_out = getattr(client, "_last_msg_out", None)
+    if not isinstance(last_in, float) or not isinstance(last_out, float):
+        return None
+    due = min(last_in, last_out) + keepalive
+    ping_t = getattr(client, "_ping_t", 0)
+    if isinstance(ping_t, float) and ping_t > 0:
+        due = min(due, ping_t + keepalive)
+    return due
+
+
 def _close(loop: IoLoop, client: mqtt.Client) -> None:
     """Close ``client``'s socket at once (a clean disconnect did not finish)."""
     sock = client.socket()
@@ -1014,6 +1096,18 @@ def _close(loop: IoLoop, client: mqtt.Client) -> None:
         loop.detach(sock)
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def _socket_closed(client: mqtt.Client, loop: IoLoop, sock: Any) -> None:
+    loop.detach(sock)
+
+
+def _wants_write(client: mqtt.Client, loop: IoLoop, sock: Any) -> None:
+    loop.want_write(sock, True)
+
+
+def _written(client: mqtt.Client, loop: IoLoop, sock: Any) -> None:
+    loop.want_write(sock, False)
 
 
 def _set_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:

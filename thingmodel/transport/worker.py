@@ -119,7 +119,9 @@ class Worker:
         self._idle_seconds = idle_seconds
         self._run_pending = run_pending
         self._pool = pool
-        self._jobs: collections.deque[Job] = collections.deque()
+        # a list, not a deque: it rarely holds more than a few jobs, and an empty deque costs
+        # 0.7 KiB (10,000 devices: 7 MiB); append and pop(0) are atomic under the GIL
+        self._jobs: list[Job] = []
         self._queued = False  # in the pool's ready queue, or taking its turn
         self._running = False  # between start() and stop()
         self._timer = 0  # the token of the timer that counts (older ones are stale)
@@ -179,7 +181,7 @@ class Worker:
             for _ in range(_TURN):
                 if not jobs:
                     break
-                job = jobs.popleft()
+                job = jobs.pop(0)
                 try:
                     job()
                 except Exception:  # the pool must outlive any job
