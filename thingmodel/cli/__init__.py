@@ -76,6 +76,10 @@ class _Help(argparse.HelpFormatter):
         return text
 
 
+class _HelpRaw(_Help, argparse.RawDescriptionHelpFormatter):
+    """``_Help`` that keeps the description's line breaks."""
+
+
 def _parser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, formatter_class=_Help, **kwargs)
     _common(p)
@@ -154,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="serve MQTT over TLS with a local CA kept in DIR (made on first use); aws things then sign "
         "in with certificates from `thingmodel registry add --make-cert DIR` (aws with --registry needs it)",
+    )
+    cloud.add_argument(
+        "--provisioning",
+        metavar="FILE",
+        help="serve device provisioning as the vendor does (Huawei bootstrap, AWS fleet provisioning by "
+        "claim with --tls-dir's CA, Tencent dynamic registration), configured by this JSON file",
     )
 
     devices = _parser(sub, "devices", help="list the devices of the running local cloud")
@@ -254,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a PEM CA file to verify the broker with",
     )
     run.add_argument("--auto-report", type=float, default=5.0, help="report every this many seconds (0: off)")
+
+    from ..fleet import command as fleet_command
+
+    simulate = _parser(
+        sub,
+        "simulate",
+        help="simulate a fleet of devices running your services, and measure it",
+        description=fleet_command.DESCRIPTION,
+    )
+    simulate.formatter_class = _HelpRaw
+    fleet_command.add_options(simulate)
 
     registry = _parser(
         sub,
@@ -391,6 +412,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_app(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "simulate":
+        from ..fleet.command import run as simulate
+
+        return simulate(args, load_target)
     if args.command == "registry":
         return _registry(args)
     return _model(args)
@@ -428,6 +453,12 @@ def _cloud(args: argparse.Namespace) -> int:
         options["tls"] = TlsOptions(str(pki.ca[0]), str(pki.cloud_client[0]), str(pki.cloud_client[1]))
     elif args.vendor == "aws" and args.registry and not args.broker:
         raise InvalidValue("aws things sign in by certificate, over TLS: give --tls-dir DIR too")
+    if args.provisioning:  # read before anything starts: a broken file stops here
+        from ..cloud.certificates import local_pki as pki_in
+        from ..cloud.provisioning import ProvisioningService
+
+        ca = pki_in(args.tls_dir).ca if args.tls_dir else None
+        options["provisioning"] = ProvisioningService.load(args.provisioning, ca=ca)
     cloud = LocalCloud(
         vendor=args.vendor,
         broker=args.broker,
@@ -454,6 +485,8 @@ def _cloud(args: argparse.Namespace) -> int:
         f"  thingmodel API:    {http}/thingmodel/v1",
         flush=True,
     )
+    if cloud.provisioning is not None:
+        print(f"  provisioning:      {cloud.provisioning.describe()}", flush=True)
     discovery.record(vendor=args.vendor, mqtt_url=cloud.url, http_url=http)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

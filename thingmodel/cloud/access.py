@@ -11,6 +11,10 @@ PUBLISH and SUBSCRIBE. It applies each vendor's own rules (the ``access`` sectio
   devices still get IoTDA's implicit subscriptions, so Huawei's SDK (which never subscribes) works.
 - With a registry only its devices connect, each checked as its vendor checks it, and each may
   publish and subscribe on its own topics only.
+- With a provisioning service too, a client that is no registered device but presents a
+  provisioning credential (a Huawei bootstrap secret or registration group, an AWS claim
+  certificate) is let in onto the provisioning topics the service names, and nothing else; it
+  does not count as online.
 
 A SUBSCRIBE filter is allowed when one of the device's own filters matches every topic it can
 match (:func:`filter_within`). A filter that only several of them cover together is refused: the
@@ -63,6 +67,29 @@ class ClientLike(Protocol):
 
     @property
     def password(self) -> str | None: ...
+
+
+@attrs.frozen
+class Admission:
+    """A client let in to be provisioned, onto these topics only; or refused, with the reason."""
+
+    what: str
+    """What it signed in with, in words (``registration group 'g1'``, ``claim certificate``)."""
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+class ProvisioningAccess(Protocol):
+    """What the policy asks the provisioning service (:mod:`thingmodel.cloud.provisioning`)."""
+
+    def admit(self, client: ClientLike, peer: bytes | None, now: float) -> Admission | None:
+        """The admission of a client presenting a provisioning credential (None: it presents none)."""
+        ...
+
+    def released(self, client: ClientLike) -> None:
+        """A client it admitted has disconnected."""
+        ...
 
 
 @attrs.frozen
@@ -178,6 +205,7 @@ class CloudPolicy:
         clock: Callable[[], float] = time.time,
         peer_certificate: Callable[[ClientLike], bytes | None] | None = None,
         presence: Presence | None = None,
+        provisioning: ProvisioningAccess | None = None,
     ) -> None:
         if not cloud_password:
             raise InvalidValue("the cloud password must not be empty")
@@ -194,6 +222,9 @@ class CloudPolicy:
         self.presence = presence
         self._own_prefixes = tuple(p for p, name in _VENDOR_PREFIXES if name == self.rules.module)
         self._told: dict[str, None] = {}  # clients told they speak another vendor (bounded)
+        #: admits clients presenting a bootstrap or claim credential onto its topics only
+        self.provisioning = provisioning
+        self._provisional: dict[ClientLike, Admission] = {}  # connected; by connection, bounded
 
     def __repr__(self) -> str:
         mode = "development mode" if self.registry is None else f"registry {self.registry.path}"
@@ -208,10 +239,25 @@ class CloudPolicy:
             return f"client id {cid!r} is reserved for the cloud's own clients: wrong or no cloud password"
         if self.registry is None:
             return None
+        reason = self._registered(client, self.registry)
+        if reason is not None and self.provisioning is not None:
+            admission = self.provisioning.admit(client, self._peer_certificate(client), self._clock())
+            if admission is not None and admission.reason is None:
+                self._provisional[client] = admission
+                while len(self._provisional) > 10_000:
+                    self.disconnected(next(iter(self._provisional)))
+                return None
+            if admission is not None:
+                return f"client id {cid!r} ({admission.what}): {admission.reason}"
+        return reason
+
+    def _registered(self, client: ClientLike, registry: Registry) -> str | None:
+        """None when the client is a registered device with its credential, else the reason."""
+        cid = client.client_id
         device_id = self.rules.identify(cid, client.username)
         if device_id is None:
             return f"unknown client id {cid!r}: it names no {self.vendor} device"
-        credential = self.registry.get(device_id)
+        credential = registry.get(device_id)
         if credential is None:
             return f"unknown client id {cid!r}: device {device_id!r} is not registered"
         peer = self._peer_certificate(client)
@@ -220,7 +266,7 @@ class CloudPolicy:
 
     def implicit_subscriptions(self, client: ClientLike) -> list[tuple[str, int]]:
         """``(filter, qos)`` the platform subscribes this client to on connect (IoTDA's system topics)."""
-        if client.client_id.startswith(CLOUD_PREFIXES):
+        if client.client_id.startswith(CLOUD_PREFIXES) or client in self._provisional:
             return []
         device_id = self.rules.identify(client.client_id, client.username)
         return [] if device_id is None else self.rules.implicit_subscriptions(device_id)
@@ -278,11 +324,15 @@ class CloudPolicy:
 
     def connected(self, client: ClientLike) -> None:
         """A device's connection was accepted: it is online."""
-        device_id = self._device_of(client)
+        device_id = None if client in self._provisional else self._device_of(client)
         if device_id is not None and self.presence is not None:
             self.presence.connected(device_id, getattr(client, "address", None))
 
     def disconnected(self, client: ClientLike) -> None:
+        if self._provisional.pop(client, None) is not None:  # being provisioned: not online
+            if self.provisioning is not None:
+                self.provisioning.released(client)
+            return
         device_id = self._device_of(client)
         if device_id is not None and self.presence is not None:
             self.presence.disconnected(device_id)
@@ -301,6 +351,9 @@ class CloudPolicy:
 
     def _own_topics(self, client: ClientLike) -> tuple[list[str], list[str]] | None:
         """``(publish, subscribe)`` filters of a registered device's client, else None."""
+        admission = self._provisional.get(client)
+        if admission is not None:
+            return list(admission.publish), list(admission.subscribe)
         if client.client_id.startswith(CLOUD_PREFIXES):
             return None
         device_id = self.rules.identify(client.client_id, client.username)

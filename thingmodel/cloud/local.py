@@ -84,6 +84,7 @@ from .shadows import ShadowCloud
 if TYPE_CHECKING:
     from ..model.product import ProductModel
     from .http import AppKey, HttpServer
+    from .provisioning import ProvisioningService
     from .registry import Registry
 
 log = logging.getLogger("thingmodel.cloud")
@@ -180,6 +181,7 @@ class LocalCloud:
         http_port: int | None = None,
         app_key: AppKey | None = None,
         model: ProductModel | None = None,
+        provisioning: ProvisioningService | None = None,
     ) -> None:
         self.vendor = vendor
         #: the devices that may connect (None: development mode, everyone may)
@@ -193,7 +195,12 @@ class LocalCloud:
         #: the product model the console's forms and typed ``KEY=VALUE`` input follow (optional)
         self.model = model
         self._rules = vendor_rules(vendor)
-        self.policy = CloudPolicy(vendor, registry, self._cloud_password, presence=self.presence)
+        #: the provisioning service (Huawei bootstrap, AWS fleet provisioning, Tencent dynamic
+        #: registration) this cloud runs, if any
+        self.provisioning = provisioning
+        self.policy = CloudPolicy(
+            vendor, registry, self._cloud_password, presence=self.presence, provisioning=provisioning
+        )
         #: the embedded broker's TLS listener (None: plain MQTT); its clients verify it with ``tls``
         self.listener_tls = listener_tls
         #: the cloud's MQTT client id; fixed, so the broker keeps its session across restarts
@@ -230,6 +237,8 @@ class LocalCloud:
         self._ota.ota.book.on_change = self._upgrade_changed
         if isinstance(self.platform, ShadowCloud):
             self.platform.file_urls = self.file_service.answer
+        if provisioning is not None:
+            provisioning.bind(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -251,12 +260,13 @@ class LocalCloud:
         username, password = self._auth
         if self.embedded is not None and username is None and password is None:
             username, password = client_id, self._cloud_password
+        extra = self.provisioning.subscriptions() if self.provisioning is not None else []
         self.transport = MqttTransport(
             address.host,
             address.port,
             lambda: (client_id, username, password),
             tls=tls,
-            subscriptions=self.platform.subscriptions(),
+            subscriptions=[*self.platform.subscriptions(), *extra],
             clean_session=False,
             on_message=self._on_message,
             ack_when_handled=True,
@@ -680,6 +690,9 @@ class LocalCloud:
             with self._turns.batch(), store_transaction(self.platform):
                 for topic, payload, ack in uplinks:
                     acks.append(ack)
+                    if self.provisioning is not None and self.provisioning.handles(topic):
+                        self.provisioning.receive(topic, payload)  # it feeds what it may show
+                        continue
                     device_id = self._rules.topic_device(topic)
                     touched[device_id] = None
                     self.feed.add("up", device_id, topic, payload)

@@ -100,10 +100,12 @@ def make_app(cloud: LocalCloud, key: AppKey | None) -> Starlette:
     console = importlib.import_module(f"{__package__}.console")
     native = importlib.import_module(f"{__package__}.native")
     packages = importlib.import_module(f"{__package__}.packages")
+    provisioning = importlib.import_module(f"{__package__}.provisioning")
     # the thingmodel API and the console first: the vendor dialects own the rest (Tencent's is
     # "POST /"); devices' downloads and uploads take their transfer token, not the app key
     routes = [
         *packages.routes(cloud, key),
+        *provisioning.routes(cloud, key),  # Tencent's /device/register, signed with the ProductSecret
         *native.routes(cloud, key),
         *console.routes(cloud, key),
         *vendor_routes(cloud, key),
