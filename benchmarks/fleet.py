@@ -44,11 +44,13 @@ def _side(url: str, mode: str, n: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--devices", type=int, default=10_000, help="devices in the fleet")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = args.devices + 1000  # per process: the fleet's sockets, and mosquitto's (it inherits the limit)
     if hard != resource.RLIM_INFINITY and hard < needed:
         raise SystemExit(f"the descriptor limit is {hard}; {args.devices} devices need {needed} (ulimit -Hn)")
