@@ -66,6 +66,7 @@ from .activity import DeviceActivity
 from .app import CommandOutcome, DesireOutcome, Result, command_outcome, desire_outcome, reason_of
 from .feed import Feed
 from .files import FileService, FileStore, StoredFile, Tokens, new_token, redact
+from .gateways import GatewayBook
 from .ota import (
     DeviceVersions,
     OtaService,
@@ -195,6 +196,8 @@ class LocalCloud:
         #: the product model the console's forms and typed ``KEY=VALUE`` input follow (optional)
         self.model = model
         self._rules = vendor_rules(vendor)
+        #: which children each gateway speaks for (children are devices with their own shadows)
+        self.gateways = GatewayBook()
         #: the provisioning service (Huawei bootstrap, AWS fleet provisioning, Tencent dynamic
         #: registration) this cloud runs, if any
         self.provisioning = provisioning

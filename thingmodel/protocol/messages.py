@@ -23,6 +23,18 @@ from typing import Any, Literal
 
 import attrs
 
+from .gateway import (
+    AddChildren,
+    ChildInfo,  # noqa: F401 - re-exported: the gateway messages' parts
+    ChildrenAnswered,
+    ChildrenChanged,
+    ChildrenStatus,
+    GatewayAsked,
+    RemoveChildren,
+    SyncChildren,
+    TellGateway,
+)
+
 ServiceValues = Mapping[str, Mapping[str, Any]]
 """``{service_id: {wire_name: value}}``"""
 
@@ -326,6 +338,8 @@ Downlink = (
     | FileUrl
     | RulesChanged
     | RulesDelivered
+    | ChildrenChanged
+    | ChildrenAnswered
 )
 
 
@@ -432,6 +446,10 @@ Uplink = (
     | AskFileUrl
     | FileResult
     | AskRules
+    | AddChildren
+    | RemoveChildren
+    | ChildrenStatus
+    | SyncChildren
 )
 
 
@@ -680,6 +698,7 @@ PlatformUplink = (
     | FileUrlRequested
     | FileReported
     | RulesAsked
+    | GatewayAsked
 )
 
 
@@ -850,6 +869,7 @@ PlatformDownlink = (
     | AnswerFileUrl
     | PushRules
     | AnswerRules
+    | TellGateway
 )
 
 
