@@ -136,7 +136,7 @@ class Device:
         )
         self.worker = Worker(
             f"device-{device_id}-worker",
-            idle_seconds=lambda: self.session.idle_seconds(self._clock),
+            idle_seconds=self._idle_seconds,
             run_pending=self._run_pending,
         )
         self.session = DeviceSession(
@@ -556,6 +556,10 @@ class Device:
 
     def _on_disconnect(self) -> None:
         self.worker.submit(self.session.disconnected)
+
+    def _idle_seconds(self) -> float | None:
+        """Seconds until the worker has something due (None: nothing scheduled)."""
+        return self.session.idle_seconds(self._clock)
 
     def _run_pending(self) -> None:
         """On the worker, whenever it wakes: due auto-reports, then a due shadow request."""

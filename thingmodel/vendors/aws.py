@@ -368,13 +368,17 @@ class AwsDevice:
         jobs: bool = True,
         new_id: Callable[[], str] = _new_id,
         clock: Callable[[], float] = time.time,
+        gateway_id: str | None = None,
     ) -> None:
         """``shadows`` maps a service id to its shadow name (None = classic); by default one
         service uses the classic shadow and several use one named shadow each. ``commands=False``
         leaves the commands topics alone (an account without AWS IoT commands may refuse them);
         ``jobs=False`` the Jobs topics (no OTA then). ``new_id`` makes the ``clientToken`` of each
-        request, ``clock`` (Unix seconds) an event's timestamp."""
+        request, ``clock`` (Unix seconds) an event's timestamp. ``gateway_id``: the thing whose
+        connection serves this one (AWS has no gateway protocol: a child is an ordinary thing
+        whose topics its gateway's connection publishes and subscribes, as its policy allows)."""
         self.thing = validate_thing_name(thing_name)
+        self.gateway_id = gateway_id
         self.clock = clock
         if shadows is None:
             ids = list(service_ids)
@@ -437,6 +441,21 @@ class AwsDevice:
         return topic
 
     # -- downlinks -----------------------------------------------------------------------------
+    def addressee(self, topic: str, payload: bytes) -> str | None:
+        """The thing a downlink is for when it is another than this one (a gateway's child):
+        the thing named in the topic (``$aws/things/{thing}/...``, ``$aws/commands/things/...``,
+        ``things/{thing}/...``); None for this thing's own."""
+        parts = topic.split("/", 4)
+        if topic.startswith("$aws/commands/things/") and len(parts) > 3:
+            thing = parts[3]
+        elif topic.startswith("$aws/things/") and len(parts) > 2:
+            thing = parts[2]
+        elif topic.startswith("things/") and len(parts) > 1:
+            thing = parts[1]
+        else:
+            return None
+        return None if thing == self.thing else thing
+
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         command = parse_command_topic(topic)
         if command is not None and command[0] == self.thing and command[2] == "request":
