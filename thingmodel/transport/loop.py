@@ -10,6 +10,13 @@ for keep-alive. Blocking connects (DNS, TCP, the TLS handshake) run on a few con
 never on the loop. User code never runs here: what the loop reads goes to the callbacks of
 :class:`~thingmodel.transport.mqtt.MqttTransport`, which hand it to workers.
 
+Leader and standby: two threads take turns running the loop. When what the loop read made a
+device's worker ready (a desired value, a command), the thread that read it hands the loop to
+the standby thread and runs that worker's jobs itself: the message reaches the user's setter
+without waiting for another thread to wake, and the loop goes on at once on the other thread,
+so user code still never holds up the I/O. When no standby is free (it is running user code
+itself), the work goes to the worker pool's threads as usual.
+
 The process shares one loop (:meth:`IoLoop.shared`); a component that wants its traffic apart
 (the local cloud's own connection) makes its own.
 """
@@ -28,6 +35,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from .worker import leading
 
 log = logging.getLogger("thingmodel.transport.loop")
 
@@ -87,7 +96,10 @@ class IoLoop:
         self._ready: list[Channel] = []  # channels with bytes already read and not handled
         self._asleep = False
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the one running the loop now
+        self._standby: threading.Thread | None = None  # the one waiting to take it over
+        self._threads: list[threading.Thread] = []
+        self._lead = threading.Condition(threading.Lock())
         self._start_lock = threading.Lock()
         self._connectors = concurrent.futures.ThreadPoolExecutor(
             max_workers=connectors, thread_name_prefix=f"{name}-connect"
@@ -213,9 +225,12 @@ class IoLoop:
             return
         with self._start_lock:
             if self._thread is None:
-                thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread = thread
-                thread.start()
+                first = threading.Thread(target=self._serve, name=f"{self.name}-1", daemon=True)
+                second = threading.Thread(target=self._serve, name=f"{self.name}-2", daemon=True)
+                self._threads = [first, second]
+                self._thread = first
+                first.start()
+                second.start()
 
     def close(self) -> None:
         """End the loop thread (the connections it still watches are left as they are)."""
@@ -225,38 +240,100 @@ class IoLoop:
         self._closed = True
         with contextlib.suppress(BlockingIOError, OSError):
             self._wake_w.send(b"\0")
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
+        with self._lead:
+            self._lead.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(5)
         self._connectors.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self) -> None:
+    # -- leader and standby --------------------------------------------------------------------
+    def _serve(self) -> None:
+        """A loop thread's life: wait to lead, lead until handing over, run what it was left."""
         while not self._closed:
-            timeout = self._timeout(bool(self._ready))
-            self._asleep = timeout != 0
-            if self._asleep and self._calls:
-                self._asleep, timeout = False, 0
-            try:
-                events = self._selector.select(timeout)
-            except OSError as exc:  # EINTR is retried by Python; anything else is a bug of ours
-                log.error("%s: select failed: %s", self.name, exc)
-                events = []
-            self._asleep = False
-            self._run_calls()
-            ready, self._ready = self._ready, []
-            for key, mask in events:
-                watched: Channel | None = key.data
-                if watched is None:
-                    with contextlib.suppress(BlockingIOError, OSError):
-                        self._wake_r.recv(4096)
-                    continue
-                if mask & _READ:
-                    self._read(watched)
-                if mask & _WRITE and self._channels.get(watched.fd) is watched:
-                    self._step(watched, "write", watched.client.loop_write)
-            for channel in ready:
-                self._read(channel)
-            self._run_timers()
+            if not self._wait_to_lead():
+                return
+            self._run()
+
+    def _wait_to_lead(self) -> bool:
+        """Return once this thread runs the loop; False when it should end (the loop closed, or
+        another thread stands by already)."""
+        me = threading.current_thread()
+        with self._lead:
+            if self._thread is me:
+                return True
+            if self._standby is not None:
+                return False
+            self._standby = me
+            while self._thread is not me and not self._closed:
+                self._lead.wait()
+            return not self._closed
+
+    def _hand_over(self) -> bool:
+        """Make the standby thread the loop's; False when none stands by."""
+        with self._lead:
+            standby = self._standby
+            if standby is None:
+                return False
+            self._standby = None
+            self._thread = standby
+            self._lead.notify_all()
+            return True
+
+    def _run(self) -> None:
+        """Run the loop until the work it made ready is handed to this thread (or it closes)."""
+        leading.on = True
+        try:
+            while not self._closed:
+                if self._turn():
+                    return
+        finally:
+            leading.on = False
+            leading.deferred.clear()
+
+    def _turn(self) -> bool:
+        """One turn of the loop; True when this thread handed the loop over and ran user work."""
+        timeout = self._timeout(bool(self._ready))
+        self._asleep = timeout != 0
+        if self._asleep and self._calls:
+            self._asleep, timeout = False, 0
+        try:
+            events = self._selector.select(timeout)
+        except OSError as exc:  # EINTR is retried by Python; anything else is a bug of ours
+            log.error("%s: select failed: %s", self.name, exc)
+            events = []
+        self._asleep = False
+        self._run_calls()
+        ready, self._ready = self._ready, []
+        for key, mask in events:
+            watched: Channel | None = key.data
+            if watched is None:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    self._wake_r.recv(4096)
+                continue
+            if mask & _READ:
+                self._read(watched)
+            if mask & _WRITE and self._channels.get(watched.fd) is watched:
+                self._step(watched, "write", watched.client.loop_write)
+        for channel in ready:
+            self._read(channel)
+        self._run_timers()
+        pools = leading.deferred
+        if not pools:
+            return False
+        leading.deferred = []
+        if not self._hand_over():
+            for pool in pools:
+                pool.release_deferred()
+            return False
+        leading.on = False
+        first, rest = pools[0], pools[1:]
+        for pool in rest:
+            pool.release_deferred()
+        worker = first.take_deferred()
+        if worker is not None:
+            first.run_here(worker)
+        return True
 
     def _read(self, channel: Channel) -> None:
         """Let paho read; bytes left over (that the selector will not announce) are read on the

@@ -31,6 +31,19 @@ T = TypeVar("T")
 _TURN = 32
 
 
+class _Leading(threading.local):
+    """Per thread: whether it runs the I/O loop now, and the pools whose workers became ready
+    while it did (their threads are not woken: the loop's thread takes the work itself once it
+    has handed the loop over, see :mod:`.loop`)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.deferred: list[WorkerPool] = []
+
+
+leading = _Leading()
+
+
 class WorkerPool:
     """The threads workers run on: started as work comes, at most ``threads`` of them (a job
     that blocks holds one thread; the others carry on)."""
@@ -50,6 +63,7 @@ class WorkerPool:
         self._seq = itertools.count()
         self._threads = 0
         self._idle = 0
+        self._deferred = False  # workers made ready by the loop's thread wait for it
 
     @classmethod
     def shared(cls) -> WorkerPool:
@@ -68,11 +82,44 @@ class WorkerPool:
         """Queue ``worker`` for a turn (caller holds the lock, worker not queued or running)."""
         worker._queued = True
         self._ready.append(worker)
+        if leading.on:  # the I/O loop's thread: it hands the loop over and runs this itself
+            if not self._deferred:
+                self._deferred = True
+                leading.deferred.append(self)
+            return
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Get a thread to the ready queue (caller holds the lock)."""
         if self._idle:
             self._work.notify()
         elif self._threads < self.max_threads:
             self._threads += 1
             threading.Thread(target=self._loop, name=f"{self.name}-{self._threads}", daemon=True).start()
+
+    def take_deferred(self) -> Worker | None:
+        """For the loop's thread once it handed the loop over: the first worker made ready while
+        it led (the others go to the pool's threads)."""
+        with self._lock:
+            self._deferred = False
+            worker = self._ready.popleft() if self._ready else None
+            for _ in range(min(len(self._ready), self.max_threads)):
+                self._wake_one()
+            return worker
+
+    def release_deferred(self) -> None:
+        """The loop's thread could not hand the loop over: the pool's threads take the work."""
+        with self._lock:
+            self._deferred = False
+            for _ in range(min(len(self._ready), self.max_threads)):
+                self._wake_one()
+
+    def run_here(self, worker: Worker) -> None:
+        """Give ``worker`` its turn on the calling thread (it took it off the ready queue)."""
+        worker._turn(self)
+        with self._lock:
+            if self._ready:
+                self._wake_one()
 
     def _at(self, worker: Worker, delay: float) -> None:
         """Give ``worker`` a turn in ``delay`` seconds (caller holds the lock)."""
