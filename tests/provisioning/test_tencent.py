@@ -188,7 +188,7 @@ def test_without_cryptography_the_error_says_to_install_it(monkeypatch: pytest.M
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_cryptography)
-    with pytest.raises(ProvisioningError, match="pip install cryptography"):
+    with pytest.raises(ProvisioningError, match=r"pip install 'thingmodel\[provisioning\]'"):
         tencent.decrypt_payload(SECRET, ANSWER["body"]["Response"]["Payload"])
 
 

@@ -200,7 +200,8 @@ def _key_and_csr(common_name: str) -> tuple[bytes, str]:
         from cryptography.x509.oid import NameOID
     except ImportError:
         raise ProvisioningError(
-            "a certificate signing request needs the cryptography package: pip install cryptography"
+            "a certificate signing request needs the cryptography package: "
+            "pip install 'thingmodel[provisioning]'"
         ) from None
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])

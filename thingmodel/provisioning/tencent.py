@@ -19,7 +19,7 @@ The wire (tencent-more.md 3.1; Tencent's signing page and its Python SDK ``hub/h
 
 Tencent documents no error codes for this API: the platform half's (:data:`ERRORS`) follow
 Tencent Cloud API 3.0's names and are ours. AES is not in the standard library: both halves
-use the ``cryptography`` package (``pip install cryptography``), imported when first needed.
+use the ``cryptography`` package (``pip install 'thingmodel[provisioning]'``), imported when first needed.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _aes() -> Any:
     except ImportError:
         raise ProvisioningError(
             "Tencent's dynamic registration encrypts with AES, which needs the cryptography package: "
-            "pip install cryptography"
+            "pip install 'thingmodel[provisioning]'"
         ) from None
     return Cipher, algorithms, modes
 
