@@ -58,7 +58,7 @@ import attrs
 from ..brokers import EmbeddedBroker, ServerTls
 from ..errors import DeviceOffline, InvalidValue, NotSupported, UnknownDevice
 from ..protocol import messages as ev
-from ..transport import Ack, BrokerAddress, MqttTransport, TlsOptions
+from ..transport import Ack, BrokerAddress, IoLoop, MqttTransport, TlsOptions
 from ..transport.mqtt import ack_all
 from ..transport.worker import BatchWorker
 from .access import CloudPolicy, vendor_rules
@@ -221,7 +221,9 @@ class LocalCloud:
         )
         self.platform = make_cloud(vendor, self._publish, on_result=self._on_result, on_uplink=on_uplink)
         if registry is not None and isinstance(self.platform, ShadowCloud):
-            self.platform.known = registry.__contains__
+            # a gateway's child is a device too, registered or not (Huawei's never are)
+            self.platform.known = lambda d: d in registry or self.gateways.parent_of(d) is not None
+        self._serve_gateways()
         self._answered = threading.Condition()
         self._done: OrderedDict[str, None] = OrderedDict()  # answered request ids (bounded)
         self._turns = _Turns()
@@ -274,6 +276,8 @@ class LocalCloud:
             on_message=self._on_message,
             ack_when_handled=True,
             name="local-cloud",
+            # its own I/O loop: the cloud's traffic never waits behind devices in the same process
+            loop=IoLoop("thingmodel-cloud-io", connectors=1),
         )
         self.worker.start()
         try:
@@ -311,6 +315,7 @@ class LocalCloud:
             self.http.stop()
         if self.transport is not None:
             self.transport.stop()
+            self.transport.loop.close()
         self.worker.stop()
         if self.embedded is not None:
             self.embedded.stop()
@@ -335,8 +340,9 @@ class LocalCloud:
         self._publish(message)
 
     def is_known(self, device_id: str) -> bool:
-        """True for a device with a shadow, a connection since the start, or a registration."""
-        if self.presence.summary(device_id) is not None:
+        """True for a device with a shadow, a connection since the start, a registration, or a
+        gateway it is a child of."""
+        if self.presence.summary(device_id) is not None or self.gateways.parent_of(device_id):
             return True
         if self.registry is not None and device_id in self.registry:
             return True
@@ -398,8 +404,12 @@ class LocalCloud:
         }
 
     def devices(self) -> list[str]:
+        """The devices with a shadow, then the gateways' children that have none yet."""
         with self._turns.call():
-            return self.platform.devices()
+            found = self.platform.devices()
+        known = set(found)
+        children = [c.device_id for g in self.gateways.gateways() for c in self.gateways.children_of(g)]
+        return found + [c for c in children if c not in known]
 
     def set_desired(
         self, device_id: str, service_id: str, properties: Mapping[str, Any], timeout: float = 5.0
@@ -671,6 +681,32 @@ class LocalCloud:
     def _presence_changed(self, device_id: str, online: bool) -> None:
         log.info("device %s %s", device_id, "connected" if online else "disconnected")
         self.feed.add("online" if online else "offline", device_id)
+        if not online:  # a gateway's children go with it
+            self._children_status(device_id, dict.fromkeys(self.gateways.online_children(device_id), False))
+
+    # -- gateways --------------------------------------------------------------------------------
+    def _serve_gateways(self) -> None:
+        """Give the vendor cloud, its codec and the broker policy this cloud's book of gateways,
+        and (with a registry) the children's secrets that binds are checked against."""
+        self.policy.gateways = self.gateways
+        if not isinstance(self.platform, ShadowCloud):
+            return
+        self.platform.gateways = self.gateways
+        self.platform.on_children = self._children_status
+        if hasattr(self.platform.codec, "parent_of"):
+            self.platform.codec.parent_of = self.gateways.parent_of
+        registry = self.registry
+        if registry is not None:
+            self.platform.child_secret = lambda device_id: getattr(registry.get(device_id), "secret", None)
+
+    def _children_status(self, gateway_id: str, changed: Mapping[str, bool]) -> None:
+        """Children its gateway said went online or offline: presence follows (once each)."""
+        for device_id, online in changed.items():
+            if online:
+                self.presence.connected(device_id, f"through {gateway_id}")
+            else:
+                self.gateways.set_online(device_id, False)
+                self.presence.disconnected(device_id)
 
     def _on_result(self, rid: str, result: Result) -> None:
         with self._answered:
