@@ -39,6 +39,12 @@ failures map to Tencent's result codes through :data:`FAILURE_CODES` / :data:`CO
 Explorer devices also send ``report_info`` (:class:`~thingmodel.protocol.messages.ReportInfo`).
 Logs (Tencent takes them over a signed HTTP upload) and files (no file service) are not sent.
 
+Gateways (tencent-more.md 2, the same on both): ``bind``/``unbind``, ``online``/``offline`` and
+``describe_sub_devices`` up on ``$gateway/operation/{pid}/{dn}``, their replies and ``change``
+pushes down on ``$gateway/operation/result/{pid}/{dn}`` (:class:`_GatewayDevice`,
+:class:`_GatewayPlatform`). A child (``gateway_id=``) speaks on its own topics over its
+gateway's connection, so a child's codec is its ordinary one.
+
 Uplink topics name a device by two levels, ``{ProductId}/{DeviceName}``; a product id holding
 ``.`` is refused there, as ``X.Y/Z`` and ``X/Y.Z`` would both be ``X.Y.Z``. Shadows keep to the
 documented limits (:data:`SHADOW_LIMITS`).
@@ -61,6 +67,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import CodecError, InvalidValue
 from ..ids import new_id as _new_id
 from ..ids import validate_id
+from ..protocol import gateway as gw
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import dumps, errors_from_text, errors_text, field, loads_object
@@ -582,17 +589,450 @@ _EXPLORER_PLATFORM_SENDS: EncoderTable[TencentExplorerPlatform, ev.PlatformDownl
 )
 
 
+# --- gateways and sub-devices (tencent-more.md 2), both halves ---------------------------------
+def gateway_topics(product_id: str, device_name: str) -> tuple[str, str]:
+    """``(up, down)``: a gateway's ``$gateway/operation/{pid}/{dn}`` requests and
+    ``$gateway/operation/result/{pid}/{dn}`` replies and ``change`` pushes."""
+    return (
+        f"$gateway/operation/{product_id}/{device_name}",
+        f"$gateway/operation/result/{product_id}/{device_name}",
+    )
+
+
+GATEWAY_RESULTS: dict[int, str] = {
+    0: "success",
+    -1: "the gateway is not bound to the sub-device",
+    -2: "system error (the sub-device's connect or disconnect failed)",
+    801: "bad request parameter",
+    802: "bad device name, or the device does not exist",
+    803: "signature check failed",
+    804: "signature algorithm not supported",
+    805: "signature request expired",
+    806: "device already bound",
+    807: "non-general devices cannot be bound",
+    808: "forbidden operation",
+    809: "duplicate binding",
+    810: "unsupported sub-device",
+}
+"""The ``result`` of each sub-device in a gateway reply, and what it means (tencent-more.md 2)."""
+#: what each Tencent gateway request is, as a neutral operation
+_GATEWAY_OPERATIONS: dict[str, gw.ChildOperation] = {
+    "bind": "add",
+    "unbind": "remove",
+    "online": "status",
+    "offline": "status",
+}
+#: sub-devices one request or reply names at most (ours: both SDKs send one; 50 keep a bind
+#: with signatures well under the 16 KB limit)
+MAX_GATEWAY_DEVICES = 50
+#: seconds a bind signature is good for after its ``timestamp`` (both SDKs sign the current time)
+BIND_SIGNATURE_TTL = 3600
+#: the result code of a refusal, by words of the reason (our cloud's vendor-free reasons); a
+#: reason ending in ``(code N)`` (what the device half decodes, and check_proof says) is code N
+_REASON_CODES: tuple[tuple[str, int], ...] = (
+    ("not registered", 802),
+    ("does not exist", 802),
+    ("expired", 805),
+    ("algorithm", 804),
+    ("signature", 803),
+    ("cannot be its own child", 807),
+    ("is a gateway", 807),
+    ("already", 806),
+    ("not a child", -1),
+    ("not bound", -1),
+    ("no room", 808),
+)
+_FALLBACK_CODES: dict[gw.ChildOperation, int] = {"add": 808, "remove": 808, "status": -2, "sync": -2}
+_CODE_IN_REASON = re.compile(r"\(code (-?[0-9]{1,6})\)$")
+_BIND_METHODS = {"hmacsha1": hashlib.sha1, "hmacsha256": hashlib.sha256}
+_NONCES = random.SystemRandom()
+
+
+def _nonce() -> int:
+    return _NONCES.randrange(1, 2**31 - 1)
+
+
+def bind_signature(
+    product_id: str, device_name: str, secret: str, nonce: int, timestamp: int, method: str = "hmacsha1"
+) -> str:
+    """``base64(HMAC(secret, "{pid}{dn};{nonce};{timestamp}"))``: the key is the sub-device's
+    secret as text (not base64-decoded, unlike the MQTT password), the digest the raw bytes."""
+    digest = _BIND_METHODS.get(method)
+    if digest is None:
+        raise InvalidValue(f"unknown bind signature method {method!r} (known: {', '.join(_BIND_METHODS)})")
+    text = f"{product_id}{device_name};{nonce};{timestamp}"
+    return base64.b64encode(hmac.new(secret.encode(), text.encode(), digest).digest()).decode()
+
+
+def result_reason(code: int) -> str:
+    """A failed sub-device's reason: what Tencent says its ``result`` means, and the code."""
+    return f"{GATEWAY_RESULTS.get(code, 'undocumented result')} (code {code})"
+
+
+def result_code(operation: gw.ChildOperation, reason: str) -> int:
+    """The ``result`` a refusal's ``reason`` goes out with: the code it ends in, else the first
+    code whose words it holds, else one per operation (808 forbidden, or -2 system error)."""
+    found = _CODE_IN_REASON.search(reason)
+    if found is not None:
+        return int(found.group(1))
+    lowered = reason.lower()
+    for words, code in _REASON_CODES:
+        if words in lowered:
+            return code
+    return _FALLBACK_CODES[operation]
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + MAX_GATEWAY_DEVICES] for i in range(0, len(items), MAX_GATEWAY_DEVICES)]
+
+
+def _named(device_id: str) -> dict[str, Any]:
+    pid, dev = split_device_id(device_id)
+    return {"product_id": pid, "device_name": dev}
+
+
+def _gateway_request(topic: str, kind: str, devices: Sequence[Mapping[str, Any]]) -> list[ev.Outgoing]:
+    return [_out(topic, {"type": kind, "payload": {"devices": list(part)}}) for part in _chunks(devices)]
+
+
+def _listed(body: dict[str, Any], *, required: bool) -> list[tuple[str, dict[str, Any]]]:
+    """``payload.devices``, each as ``(ProductId.DeviceName, its object)``."""
+    payload = field(body, "payload", dict, required=required)
+    if payload is None:
+        return []
+    devices = field(payload, "devices", list, required=required, where="payload.")
+    if devices is None:
+        return []
+    out: list[tuple[str, dict[str, Any]]] = []
+    for index, item in enumerate(devices):
+        where = f"payload.devices[{index}]."
+        if not isinstance(item, dict):
+            raise CodecError(f"payload.devices[{index}] must be an object")
+        pid = field(item, "product_id", str, where=where)
+        dev = field(item, "device_name", str, where=where)
+        try:
+            out.append((_uplink_device(pid, dev), item))
+        except InvalidValue as exc:
+            raise CodecError(f"{where[:-1]}: {exc}") from None
+    return out
+
+
+def _topic_names(topic: str) -> tuple[str, str] | None:
+    """The ``(ProductId, DeviceName)`` a Tencent topic names, else None (never raises)."""
+    parts = topic.split("/")
+    if parts[0] == "$thing" and len(parts) == 5:
+        pid, dev = parts[3], parts[4]
+    elif parts[0] in ("$shadow", "$sys", "$ota", "$gateway") and len(parts) in (4, 5):
+        pid, dev = parts[-2], parts[-1]
+    elif len(parts) >= 3 and not parts[0].startswith("$"):
+        pid, dev = parts[0], parts[1]
+    else:
+        return None
+    return (pid, dev) if pid and dev and "." not in pid else None
+
+
+class _GatewayDevice:
+    """What the two device halves share as a gateway (``gateway_id=None``) or as a gateway's
+    child (``gateway_id=`` its gateway): the ``$gateway/operation`` requests, the decoding of
+    their replies and ``change`` pushes, and :meth:`addressee`.
+
+    A child's codec is its ordinary codec on its own ``ProductId.DeviceName`` topics, which its
+    gateway's connection publishes and subscribes; it sends no gateway requests itself.
+    """
+
+    device_id: str
+    product_id: str
+    device_name: str
+    clock: Callable[[], float]
+    #: the gateway whose connection serves this device (None: it connects itself)
+    gateway_id: str | None
+    gateway_up: str
+    gateway_down: str
+    nonce: Callable[[], int]
+
+    def _gateway_init(self, gateway_id: str | None, nonce: Callable[[], int]) -> None:
+        self.device_id = f"{self.product_id}.{self.device_name}"
+        if gateway_id is not None:
+            split_device_id(gateway_id)
+            if gateway_id == self.device_id:
+                raise InvalidValue(f"{gateway_id} cannot be its own gateway")
+        self.gateway_id = gateway_id
+        self.nonce = nonce
+        self.gateway_up, self.gateway_down = gateway_topics(self.product_id, self.device_name)
+
+    def gateway_subscriptions(self) -> list[str]:
+        """What a gateway subscribes besides :meth:`subscriptions`: its replies topic (an
+        ordinary device leaves it alone; a child has none)."""
+        return [] if self.gateway_id is not None else [self.gateway_down]
+
+    def addressee(self, topic: str, payload: bytes) -> str | None:
+        """The child (``ProductId.DeviceName``) a downlink is for: the device its topic names,
+        when that is not this one; None for this device's own (and topics naming none)."""
+        names = _topic_names(topic)
+        if names is None:
+            return None
+        device_id = f"{names[0]}.{names[1]}"
+        return None if device_id == self.device_id else device_id
+
+    def _gateway_downlink(self, topic: str, payload: bytes) -> list[ev.Downlink]:
+        """A reply (-> ChildrenAnswered, or ChildrenChanged for describe_sub_devices) or a
+        ``change`` push (-> ChildrenChanged)."""
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            kind = field(body, "type", str)
+            if kind == "describe_sub_devices":
+                listed = _listed(body, required=False)
+                added = [gw.ChildInfo(d, product_id=d.partition(".")[0]) for d, _ in listed]
+                return [gw.ChildrenChanged(added=added, complete=True)]
+            if kind == "change":
+                listed = _listed(body, required=True)
+                status = field(body["payload"], "status", int, where="payload.")
+                if status == 1:
+                    return [
+                        gw.ChildrenChanged(
+                            added=[gw.ChildInfo(d, product_id=d.partition(".")[0]) for d, _ in listed]
+                        )
+                    ]
+                if status == 0:
+                    return [gw.ChildrenChanged(removed=[d for d, _ in listed])]
+                raise CodecError(f"field payload.'status' is {status} (0 unbound, 1 bound)")
+            operation = _GATEWAY_OPERATIONS.get(kind)
+            if operation is None:
+                known = ", ".join([*_GATEWAY_OPERATIONS, "describe_sub_devices", "change"])
+                raise CodecError(f"unknown type {kind!r:.40} (known: {known})")
+            done: list[str] = []
+            failed: dict[str, str] = {}
+            for index, (device_id, item) in enumerate(_listed(body, required=True)):
+                code = _int_or_text(item, "result", f"payload.devices[{index}].")
+                if code == CODE_OK:
+                    done.append(device_id)
+                else:
+                    failed[device_id] = result_reason(code or 0)
+            return [gw.ChildrenAnswered(operation, None, done, failed)]
+        except CodecError as exc:
+            return [ev.Malformed(topic, str(exc))]
+
+    def acknowledge(self, changed: gw.ChildrenChanged) -> list[ev.Outgoing]:
+        """The gateway's ack of a ``change`` push it decoded (``{"type":"change","result":0}``);
+        nothing for a describe_sub_devices answer (``complete``), which wants none."""
+        if changed.complete or self.gateway_id is not None:
+            return []
+        return [_out(self.gateway_up, {"type": "change", "result": CODE_OK})]
+
+    def _as_gateway(self, what: str) -> None:
+        if self.gateway_id is not None:
+            raise CodecError(f"{self.device_id} is a child of {self.gateway_id}: it cannot {what}")
+
+    def _bind(self, m: gw.AddChildren) -> list[ev.Outgoing]:
+        self._as_gateway("bind children")
+        devices: dict[str, dict[str, Any]] = {}
+        timestamp = int(self.clock())
+        for child in m.children:
+            pid, dev = split_device_id(child.device_id)
+            if child.product_id is not None and child.product_id != pid:
+                raise CodecError(
+                    f"child {child.device_id}: product_id {child.product_id!r} is not its ProductId"
+                )
+            if not child.secret:
+                raise CodecError(
+                    f"child {child.device_id} has no secret: Tencent's bind is signed with the "
+                    "sub-device's device secret (ChildInfo.secret)"
+                )
+            nonce = self.nonce()
+            devices.setdefault(
+                child.device_id,
+                {
+                    "product_id": pid,
+                    "device_name": dev,
+                    "signature": bind_signature(pid, dev, child.secret, nonce, timestamp),
+                    "random": nonce,
+                    "timestamp": timestamp,
+                    "signmethod": "hmacsha1",  # what both SDKs send
+                    "authtype": "psk",
+                },
+            )
+        return _gateway_request(self.gateway_up, "bind", list(devices.values()))
+
+    def _unbind(self, m: gw.RemoveChildren) -> list[ev.Outgoing]:
+        self._as_gateway("unbind children")
+        return _gateway_request(self.gateway_up, "unbind", [_named(d) for d in dict.fromkeys(m.device_ids)])
+
+    def _status(self, m: gw.ChildrenStatus) -> list[ev.Outgoing]:
+        self._as_gateway("say which children are online")
+        by_state: dict[bool, list[dict[str, Any]]] = {}
+        for device_id, online in m.online.items():
+            by_state.setdefault(bool(online), []).append(_named(device_id))
+        out: list[ev.Outgoing] = []
+        for online, devices in by_state.items():  # one request per state, in the order they came
+            out += _gateway_request(self.gateway_up, "online" if online else "offline", devices)
+        return out
+
+    def _sync(self, m: gw.SyncChildren) -> list[ev.Outgoing]:
+        self._as_gateway("ask for children")
+        return [_out(self.gateway_up, {"type": "describe_sub_devices"})]
+
+
+for _table in (_HUB_DEVICE_SENDS, _EXPLORER_DEVICE_SENDS):
+    _table.on(gw.AddChildren)(_GatewayDevice._bind)
+    _table.on(gw.RemoveChildren)(_GatewayDevice._unbind)
+    _table.on(gw.ChildrenStatus)(_GatewayDevice._status)
+    _table.on(gw.SyncChildren)(_GatewayDevice._sync)
+
+
+class _GatewayPlatform:
+    """What the two platform halves share for gateways: ``$gateway/operation`` requests in
+    (:class:`~thingmodel.protocol.gateway.GatewayAsked`), replies and ``change`` pushes out
+    (:class:`~thingmodel.protocol.gateway.TellGateway`).
+
+    Tencent's requests carry no id: each decoded request's ``request_id`` is its ``type``
+    (``bind``, ``unbind``, ``online``, ``offline``, ``describe_sub_devices``), which the answer
+    echoes (it tells an ``online`` answer from an ``offline`` one). A child's own uplinks name
+    it in their topics and are decoded as any device's; downlinks to a child go on its own
+    topics, which its gateway subscribes, so :attr:`parent_of` changes nothing on the wire.
+    """
+
+    clock: Callable[[], float]
+    #: the gateway a device is reached through (the local cloud sets its book's)
+    parent_of: Callable[[str], str | None]
+
+    def check_proof(self, child: gw.ChildInfo, secret: str) -> str | None:
+        """None when ``child.proof`` (a bind's signature, as decoded) is signed with the child's
+        registered ``secret`` and not expired; else the reason, ending in its result code."""
+        if child.proof is None:
+            return "the bind carries no signature (code 801)"
+        parts = child.proof.split(";", 4)
+        if len(parts) != 5 or not all(_CODE_TEXT.fullmatch(n) for n in parts[2:4]):
+            return "the bind's signature fields are not as the platform half decodes them (code 801)"
+        authtype, method, nonce, timestamp, signature = parts
+        if authtype != "psk":
+            return f"authtype {authtype!r}: this cloud checks key (psk) binds only (code 804)"
+        if method not in _BIND_METHODS:
+            return (
+                f"signature method {method!r} is not supported (known: {', '.join(_BIND_METHODS)}) (code 804)"
+            )
+        pid, dev = split_device_id(child.device_id)
+        expected = bind_signature(pid, dev, secret, int(nonce), int(timestamp), method)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return f"signature check failed: not the {method} of the bind keyed by its secret (code 803)"
+        now = int(self.clock())
+        if int(timestamp) + BIND_SIGNATURE_TTL < now:
+            return f"signature request expired: signed at {timestamp}, now {now} (code 805)"
+        return None
+
+    def _gateway_uplink(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[1] != "operation":
+            return [ev.DeviceMalformed(None, topic, "not a device uplink topic")]
+        try:
+            gateway = _uplink_device(parts[2], parts[3])
+        except InvalidValue as exc:
+            return [ev.DeviceMalformed(None, topic, str(exc))]
+        try:
+            body = loads_object(payload, limit=MAX_PAYLOAD)
+            kind = field(body, "type", str)
+            if kind == "describe_sub_devices":
+                return [gw.GatewayAsked(gateway, gw.SyncChildren(kind))]
+            if kind == "change":  # the gateway's ack of a change push
+                result = _int_or_text(body, "result", "")
+                if result == CODE_OK:
+                    return []
+                raise CodecError(f"the gateway answered the cloud's change with result {result}")
+            if kind not in _GATEWAY_OPERATIONS:
+                known = ", ".join([*_GATEWAY_OPERATIONS, "describe_sub_devices", "change"])
+                raise CodecError(f"unknown type {kind!r:.40} (known: {known})")
+            listed = _listed(body, required=True)
+            if not listed:
+                raise CodecError("field payload.'devices' names no sub-device")
+            request: gw.GatewayUplink
+            if kind == "bind":
+                children = [
+                    gw.ChildInfo(d, product_id=d.partition(".")[0], proof=_proof(item, i))
+                    for i, (d, item) in enumerate(listed)
+                ]
+                request = gw.AddChildren(kind, children)
+            elif kind == "unbind":
+                request = gw.RemoveChildren(kind, [d for d, _ in listed])
+            else:
+                request = gw.ChildrenStatus(kind, {d: kind == "online" for d, _ in listed})
+            return [gw.GatewayAsked(gateway, request)]
+        except CodecError as exc:
+            return [ev.DeviceMalformed(gateway, topic, str(exc))]
+
+    def _tell_gateway(self, m: gw.TellGateway) -> list[ev.Outgoing]:
+        topic = gateway_topics(*split_device_id(m.device_id))[1]
+        message = m.message
+        if isinstance(message, gw.ChildrenChanged):
+            if message.complete:  # the whole list in one reply: the gateway cannot tell parts apart
+                body = {
+                    "type": "describe_sub_devices",
+                    "payload": {"devices": [_named(c.device_id) for c in message.added]},
+                }
+                return [_out(topic, body)]
+            out: list[ev.Outgoing] = []
+            for status, ids in ((1, [c.device_id for c in message.added]), (0, list(message.removed))):
+                for part in _chunks([_named(d) for d in dict.fromkeys(ids)]):
+                    out.append(
+                        _out(topic, {"type": "change", "payload": {"status": status, "devices": list(part)}})
+                    )
+            return out
+        kind = {"add": "bind", "remove": "unbind"}.get(message.operation)
+        if message.operation == "status":
+            if message.request_id not in ("online", "offline"):
+                raise CodecError(
+                    f"Tencent answers online and offline apart: the answer's request_id must be "
+                    f"'online' or 'offline' (the request's), got {message.request_id!r:.40}"
+                )
+            kind = message.request_id
+        if kind is None:
+            raise CodecError("Tencent answers describe_sub_devices with the list (ChildrenChanged, complete)")
+        devices = [{**_named(d), "result": CODE_OK} for d in message.done]
+        devices += [
+            {**_named(d), "result": result_code(message.operation, r)} for d, r in message.failed.items()
+        ]
+        return _gateway_request(topic, kind, devices)
+
+
+def _proof(item: dict[str, Any], index: int) -> str:
+    """A bind entry's signature fields, packed as ``authtype;signmethod;random;timestamp;signature``."""
+    where = f"payload.devices[{index}]."
+    signature = field(item, "signature", str, where=where)
+    nonce = _int_or_text(item, "random", where)
+    timestamp = _int_or_text(item, "timestamp", where)
+    method = field(item, "signmethod", str, required=False, where=where) or "hmacsha1"
+    authtype = field(item, "authtype", str, required=False, where=where) or "psk"
+    for name, text in (("signmethod", method), ("authtype", authtype)):
+        if ";" in text or len(text) > 32:
+            raise CodecError(f"field {where}{name!r} is not a method name: {text!r:.40}")
+    return f"{authtype};{method};{nonce};{timestamp};{signature}"
+
+
+for _table_p in (_HUB_PLATFORM_SENDS, _EXPLORER_PLATFORM_SENDS):
+    _table_p.on(gw.TellGateway)(_GatewayPlatform._tell_gateway)
+
+
 # --- IoT Hub device shadow -----------------------------------------------------------------------
-class TencentHubDevice:
-    """The device half of the IoT Hub shadow (``$shadow/operation/...``)."""
+class TencentHubDevice(_GatewayDevice):
+    """The device half of the IoT Hub shadow (``$shadow/operation/...``), and of a gateway's
+    ``$gateway/operation`` (:class:`_GatewayDevice`)."""
 
     vendor = "tencent-hub"
 
     def __init__(
-        self, device_id: str, *, service_ids: Sequence[str], new_id: Callable[[], str] = _new_id
+        self,
+        device_id: str,
+        *,
+        service_ids: Sequence[str],
+        new_id: Callable[[], str] = _new_id,
+        clock: Callable[[], float] = time.time,
+        gateway_id: str | None = None,
+        nonce: Callable[[], int] = _nonce,
     ) -> None:
+        """``new_id`` makes the uplinks' tokens; ``clock`` (Unix seconds) and ``nonce`` a bind's
+        signature; ``gateway_id``: the gateway whose connection serves this device (a child)."""
         self.product_id, self.device_name = split_device_id(device_id)
         self.new_id = new_id
+        self.clock = clock
+        self._gateway_init(gateway_id, nonce)
         self.layout = _Layout(service_ids)
         pid, dev = self.product_id, self.device_name
         self.up, self.down = f"$shadow/operation/{pid}/{dev}", f"$shadow/operation/result/{pid}/{dev}"
@@ -618,6 +1058,8 @@ class TencentHubDevice:
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         if topic == self.ota_down:
             return _ota_downlink(topic, payload)
+        if topic == self.gateway_down and self.gateway_id is None:
+            return self._gateway_downlink(topic, payload)
         if topic == self.messages_down:
             return _message_down(topic, payload)
         if topic == self.commands_down:
@@ -720,9 +1162,10 @@ class TencentHubDevice:
         return _progress_report(self.ota_up, m)
 
 
-class TencentHubPlatform:
-    """The cloud half of the IoT Hub shadow, for any device. ``clock`` gives Unix seconds for the
-    answers' timestamps, ``new_id`` the token of a request that came without one."""
+class TencentHubPlatform(_GatewayPlatform):
+    """The cloud half of the IoT Hub shadow, for any device (gateways: :class:`_GatewayPlatform`).
+    ``clock`` gives Unix seconds for the answers' timestamps, ``new_id`` the token of a request
+    that came without one."""
 
     vendor = "tencent-hub"
     shadow_limits = SHADOW_LIMITS
@@ -732,6 +1175,7 @@ class TencentHubPlatform:
     ) -> None:
         self.clock = clock
         self.new_id = new_id
+        self.parent_of: Callable[[str], str | None] = lambda _id: None
 
     def shadow_key(self, device_id: str, service_id: str) -> str:
         return split_device_id(device_id)[0]
@@ -743,11 +1187,14 @@ class TencentHubPlatform:
             data_topic("+", "+"),
             "$sys/operation/+/+",
             ota_topics("+", "+")[0],
+            gateway_topics("+", "+")[0],
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         if topic.startswith("$ota/"):
             return _ota_uplink(topic, payload)
+        if topic.startswith("$gateway/"):
+            return self._gateway_uplink(topic, payload)
         if topic.startswith("$sys/"):
             return _time_requested(topic, payload, int(self.clock() * 1000))
         shadow = topic.startswith("$shadow/operation/")
@@ -890,8 +1337,9 @@ def _null_paths(desired: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 # --- IoT Explorer data template ------------------------------------------------------------------
-class TencentExplorerDevice:
-    """The device half of the data template protocol (``$thing/...``); one service per device."""
+class TencentExplorerDevice(_GatewayDevice):
+    """The device half of the data template protocol (``$thing/...``); one service per device.
+    As a gateway, or a gateway's child, see :class:`_GatewayDevice`."""
 
     vendor = "tencent-explorer"
 
@@ -902,11 +1350,16 @@ class TencentExplorerDevice:
         service_ids: Sequence[str],
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = _new_id,
+        gateway_id: str | None = None,
+        nonce: Callable[[], int] = _nonce,
     ) -> None:
-        """``clock`` gives Unix seconds for the uplinks' timestamps, ``new_id`` their tokens."""
+        """``clock`` gives Unix seconds for the uplinks' timestamps, ``new_id`` their tokens,
+        ``nonce`` a bind signature's random; ``gateway_id``: the gateway whose connection serves
+        this device (a child)."""
         self.product_id, self.device_name = split_device_id(device_id)
         self.clock = clock
         self.new_id = new_id
+        self._gateway_init(gateway_id, nonce)
         if len(service_ids) != 1:
             raise InvalidValue(
                 f"a Tencent IoT Explorer device has one data template, so one service: {list(service_ids)}"
@@ -947,6 +1400,8 @@ class TencentExplorerDevice:
             return _time_answered(topic, payload)
         if topic == self.ota_down:
             return _ota_downlink(topic, payload)
+        if topic == self.gateway_down and self.gateway_id is None:
+            return self._gateway_downlink(topic, payload)
         if topic == self.messages_down:
             return _message_down(topic, payload)
         kinds = {self.topics["down/property"]: "desired", self.topics["down/action"]: "command"}
@@ -1073,8 +1528,9 @@ class TencentExplorerDevice:
         return [_out(self.topics["up/property"], body)]
 
 
-class TencentExplorerPlatform:
-    """The cloud half of the data template protocol, for any device."""
+class TencentExplorerPlatform(_GatewayPlatform):
+    """The cloud half of the data template protocol, for any device (gateways:
+    :class:`_GatewayPlatform`)."""
 
     vendor = "tencent-explorer"
     shadow_limits = SHADOW_LIMITS
@@ -1085,6 +1541,7 @@ class TencentExplorerPlatform:
         """``clock`` gives Unix seconds for timestamps, ``new_id`` the token of a tokenless request."""
         self.clock = clock
         self.new_id = new_id
+        self.parent_of: Callable[[str], str | None] = lambda _id: None
         self._quirk_seen: dict[str, None] = {}  # insertion-ordered: the oldest is forgotten first
 
     def shadow_key(self, device_id: str, service_id: str) -> str:
@@ -1098,11 +1555,14 @@ class TencentExplorerPlatform:
             data_topic("+", "+"),
             "$sys/operation/+/+",
             ota_topics("+", "+")[0],
+            gateway_topics("+", "+")[0],
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
         if topic.startswith("$ota/"):
             return _ota_uplink(topic, payload)
+        if topic.startswith("$gateway/"):
+            return self._gateway_uplink(topic, payload)
         if topic.startswith("$sys/"):
             return _time_requested(topic, payload, int(self.clock() * 1000))
         parts = topic.split("/")
@@ -1421,6 +1881,7 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
         f"$shadow/operation/{pid}/{dev}",
         f"$sys/operation/{pid}/{dev}",
         f"$ota/report/{pid}/{dev}",
+        gateway_topics(pid, dev)[0],
         custom,
     ]
     subscribe = [
@@ -1428,6 +1889,7 @@ def device_topics(device_id: str) -> tuple[list[str], list[str]]:
         f"$shadow/operation/result/{pid}/{dev}",
         f"$sys/operation/result/{pid}/{dev}",
         f"$ota/update/{pid}/{dev}",
+        gateway_topics(pid, dev)[1],
         custom,
     ]
     return publish, subscribe
@@ -1439,7 +1901,7 @@ def topic_device(topic: str) -> str | None:
     parts = topic.split("/")
     if parts[0] == "$thing" and len(parts) == 5:
         pid, dev = parts[3], parts[4]
-    elif parts[0] in ("$shadow", "$sys", "$ota") and len(parts) in (4, 5):
+    elif parts[0] in ("$shadow", "$sys", "$ota", "$gateway") and len(parts) in (4, 5):
         pid, dev = parts[-2], parts[-1]
     elif not parts[0].startswith("$") and len(parts) >= 3:
         pid, dev = parts[0], parts[1]
