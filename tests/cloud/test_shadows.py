@@ -180,7 +180,7 @@ def test_a_platform_service_not_served_yet_is_kept_and_logged_once_per_device(
         "services": [
             {
                 "service_id": "$sub_device_manager",
-                "event_type": "sub_device_sync_request",
+                "event_type": "scan_result",
                 "paras": {"version": 1},
             }
         ]
@@ -191,7 +191,7 @@ def test_a_platform_service_not_served_yet_is_kept_and_logged_once_per_device(
         rig.send("$oc/devices/dev-2/sys/events/up", json.dumps(body).encode())
     lines = [r.getMessage() for r in caplog.records if "$sub_device_manager" in r.getMessage()]
     assert len(lines) == 2 and "does not serve it yet" in lines[0]
-    assert [e.event_type for e in rig.cloud.activity(HUAWEI).system] == ["sub_device_sync_request"] * 3
+    assert [e.event_type for e in rig.cloud.activity(HUAWEI).system] == ["scan_result"] * 3
 
 
 # -- malformed requests get the vendor's error answer -----------------------------------------------

@@ -8,8 +8,9 @@ device half decodes it into), ``action`` for an uplink (what the device half enc
 Tencent and AWS fixtures add ``device_id`` and ``service_ids`` (the device half's), ``platform``
 (the platform half's neutral message: the request it encodes to a downlink, or the event it
 decodes an uplink into) and, where the device half needs a history, ``before``: what it decodes
-(``{"decode": {"topic", "payload"}}``) or encodes (``{"encode": description}``) first. Vendors add
-their own keys; their tests say what those mean.
+(``{"decode": {"topic", "payload"}}``) or encodes (``{"encode": description}``) first. A field
+that is itself a message (a ``GatewayAsked``'s request, a ``ChildInfo``) is described the same
+way, with its ``type``. Vendors add their own keys; their tests say what those mean.
 
 Codecs that put timestamps and tokens on the wire run on :func:`fixed_clock` and :func:`counter`
 in these tests, so that every payload can be compared in full.
@@ -61,7 +62,7 @@ def wire(fixture: Mapping[str, Any]) -> bytes:
 
 def build(description: Mapping[str, Any], wire: bytes = b"") -> Any:
     """The attrs message a description names: ``{"type": class name, field: value ...}``."""
-    fields = {k: (wire if v == WIRE_PAYLOAD else v) for k, v in description.items() if k != "type"}
+    fields = {k: (wire if v == WIRE_PAYLOAD else _nested(v)) for k, v in description.items() if k != "type"}
     cls = getattr(ev, description["type"])
     if cls in (ev.ShadowSnapshot, ev.AnswerShadow):
         fields["services"] = {sid: ev.ShadowState(**state) for sid, state in fields["services"].items()}
@@ -72,6 +73,20 @@ def build(description: Mapping[str, Any], wire: bytes = b"") -> Any:
             sid: None if names is None else tuple(names) for sid, names in fields["services"].items()
         }
     return cls(**fields)
+
+
+def _nested(value: Any) -> Any:
+    """A field that is itself a described message (``{"type": "ChildInfo", ...}``, the request of
+    a ``GatewayAsked``), or a list of them, built; any other value as it is."""
+    if _described(value):
+        return build(value)
+    if isinstance(value, list) and value and all(_described(v) for v in value):
+        return tuple(build(v) for v in value)
+    return value
+
+
+def _described(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("type"), str) and hasattr(ev, value["type"])
 
 
 def run_before(codec: Any, fixture: Mapping[str, Any]) -> None:

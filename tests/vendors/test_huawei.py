@@ -485,7 +485,7 @@ def test_a_thing_model_event_and_a_system_event_in_one_message_decode_to_their_o
             {"service_id": "$file_manager", "event_type": "get_upload_url", "paras": {"file_name": "a"}},
             {
                 "service_id": "$sub_device_manager",
-                "event_type": "sub_device_sync_request",
+                "event_type": "scan_result",
                 "paras": {"version": 1},
             },
         ]
@@ -493,7 +493,7 @@ def test_a_thing_model_event_and_a_system_event_in_one_message_decode_to_their_o
     assert platform().decode(PREFIX + "events/up", json.dumps(body).encode()) == [
         ev.EventUp(DEVICE, "smokeDetector", "alarm", {"level": 2}),
         ev.FileUrlRequested(DEVICE, "upload", "a", {}),
-        ev.SystemEventUp(DEVICE, "$sub_device_manager", "sub_device_sync_request", {"version": 1}),
+        ev.SystemEventUp(DEVICE, "$sub_device_manager", "scan_result", {"version": 1}),
     ]
 
 

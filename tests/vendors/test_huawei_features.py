@@ -223,8 +223,8 @@ def test_the_core_answers_a_malformed_offer_with_a_failed_progress_the_codec_can
 
 def test_other_ota_events_and_other_system_services_stay_cloud_events() -> None:
     assert decode_down("$ota", "something_new", {"a": 1}) == ev.CloudEvent("$ota", "something_new", {"a": 1})
-    assert decode_down("$sub_device_manager", "add_sub_device_notify", {}) == ev.CloudEvent(
-        "$sub_device_manager", "add_sub_device_notify", {}
+    assert decode_down("$sub_device_manager", "start_scan", {}) == ev.CloudEvent(
+        "$sub_device_manager", "start_scan", {}
     )
 
 
@@ -574,13 +574,13 @@ def test_a_file_request_or_result_that_cannot_be_read_is_malformed_naming_the_fi
 # -- the platform half's other system services ----------------------------------------------------
 def test_services_the_platform_does_not_serve_stay_system_events_next_to_the_ones_it_does() -> None:
     body = events(
-        ("$sub_device_manager", "sub_device_sync_request", {"version": 1}),
+        ("$sub_device_manager", "scan_result", {"version": 1}),
         ("smokeDetector", "alarm", {"level": 2}),
         ("$ota", "upgrade_progress_report", {"version": "1.0"}),
         ("$ota", "version_report", {"fw_version": "1.0"}),
     )
     first, second, third, fourth = HuaweiPlatform().decode(UP, body)
-    assert first == ev.SystemEventUp(DEVICE, "$sub_device_manager", "sub_device_sync_request", {"version": 1})
+    assert first == ev.SystemEventUp(DEVICE, "$sub_device_manager", "scan_result", {"version": 1})
     assert second == ev.EventUp(DEVICE, "smokeDetector", "alarm", {"level": 2})
     assert isinstance(third, ev.DeviceMalformed) and third.kind == "ota"
     assert fourth == ev.VersionReported(DEVICE, "1.0", None)

@@ -52,5 +52,9 @@ def _sample(kind: type) -> dict[str, object]:
         ev.AskFileUrl: {"direction": "upload", "file_name": "a.bin"},
         ev.FileResult: {"direction": "upload", "file_name": "a.bin", "code": 0},
         ev.AskRules: {"rule_ids": ("r1",)},
+        ev.AddChildren: {"request_id": "r1", "children": (ev.ChildInfo("child-1", "product-1"),)},
+        ev.RemoveChildren: {"request_id": "r1", "device_ids": ("child-1",)},
+        ev.ChildrenStatus: {"request_id": "r1", "online": {"child-1": True}},
+        ev.SyncChildren: {"request_id": "r1"},
     }
     return samples[kind]

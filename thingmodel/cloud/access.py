@@ -10,7 +10,10 @@ PUBLISH and SUBSCRIBE. It applies each vendor's own rules (the ``access`` sectio
 - Without a registry (development mode) every client is accepted and no topic rule applies; Huawei
   devices still get IoTDA's implicit subscriptions, so Huawei's SDK (which never subscribes) works.
 - With a registry only its devices connect, each checked as its vendor checks it, and each may
-  publish and subscribe on its own topics only.
+  publish and subscribe on its own topics only, and a gateway on those of each child that is
+  bound to it and online (``gateways``: the cloud's book; Tencent children use their own topics
+  over their gateway's connection). A subscription granted stays until the gateway drops it or
+  disconnects: MQTT has no way to take one back.
 - With a provisioning service too, a client that is no registered device but presents a
   provisioning credential (a Huawei bootstrap secret or registration group, an AWS claim
   certificate) is let in onto the provisioning topics the service names, and nothing else; it
@@ -39,6 +42,7 @@ from ..vendors import vendor as _vendor
 
 if TYPE_CHECKING:
     from ..brokers.policy import BrokerPolicy
+    from .gateways import GatewayBook
     from .presence import Presence
     from .registry import Credential, Registry
 
@@ -225,6 +229,8 @@ class CloudPolicy:
         #: admits clients presenting a bootstrap or claim credential onto its topics only
         self.provisioning = provisioning
         self._provisional: dict[ClientLike, Admission] = {}  # connected; by connection, bounded
+        #: which children each gateway has, and which are online (None: no gateways)
+        self.gateways: GatewayBook | None = None
 
     def __repr__(self) -> str:
         mode = "development mode" if self.registry is None else f"registry {self.registry.path}"
@@ -283,7 +289,9 @@ class CloudPolicy:
             and bool(topic)
             and "+" not in topic
             and "#" not in topic
-            and any(topic_matches(topic_filter, topic) for topic_filter in own[0])
+            and any(
+                topic_matches(topic_filter, topic) for topic_filter in own[0] + self._childs(client, topic)[0]
+            )
         )
         if not allowed:
             log.info("client %r may not publish to %r", client.client_id, topic)
@@ -298,7 +306,9 @@ class CloudPolicy:
             validate_filter(topic_filter)
         except ValueError:
             own = None
-        allowed = own is not None and any(filter_within(topic_filter, outer) for outer in own[1])
+        allowed = own is not None and any(
+            filter_within(topic_filter, outer) for outer in own[1] + self._childs(client, topic_filter)[1]
+        )
         if not allowed:
             log.info("client %r may not subscribe to %r", client.client_id, topic_filter)
         return allowed
@@ -348,6 +358,19 @@ class CloudPolicy:
             and client.password is not None
             and hmac.compare_digest(client.password.encode(), self._cloud_password)
         )
+
+    def _childs(self, client: ClientLike, topic: str) -> tuple[list[str], list[str]]:
+        """The topics of the child ``topic`` names, when ``client`` is its gateway and the child
+        is bound to it and online; else none."""
+        child = None if self.gateways is None else self.rules.topic_device(topic)
+        if child is None or self.gateways is None or not self.gateways.is_online(child):
+            return [], []
+        if self.gateways.parent_of(child) != self._device_of(client):
+            return [], []
+        topics = self._topics.get(child)
+        if topics is None:
+            topics = self._topics[child] = self.rules.device_topics(child)
+        return topics
 
     def _own_topics(self, client: ClientLike) -> tuple[list[str], list[str]] | None:
         """``(publish, subscribe)`` filters of a registered device's client, else None."""

@@ -6,14 +6,31 @@ of the cloud (its own shadow, its own presence); the book adds that it is reache
 gateway, so a command, a write or a read for the child goes out on the gateway's connection.
 Each gateway's list has a version that grows with every change (Huawei's notify and sync carry
 it). Bounded: at most :data:`MAX_CHILDREN` children a gateway.
+
+It also keeps which children their gateways said are online (:meth:`GatewayBook.set_online`):
+the local cloud's presence follows it, and its broker lets a gateway use a child's own topics
+(Tencent) only while the child is bound to it and online. :func:`answer_gateway` is what the
+cloud does with a gateway's request, whatever the vendor.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+import attrs
 
 from ..errors import InvalidValue
-from ..protocol.gateway import ChildInfo
+from ..protocol.gateway import (
+    AddChildren,
+    ChildInfo,
+    ChildrenAnswered,
+    ChildrenChanged,
+    ChildrenStatus,
+    GatewayAsked,
+    GatewayDownlink,
+    RemoveChildren,
+)
 
 #: children one gateway may have (IoTDA's own limit is per gateway too)
 MAX_CHILDREN = 2000
@@ -28,6 +45,7 @@ class GatewayBook:
         self._children: dict[str, dict[str, ChildInfo]] = {}
         self._parent: dict[str, str] = {}
         self._versions: dict[str, int] = {}
+        self._online: set[str] = set()
 
     def add(self, gateway_id: str, child: ChildInfo) -> None:
         """Record ``child`` under ``gateway_id``; InvalidValue if another gateway has it, if it is
@@ -54,6 +72,7 @@ class GatewayBook:
             if children.pop(device_id, None) is None:
                 return False
             del self._parent[device_id]
+            self._online.discard(device_id)
             if not children:
                 self._children.pop(gateway_id, None)
             self._versions[gateway_id] = self._versions.get(gateway_id, 0) + 1
@@ -78,3 +97,90 @@ class GatewayBook:
     def gateways(self) -> list[str]:
         with self._lock:
             return list(self._children)
+
+    def set_online(self, device_id: str, online: bool) -> bool:
+        """Record what a child's gateway said of it; whether that changed anything (a device
+        that is no child is never online here)."""
+        with self._lock:
+            if online and device_id not in self._parent:
+                return False
+            if online == (device_id in self._online):
+                return False
+            if online:
+                self._online.add(device_id)
+            else:
+                self._online.discard(device_id)
+            return True
+
+    def is_online(self, device_id: str) -> bool:
+        """Whether ``device_id`` is a child its gateway said is online."""
+        return device_id in self._online
+
+    def online_children(self, gateway_id: str) -> list[str]:
+        """``gateway_id``'s children that are online, in the order they were added."""
+        with self._lock:
+            return [d for d in self._children.get(gateway_id, {}) if d in self._online]
+
+
+#: ``(gateway_id, child)`` -> None to accept the child, else why not (a registry's check)
+ChildCheck = Callable[[str, ChildInfo], "str | None"]
+
+
+def answer_gateway(
+    book: GatewayBook, asked: GatewayAsked, check: ChildCheck | None = None
+) -> tuple[list[GatewayDownlink], dict[str, bool]]:
+    """Do what a gateway asks, on ``book``: what to tell it, and the children whose online state
+    changed (the cloud's presence follows them).
+
+    - add: each child that ``check`` accepts (without one: every child) is recorded, as its
+      id, product, node id and name (never a secret or proof); the others fail with the reason;
+    - remove: each of the gateway's children is forgotten (and offline); others fail;
+    - status: each of the gateway's children is marked online or offline; others fail, as
+      "not a child" (a child must be added before it goes online);
+    - sync: the whole list, with its version (``ChildrenChanged(complete=True)``).
+    """
+    gateway, request = asked.device_id, asked.request
+    changed: dict[str, bool] = {}
+    done: list[str] = []
+    failed: dict[str, str] = {}
+    if isinstance(request, AddChildren):
+        for child in request.children:
+            reason = check(gateway, child) if check is not None else None
+            if reason is None:
+                try:
+                    book.add(gateway, without_secrets(child))
+                except InvalidValue as exc:
+                    reason = str(exc)
+            if reason is None:
+                done.append(child.device_id)
+            else:
+                failed[child.device_id] = reason
+        return [ChildrenAnswered("add", request.request_id, done, failed)], changed
+    if isinstance(request, RemoveChildren):
+        for device_id in request.device_ids:
+            was_online = book.is_online(device_id)
+            if book.remove(gateway, device_id):
+                done.append(device_id)
+                if was_online:
+                    changed[device_id] = False
+            else:
+                failed[device_id] = f"{device_id} is not a child of gateway {gateway}"
+        return [ChildrenAnswered("remove", request.request_id, done, failed)], changed
+    if isinstance(request, ChildrenStatus):
+        for device_id, online in request.online.items():
+            if book.child(gateway, device_id) is None:
+                failed[device_id] = f"{device_id} is not a child of gateway {gateway} (add it first)"
+                continue
+            done.append(device_id)
+            if book.set_online(device_id, bool(online)):
+                changed[device_id] = bool(online)
+        return [ChildrenAnswered("status", request.request_id, done, failed)], changed
+    listing = ChildrenChanged(
+        added=book.children_of(gateway), version=book.version_of(gateway), complete=True
+    )
+    return [listing], changed
+
+
+def without_secrets(child: ChildInfo) -> ChildInfo:
+    """``child`` as the cloud may keep or show it."""
+    return attrs.evolve(child, secret=None, proof=None)

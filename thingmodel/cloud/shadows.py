@@ -52,12 +52,14 @@ import attrs
 from ..errors import CodecError, InvalidValue, NotSupported
 from ..ids import new_id as _new_id
 from ..ids import validate_id
+from ..protocol import gateway as gw
 from ..protocol import messages as ev
 from ..protocol.codec import PlatformCodec
 from ..protocol.jsonwire import dumps, require_finite
 from ..sentinel import ABSENT
 from .activity import Activity, DeviceActivity, Kept, ProblemLog
 from .app import RequestBook, Result
+from .gateways import ChildCheck, GatewayBook, answer_gateway
 from .ota import OtaService, Upgrade
 from .store import MemoryStore, ShadowStore, SqliteStore
 
@@ -233,6 +235,15 @@ class ShadowCloud:
         #: answers a device's request for a file URL, or says why not (None: no file service)
         self.file_urls: Callable[[ev.FileUrlRequested], ev.AnswerFileUrl | str] | None = None
         self._rules: dict[str, dict[str, _HeldRule]] = {}
+        #: which children each gateway has (the local cloud gives its own)
+        self.gateways = GatewayBook()
+        if hasattr(codec, "parent_of"):  # the codec reaches a child through its gateway
+            codec.parent_of = lambda device_id: self.gateways.parent_of(device_id)
+        #: a registered child's secret (None: not registered); unset (None): no registry, so
+        #: every child a gateway adds is accepted
+        self.child_secret: Callable[[str], str | None] | None = None
+        #: told ``(gateway_id, {child: online})`` when a gateway's children go online or offline
+        self.on_children: Callable[[str, Mapping[str, bool]], None] | None = None
 
     @property
     def vendor(self) -> str:
@@ -692,6 +703,36 @@ class ShadowCloud:
     def _ota(self, event: ev.PlatformUplink) -> None:
         self.ota.handle(event)
 
+    def _gateway_asked(self, event: gw.GatewayAsked) -> None:
+        """Do what the gateway asks (:func:`~.gateways.answer_gateway`) and tell it the answer."""
+        told, changed = answer_gateway(self.gateways, event, self._child_check())
+        if gw.TellGateway in self._sends:
+            for message in told:
+                self._send_answer(event.device_id, gw.TellGateway(event.device_id, message), None)
+        if changed and self.on_children is not None:
+            self.on_children(event.device_id, changed)
+
+    def _child_check(self) -> ChildCheck | None:
+        """With a registry: a child must be registered, and the codec's ``check_proof`` (Tencent's
+        bind signature) must accept what the gateway sent for it. A codec with ``check_child``
+        decides itself (Huawei: a child is created by its gateway and never registered)."""
+        secret_of = self.child_secret
+        if secret_of is None:
+            return None
+        proof_check = getattr(self.codec, "check_proof", None)
+        child_check = getattr(self.codec, "check_child", None)
+
+        def check(gateway_id: str, child: gw.ChildInfo) -> str | None:
+            secret = secret_of(child.device_id)
+            if callable(child_check):
+                reason: str | None = child_check(child, secret)
+                return reason
+            if secret is None:
+                return f"device {child.device_id!r} is not registered"
+            return proof_check(child, secret) if callable(proof_check) else None
+
+        return check
+
     def _file_url(self, event: ev.FileUrlRequested) -> None:
         answer = self.file_urls(event) if self.file_urls is not None else "this cloud serves no files"
         if isinstance(answer, str):
@@ -862,5 +903,6 @@ _HANDLERS: dict[type, Callable[[ShadowCloud, Any], _Refusal | None]] = {
     ev.JobRequested: ShadowCloud._ota,
     ev.FileUrlRequested: ShadowCloud._file_url,
     ev.RulesAsked: ShadowCloud._rules_asked,
+    gw.GatewayAsked: ShadowCloud._gateway_asked,
 }
 """What the cloud does with each uplink (every one is also passed to ``on_uplink``)."""

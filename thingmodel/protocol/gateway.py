@@ -30,13 +30,17 @@ class ChildInfo:
     """One child as the gateway and the cloud describe it. ``device_id`` is its id on the cloud
     (Tencent: ``ProductId.DeviceName``); ``node_id`` its id on the gateway's own bus (Huawei; by
     default the device id); ``product_id`` its product (Huawei: required to add a child);
-    ``secret``: the child's device secret, which Tencent's bind signs with (never shown)."""
+    ``secret``: the child's device secret, which Tencent's bind signs with (never shown);
+    ``proof``: what the gateway sent to show it holds that secret, as the platform half decodes
+    it (Tencent: the bind's signature fields; the cloud checks it with its codec's
+    ``check_proof``; not shown)."""
 
     device_id: str
     product_id: str | None = None
     node_id: str | None = None
     name: str | None = None
     secret: str | None = attrs.field(default=None, repr=False)
+    proof: str | None = attrs.field(default=None, repr=False)
 
 
 def _children(items: Iterable[ChildInfo]) -> tuple[ChildInfo, ...]:

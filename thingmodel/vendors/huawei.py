@@ -31,6 +31,23 @@ entries of the message still decode. An upgrade's failure maps to IoTDA's ``resu
 :data:`FAILURE_CODES`, and back by :data:`CODE_FAILURES`. A device's custom topics are
 ``$oc/devices/{device_id}/user/{name}`` (:meth:`HuaweiDevice.custom_topic`).
 
+Gateways and their children (sub-devices), both halves. A codec made for a child
+(``HuaweiDevice(child, gateway_id=gateway)``) speaks on the gateway's topics: what it sends names
+the child in ``object_device_id`` (its reports go up as a one-child
+``gateway/sub_devices/properties/report``), and it decodes only downlinks naming it. The
+gateway's own codec finds the child a downlink is for (:meth:`HuaweiDevice.addressee`), merges
+children's reports into batch reports of at most :data:`MAX_BATCH` children
+(:meth:`HuaweiDevice.batch`), and speaks ``$sub_device_manager``: add/delete requests, status
+and sync up (``event_id`` is the request id), notifies and responses down. A device that is no
+gateway decodes a downlink naming another device as a ``Malformed`` naming that id. The
+platform half reaches a child through its gateway (:attr:`HuaweiPlatform.parent_of`), refuses
+an uplink naming a device that is not the gateway's child, and names the child in the answers
+to requests it sent the child (by request id: the answers carry no ``object_device_id``).
+IoTDA answers a sync with add and delete notifies (api-iothub iot_06_v5_3021), which is what
+the platform half sends for a :class:`~thingmodel.protocol.gateway.ChildrenChanged`: on the
+wire a complete list cannot say that it is complete, so the device half decodes every notify
+with ``complete=False``.
+
 Also here: the MQTT credentials IoTDA expects (:func:`client_id`, :func:`password`) and the
 ``Device`` factory behind ``Device.for_huawei`` (:func:`device`).
 """
@@ -43,13 +60,18 @@ import hmac
 import posixpath
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import CodecError, InvalidValue
+import attrs
+
+from ..errors import CodecError, InvalidValue, NotSupported
+from ..ids import new_id as _new_id
 from ..ids import validate_id
+from ..protocol import gateway as gw
 from ..protocol import messages as ev
 from ..protocol.codec import EncoderTable
 from ..protocol.jsonwire import (
@@ -82,6 +104,23 @@ SDK_INFO = "$sdk_info"
 DEVICE_RULE = "$device_rule"
 #: a deleted rule's version in a ``$device_rule`` write
 RULE_DELETED = -1
+SUB_DEVICES = "$sub_device_manager"
+#: children one ``gateway/sub_devices/properties/report`` holds (IoTDA's limit)
+MAX_BATCH = 100
+#: children one ``sub_device_update_status`` names (IoTDA: 1..100)
+MAX_STATUS = 100
+#: children one ``add_sub_device_request`` adds (IoTDA's limit)
+MAX_ADD = 50
+#: bytes of a child's ``extension_info`` (IoTDA's limit)
+MAX_EXTENSION = 1024
+#: requests and children the platform half remembers to answer with what the wire needs
+MAX_REMEMBERED = 10_000
+#: ``error_code`` of a child the platform half answers as failed: IoTDA documents no values for
+#: these, so it is the local cloud's refusal code (``messages.CODE_BAD_REQUEST``), as text
+CHILD_REFUSED = str(ev.CODE_BAD_REQUEST)
+_BATCH = "gateway/sub_devices/properties/report"
+_OBJECT = "object_device_id"
+_ONLINE, _OFFLINE = "ONLINE", "OFFLINE"
 
 #: ``UpgradeProgress.failure`` -> ``upgrade_progress_report`` ``result_code`` (IoTDA's codes)
 FAILURE_CODES: dict[ev.UpgradeFailure, int] = {
@@ -179,8 +218,9 @@ def _events_to_wire(service_id: str, event_type: str, params: Mapping[str, Any])
     return {"services": [{"service_id": service_id, "event_type": event_type, "paras": dict(params)}]}
 
 
-def _events_from_wire(body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(service_id, event_type, params)`` for each entry of an events body."""
+def _events_from_wire(body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], Any]]:
+    """``(service_id, event_type, params, event_id)`` for each entry of an events body; the
+    ``event_id`` as it came (only the gateway's requests and answers read it)."""
     out = []
     for index, item in enumerate(field(body, "services", list)):
         if not isinstance(item, dict):
@@ -191,9 +231,54 @@ def _events_from_wire(body: dict[str, Any]) -> list[tuple[str, str, dict[str, An
                 field(item, "service_id", str, where=where),
                 field(item, "event_type", str, where=where),
                 field(item, "paras", dict, required=False, where=where) or {},
+                item.get("event_id"),
             )
         )
     return out
+
+
+def _id_of(what: str, value: object) -> str:
+    """An id that goes into a topic or back to the device, checked (CodecError otherwise)."""
+    try:
+        return validate_id(what, value)
+    except InvalidValue as exc:
+        raise CodecError(str(exc)) from None
+
+
+def _system_message(payload: bytes) -> dict[str, Any] | None:
+    """A ``messages/up|down`` payload in IoTDA's system format naming a device
+    (``{"object_device_id": "...", "content": ...}``), else None (a free-form message)."""
+    if b'"object_device_id"' not in payload:
+        return None
+    try:
+        body = loads_object(payload, limit=MAX_PAYLOAD)
+    except CodecError:
+        return None
+    return body if isinstance(body.get(_OBJECT), str) else None
+
+
+def _content(body: dict[str, Any]) -> bytes:
+    """A system-format message's ``content`` as the bytes a child sent or gets: text as UTF-8,
+    other JSON as its JSON, none as nothing."""
+    content = body.get("content")
+    if content is None:
+        return b""
+    if isinstance(content, str):
+        return content.encode()
+    try:
+        return dumps(content)
+    except ValueError as exc:
+        raise CodecError(f"field 'content' cannot be JSON again: {exc}") from None
+
+
+def _message_text(what: str, payload: bytes) -> str:
+    """A child's message as the ``content`` text IoTDA carries it in."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CodecError(
+            f"{what} must be UTF-8 text: IoTDA carries a child's message as the text of its gateway's"
+        ) from None
 
 
 _DEVICE_SENDS: EncoderTable[HuaweiDevice, ev.Uplink] = EncoderTable(VENDOR)
@@ -201,16 +286,34 @@ _PLATFORM_SENDS: EncoderTable[HuaweiPlatform, ev.PlatformDownlink] = EncoderTabl
 
 
 class HuaweiDevice:
-    """The device half: decodes downlinks into events, encodes actions into uplinks."""
+    """The device half: decodes downlinks into events, encodes actions into uplinks.
+
+    With ``gateway_id`` it is the codec of that gateway's child ``device_id``: it subscribes to
+    nothing (the gateway's topics carry it), decodes the downlinks the gateway routed to it
+    (those naming it in ``object_device_id``) and puts what it sends on the gateway's topics.
+    """
 
     vendor = VENDOR
 
-    def __init__(self, device_id: str, *, service_ids: Sequence[str] = ()) -> None:
+    def __init__(
+        self, device_id: str, *, service_ids: Sequence[str] = (), gateway_id: str | None = None
+    ) -> None:
         self.device_id = validate_id("device_id", device_id)
-        self.prefix = _prefix(device_id)
+        #: the gateway this child is reached through (None: the device connects itself)
+        self.gateway_id = None if gateway_id is None else validate_id("gateway_id", gateway_id)
+        if gateway_id == device_id:
+            raise InvalidValue(f"device {device_id} cannot be its own gateway")
+        #: the device whose connection and topics carry this codec's messages
+        self.connection_id = gateway_id or device_id
+        self.prefix = _prefix(self.connection_id)
+        # what a child's bodies say about whom they are for; a device's own say nothing
+        self._envelope: dict[str, str] = {} if gateway_id is None else {_OBJECT: device_id}
 
     def subscriptions(self) -> list[str]:
-        """Downlink filters, one per topic (IoTDA subscribes implicitly; generic brokers do not)."""
+        """Downlink filters, one per topic (IoTDA subscribes implicitly; generic brokers do not).
+        A child has none of its own: its downlinks come on its gateway's topics."""
+        if self.gateway_id is not None:
+            return []
         p = self.prefix
         return [
             f"{p}properties/set/+",
@@ -221,24 +324,65 @@ class HuaweiDevice:
             f"{p}events/down",
         ]
 
+    def addressee(self, topic: str, payload: bytes) -> str | None:
+        """The child a downlink on this device's topics is for (its ``object_device_id``), None
+        when it is this device's own (or not one this device could read). Never raises."""
+        if b'"object_device_id"' not in payload:
+            return None
+        try:
+            parsed = _split(topic)
+            if parsed is None or parsed[0] != self.connection_id:
+                return None
+            target = loads_object(payload, limit=MAX_PAYLOAD).get(_OBJECT)
+        except Exception:  # decode() says what is wrong with it
+            return None
+        if isinstance(target, str) and target and target not in (self.device_id, self.connection_id):
+            return target
+        return None
+
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
         parsed = _split(topic)
-        if parsed is None or parsed[0] != self.device_id:
-            return [ev.Malformed(topic, "not a downlink topic of this device")]
+        if parsed is None or parsed[0] != self.connection_id:
+            mine = "this device" if self.gateway_id is None else f"gateway {self.gateway_id}"
+            return [ev.Malformed(topic, f"not a downlink topic of {mine}")]
         _, path, rid = parsed
         kind = _DEVICE_KINDS.get(path)
         if kind is None or (rid is None) != (kind in ("message", "event")):
             return [ev.Malformed(topic, f"unknown downlink {path!r}", request_id=rid)]
-        if kind == "message":
-            return [ev.CloudMessage(payload)]
         try:
+            if kind == "message":
+                return [self._message(payload)]
             body = loads_object(payload, limit=MAX_PAYLOAD)
+            self._check_addressed(field(body, _OBJECT, str, required=False) or None)
             if kind == "event":
-                return _events_down(topic, body)
+                return _events_down(topic, body, child=self.gateway_id is not None)
             assert rid is not None
             return self._decode(kind, rid, body)
         except CodecError as exc:
             return [ev.Malformed(topic, str(exc), kind=kind, request_id=rid)]
+
+    def _check_addressed(self, target: str | None) -> None:
+        """CodecError naming the device a downlink is for when that is not this one."""
+        if self.gateway_id is None:
+            if target is not None and target != self.device_id:
+                raise CodecError(f"a downlink for device {_short(target)}, not for {self.device_id}")
+        elif target != self.device_id:
+            whom = (
+                f"gateway {self.gateway_id}"
+                if target in (None, self.gateway_id)
+                else f"device {_short(target)}"
+            )
+            raise CodecError(f"a downlink for {whom}, not for its child {self.device_id}")
+
+    def _message(self, payload: bytes) -> ev.Downlink:
+        """``messages/down``: free-form for a device (unless it names another one); a child's is
+        the system format naming it, and its ``content`` is the message."""
+        body = _system_message(payload)
+        self._check_addressed((body[_OBJECT] or None) if body is not None else None)
+        if self.gateway_id is None:
+            return ev.CloudMessage(payload)
+        assert body is not None  # a child's message names it, or _check_addressed refused it
+        return ev.CloudMessage(_content(body))
 
     def _decode(self, kind: str, rid: str, body: dict[str, Any]) -> list[ev.Downlink]:
         if kind == "desired":
@@ -269,8 +413,44 @@ class HuaweiDevice:
 
     def custom_topic(self, name: str) -> str:
         """The full topic of this device's custom topic ``name`` (a name or a filter, checked by
-        the caller): ``$oc/devices/{device_id}/user/{name}``."""
+        the caller): ``$oc/devices/{device_id}/user/{name}``. NotSupported for a child: it has no
+        topics of its own (custom topics are its gateway's)."""
+        if self.gateway_id is not None:
+            raise NotSupported(
+                f"{VENDOR}: child {self.device_id} of gateway {self.gateway_id} has no topics of its "
+                "own; custom topics are the gateway's"
+            )
         return f"$oc/devices/{self.device_id}/user/{name}"
+
+    def batch(self, messages: list[ev.Outgoing]) -> list[ev.Outgoing]:
+        """``messages`` with the children's report publishes merged into batch reports of at most
+        :data:`MAX_BATCH` children (and :data:`MAX_PAYLOAD` bytes) each. A batch goes where the
+        first report it holds was; the other messages pass through unchanged and in order. The
+        same child twice is two entries, in order (the platform applies them in turn)."""
+        topic = f"{self.prefix}{_BATCH}"
+        budget = MAX_PAYLOAD - len(b'{"devices":[]}')
+        slots: list[ev.Outgoing | int] = []  # an int stands for the batch of that index
+        batches: list[list[bytes]] = []
+        size = 0
+        for message in messages:
+            entries = _batch_entries(message, topic)
+            if entries is None:
+                slots.append(message)
+                continue
+            for entry in entries:
+                grows = size + len(entry) + 1
+                if not batches or len(batches[-1]) >= MAX_BATCH or grows > budget:
+                    batches.append([])
+                    slots.append(len(batches) - 1)
+                    size = 0
+                size += len(entry) + (1 if batches[-1] else 0)
+                batches[-1].append(entry)
+        return [
+            slot
+            if isinstance(slot, ev.Outgoing)
+            else ev.Outgoing(topic, b'{"devices":[' + b",".join(batches[slot]) + b"]}")
+            for slot in slots
+        ]
 
     encoders = _DEVICE_SENDS
     """What this half can send: ``{message class: encoder}``."""
@@ -282,6 +462,9 @@ class HuaweiDevice:
 
     @_DEVICE_SENDS.on(ev.ReportProperties)
     def _report(self, m: ev.ReportProperties) -> list[ev.Outgoing]:
+        if self.gateway_id is not None:  # a child reports in its gateway's batch report
+            entry = {"device_id": self.device_id, "services": _services_list(m.services)}
+            return [_out(f"{self.prefix}{_BATCH}", {"devices": [entry]})]
         return [_out(f"{self.prefix}properties/report", {"services": _services_list(m.services)})]
 
     @_DEVICE_SENDS.on(ev.AckDesired)
@@ -305,28 +488,33 @@ class HuaweiDevice:
 
     @_DEVICE_SENDS.on(ev.RequestShadow)
     def _request_shadow(self, m: ev.RequestShadow) -> list[ev.Outgoing]:
-        body = {"service_id": m.service_id} if m.service_id else {}
+        body = {**self._envelope, "service_id": m.service_id} if m.service_id else dict(self._envelope)
         return [_out(f"{self.prefix}shadow/get/{_REQUEST}{m.request_id}", body)]
 
     @_DEVICE_SENDS.on(ev.SendMessage)
     def _message_up(self, m: ev.SendMessage) -> list[ev.Outgoing]:
+        if self.gateway_id is not None:  # IoTDA's system format names the child
+            text = _message_text(f"a message of child {self.device_id}", m.payload)
+            return [_out(f"{self.prefix}messages/up", {**self._envelope, "content": text})]
         return [_checked(ev.Outgoing(f"{self.prefix}messages/up", m.payload))]
+
+    def _events_out(self, entries: list[dict[str, Any]]) -> ev.Outgoing:
+        return _out(f"{self.prefix}events/up", {**self._envelope, "services": entries})
 
     @_DEVICE_SENDS.on(ev.EmitEvent)
     def _event_up(self, m: ev.EmitEvent) -> list[ev.Outgoing]:
-        return [_out(f"{self.prefix}events/up", _events_to_wire(m.service_id, m.event_type, m.params))]
+        return [self._system_up(m.service_id, m.event_type, m.params)]
 
     @_DEVICE_SENDS.on(ev.AskTime)
     def _ask_time(self, m: ev.AskTime) -> list[ev.Outgoing]:
-        body = _events_to_wire(TIME_SYNC, "time_sync_request", {"device_send_time": m.device_send_ms})
-        return [_out(f"{self.prefix}events/up", body)]
+        return [self._system_up(TIME_SYNC, "time_sync_request", {"device_send_time": m.device_send_ms})]
 
     @_DEVICE_SENDS.on(ev.SettleDesired)
     def _settle(self, m: ev.SettleDesired) -> list[ev.Outgoing]:
         return []  # IoTDA keeps desired values; a refusal was answered by the set response
 
     def _system_up(self, service_id: str, event_type: str, params: Mapping[str, Any]) -> ev.Outgoing:
-        return _out(f"{self.prefix}events/up", _events_to_wire(service_id, event_type, params))
+        return self._events_out(_events_to_wire(service_id, event_type, params)["services"])
 
     @_DEVICE_SENDS.on(ev.ReportVersion)
     def _report_version(self, m: ev.ReportVersion) -> list[ev.Outgoing]:
@@ -352,7 +540,7 @@ class HuaweiDevice:
     def _ship_logs(self, m: ev.ShipLogs) -> list[ev.Outgoing]:
         topic = f"{self.prefix}events/up"
         items = [_log_item(index, entry) for index, entry in enumerate(m.entries)]
-        return [_out(topic, {"services": chunk}) for chunk in _chunks(items, topic)]
+        return [self._events_out(chunk) for chunk in _chunks(items, topic, self._envelope)]
 
     @_DEVICE_SENDS.on(ev.AskFileUrl)
     def _ask_file_url(self, m: ev.AskFileUrl) -> list[ev.Outgoing]:
@@ -381,6 +569,93 @@ class HuaweiDevice:
             "delIds": _rule_ids("AskRules deleted_ids", m.deleted_ids),
         }
         return [self._system_up(DEVICE_RULE, "device_rule_config_request", params)]
+
+    # -- a gateway's $sub_device_manager requests ----------------------------------------------
+    def _gateway_up(self, what: str, event_type: str, request_id: str, params: Any) -> list[ev.Outgoing]:
+        if self.gateway_id is not None:
+            raise CodecError(f"{what}: child {self.device_id} cannot have children (no nested gateways)")
+        entry = {
+            "service_id": SUB_DEVICES,
+            "event_type": event_type,
+            "event_id": _id_of(f"{what} request_id", request_id),
+            "paras": params,
+        }
+        return [self._events_out([entry])]
+
+    @_DEVICE_SENDS.on(gw.AddChildren)
+    def _add_children(self, m: gw.AddChildren) -> list[ev.Outgoing]:
+        """``add_sub_device_request``: IoTDA requires each child's ``node_id`` (by default its
+        device id) and ``product_id``; at most :data:`MAX_ADD` a request."""
+        _count("AddChildren children", len(m.children), MAX_ADD)
+        devices = []
+        for index, child in enumerate(m.children):
+            where = f"AddChildren children[{index}]"
+            device_id = _id_of(f"{where} device_id", child.device_id)
+            if child.product_id is None:
+                raise CodecError(f"{where}: IoTDA needs the product_id of child {device_id} to add it")
+            entry = {
+                "node_id": _id_of(f"{where} node_id", child.node_id or device_id),
+                "product_id": _id_of(f"{where} product_id", child.product_id),
+                "device_id": device_id,
+            }
+            if child.name:
+                entry["name"] = child.name
+            devices.append(entry)
+        return self._gateway_up("AddChildren", "add_sub_device_request", m.request_id, {"devices": devices})
+
+    @_DEVICE_SENDS.on(gw.RemoveChildren)
+    def _remove_children(self, m: gw.RemoveChildren) -> list[ev.Outgoing]:
+        _count("RemoveChildren device_ids", len(m.device_ids), None)
+        ids = [_id_of(f"RemoveChildren device_ids[{i}]", d) for i, d in enumerate(m.device_ids)]
+        return self._gateway_up("RemoveChildren", "delete_sub_device_request", m.request_id, {"devices": ids})
+
+    @_DEVICE_SENDS.on(gw.ChildrenStatus)
+    def _children_status(self, m: gw.ChildrenStatus) -> list[ev.Outgoing]:
+        """``sub_device_update_status``: 1..:data:`MAX_STATUS` children a message."""
+        _count("ChildrenStatus online", len(m.online), MAX_STATUS)
+        statuses = []
+        for device_id, online in m.online.items():
+            if not isinstance(online, bool):
+                raise CodecError(f"ChildrenStatus online of {_short(device_id)} must be True or False")
+            statuses.append(
+                {
+                    "device_id": _id_of("ChildrenStatus device id", device_id),
+                    "status": _ONLINE if online else _OFFLINE,
+                }
+            )
+        params = {"device_statuses": statuses}
+        return self._gateway_up("ChildrenStatus", "sub_device_update_status", m.request_id, params)
+
+    @_DEVICE_SENDS.on(gw.SyncChildren)
+    def _sync_children(self, m: gw.SyncChildren) -> list[ev.Outgoing]:
+        """``sub_device_sync_request`` with the version of the last notify (none: all children)."""
+        if m.version is not None and (
+            isinstance(m.version, bool) or not isinstance(m.version, int) or not 0 <= m.version < 2**63
+        ):
+            raise CodecError(f"SyncChildren version must be a list version >= 0, got {_short(m.version)}")
+        params = {} if m.version is None else {"version": m.version}
+        return self._gateway_up("SyncChildren", "sub_device_sync_request", m.request_id, params)
+
+
+def _count(what: str, count: int, most: int | None) -> None:
+    if count < 1:
+        raise CodecError(f"{what} names no child")
+    if most is not None and count > most:
+        raise CodecError(f"{what} names {count} children; IoTDA takes at most {most} a message")
+
+
+def _batch_entries(message: ev.Outgoing, topic: str) -> list[bytes] | None:
+    """The ``devices`` entries of a batch report on ``topic``, each as its JSON; None for any
+    other message (or one that is not a batch report of ours)."""
+    if message.topic != topic:
+        return None
+    try:
+        devices = loads_object(message.payload, limit=MAX_PAYLOAD).get("devices")
+        if not isinstance(devices, list) or not all(isinstance(d, dict) for d in devices):
+            return None
+        return [dumps(entry) for entry in devices]
+    except (CodecError, ValueError):
+        return None
 
 
 def _ms_field(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
@@ -480,16 +755,25 @@ _SYSTEM_DOWN: dict[tuple[str, str], _Reader] = {
 }
 
 
-def _events_down(topic: str, body: dict[str, Any]) -> list[ev.Downlink]:
-    """Each entry of an ``events/down`` body: an entry that cannot be read is Malformed alone."""
+def _events_down(topic: str, body: dict[str, Any], *, child: bool = False) -> list[ev.Downlink]:
+    """Each entry of an ``events/down`` body: an entry that cannot be read is Malformed alone.
+    ``child``: the body is for a gateway's child, which has no ``$sub_device_manager``."""
     out: list[ev.Downlink] = []
-    for service_id, event_type, params in _events_from_wire(body):
+    for service_id, event_type, params, event_id in _events_from_wire(body):
+        gateway_read = _GATEWAY_DOWN.get(event_type) if service_id == SUB_DEVICES else None
         read = _SYSTEM_DOWN.get((service_id, event_type))
-        if read is None:
+        if gateway_read is None and read is None:
             out.append(ev.CloudEvent(service_id, event_type, params))
             continue
+        read_out: ev.Downlink | list[ev.Downlink | CodecError]
         try:
-            read_out = read(event_type, params)
+            if gateway_read is not None:
+                if child:
+                    raise CodecError(f"{SUB_DEVICES} {event_type} for a child (no nested gateways)")
+                read_out = gateway_read(event_type, params, event_id)
+            else:
+                assert read is not None
+                read_out = read(event_type, params)
         except CodecError as exc:
             if service_id == OTA:  # the core answers an offer it cannot read (a failed progress)
                 task = params.get("task_id")
@@ -504,6 +788,94 @@ def _events_down(topic: str, body: dict[str, Any]) -> list[ev.Downlink]:
         for item in read_out:
             out.append(ev.Malformed(topic, str(item), kind="event") if isinstance(item, CodecError) else item)
     return out
+
+
+def _wire_child(item: Any, where: str) -> gw.ChildInfo:
+    """A child as IoTDA's notifies and answers describe it (``DeviceInfo``)."""
+    if not isinstance(item, dict):
+        raise CodecError(f"field {where} must be an object, got {type(item).__name__}")
+    where += "."
+    return gw.ChildInfo(
+        _id_of(f"field {where}'device_id'", field(item, "device_id", str, where=where)),
+        _text(item, "product_id", where, required=False),
+        _text(item, "node_id", where, required=False),
+        _text(item, "name", where, required=False),
+    )
+
+
+def _children_changed(
+    event_type: str, params: dict[str, Any], event_id: Any
+) -> list[ev.Downlink | CodecError]:
+    """``add_sub_device_notify`` / ``delete_sub_device_notify``: ``{version, devices}``; an entry
+    that cannot be read is a problem of its own, the others still change."""
+    where = f"{SUB_DEVICES} {event_type} paras."
+    version = _int_in(params, "version", where, 0, 2**63 - 1, required=False)
+    children: list[gw.ChildInfo] = []
+    problems: list[ev.Downlink | CodecError] = []
+    for index, item in enumerate(field(params, "devices", list, where=where)):
+        try:
+            children.append(_wire_child(item, f"{where}'devices'[{index}]"))
+        except CodecError as exc:
+            problems.append(exc)
+    if event_type == "add_sub_device_notify":
+        changed = gw.ChildrenChanged(added=children, version=version)
+    else:
+        changed = gw.ChildrenChanged(removed=[c.device_id for c in children], version=version)
+    return [changed, *problems]
+
+
+_ANSWERED_OPERATION: dict[str, gw.ChildOperation] = {
+    "add_sub_device_response": "add",
+    "delete_sub_device_response": "remove",
+    "sub_device_update_status_response": "status",
+}
+
+
+def _children_answered(
+    event_type: str, params: dict[str, Any], event_id: Any
+) -> list[ev.Downlink | CodecError]:
+    """The answer to an add, delete or status request (``event_id`` is the request's):
+    ``successful_devices`` (device infos; ids for a delete) and ``failed_devices`` (a reason
+    each, named by ``device_id``, else ``node_id`` as IoTDA's add answer names them)."""
+    where = f"{SUB_DEVICES} {event_type} paras."
+    operation = _ANSWERED_OPERATION[event_type]
+    done: list[str] = []
+    failed: dict[str, str] = {}
+    problems: list[ev.Downlink | CodecError] = []
+    for index, item in enumerate(
+        field(params, "successful_devices", list, required=False, where=where) or []
+    ):
+        at = f"{where}'successful_devices'[{index}]"
+        try:
+            done.append(
+                _id_of(f"field {at}", item) if operation == "remove" else _wire_child(item, at).device_id
+            )
+        except CodecError as exc:
+            problems.append(exc)
+    for index, item in enumerate(field(params, "failed_devices", list, required=False, where=where) or []):
+        at = f"{where}'failed_devices'[{index}]."
+        try:
+            if not isinstance(item, dict):
+                raise CodecError(f"field {at[:-1]} must be an object, got {type(item).__name__}")
+            name = _text(item, "device_id", at, required=False) or _text(item, "node_id", at)
+            code = _text(item, "error_code", at, required=False)
+            message = _text(item, "error_msg", at, required=False)
+            failed[_id_of(f"field {at}'device_id'", name)] = (
+                f"{message} ({code})" if message and code else message or code or "refused"
+            )
+        except CodecError as exc:
+            problems.append(exc)
+    request_id = event_id if isinstance(event_id, str) and event_id else None
+    return [gw.ChildrenAnswered(operation, request_id, done, failed), *problems]
+
+
+_GatewayReader = Callable[[str, dict[str, Any], Any], "list[ev.Downlink | CodecError]"]
+#: the ``$sub_device_manager`` events a gateway reads: event_type -> reader(type, paras, event_id)
+_GATEWAY_DOWN: dict[str, _GatewayReader] = {
+    "add_sub_device_notify": _children_changed,
+    "delete_sub_device_notify": _children_changed,
+    **{event_type: _children_answered for event_type in _ANSWERED_OPERATION},
+}
 
 
 # --- field readers and writers of the system services ------------------------------------------
@@ -671,9 +1043,11 @@ def _log_item(index: int, entry: ev.LogEntry) -> dict[str, Any]:
     return {"service_id": LOG, "event_type": "log_report", "paras": paras}
 
 
-def _chunks(items: list[dict[str, Any]], topic: str) -> list[list[dict[str, Any]]]:
-    """``items`` split into runs whose ``{"services": [...]}`` fits IoTDA's message limit."""
-    budget = MAX_PAYLOAD - len(dumps({"services": []}))
+def _chunks(
+    items: list[dict[str, Any]], topic: str, envelope: Mapping[str, str]
+) -> list[list[dict[str, Any]]]:
+    """``items`` split into runs whose ``{**envelope, "services": [...]}`` fits IoTDA's limit."""
+    budget = MAX_PAYLOAD - len(dumps({**envelope, "services": []}))
     chunks: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = 0
@@ -706,6 +1080,7 @@ _DEVICE_KINDS: dict[str, ev.RequestKind] = {
 }
 _PLATFORM_KINDS: dict[str, ev.RequestKind] = {
     "properties/report": "report",
+    _BATCH: "report",
     "properties/set/response": "desired",
     "properties/get/response": "read",
     "commands/response": "command",
@@ -762,15 +1137,49 @@ def _shadow_to_wire(services: Mapping[str, ev.ShadowState]) -> list[dict[str, An
     ]
 
 
+@attrs.frozen
+class _Asked:
+    """A gateway's request the platform half answers later: what it asked, and the entries it
+    could not read (answered as failed: ``{"node_id"/"device_id": ..., "error_msg": ...}``)."""
+
+    request: gw.GatewayUplink
+    unreadable: tuple[Mapping[str, str], ...] = ()
+
+
+class _Memory(OrderedDict[Any, Any]):
+    """A mapping that forgets its oldest entries past :data:`MAX_REMEMBERED`."""
+
+    def remember(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > MAX_REMEMBERED:
+            self.popitem(last=False)
+
+
 class HuaweiPlatform:
     """The platform half: decodes device uplinks, encodes platform requests and answers.
-    ``clock`` gives Unix seconds for the time-sync answers."""
+    ``clock`` gives Unix seconds for the time-sync answers; ``new_id`` makes the request ids of
+    a gateway's requests that came without an ``event_id`` (IoTDA makes one then).
+
+    Gateways: :attr:`parent_of` names the gateway a child is reached through (the local cloud
+    sets it to its :class:`~thingmodel.cloud.gateways.GatewayBook`'s). Requests to a child go
+    out on its gateway's topics, and their answers (which carry only the request id) are read
+    as the child's: the half remembers the request ids it sent children, and the gateway
+    requests it has yet to answer, the latest :data:`MAX_REMEMBERED` of each."""
 
     vendor = VENDOR
     shadow_limits = SHADOW_LIMITS
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, new_id: Callable[[], str] = _new_id
+    ) -> None:
         self.clock = clock
+        self.new_id = new_id
+        #: the gateway a device is a child of (None: it connects itself)
+        self.parent_of: Callable[[str], str | None] = lambda _device_id: None
+        self._routed = _Memory()  # request id -> (gateway, child) of a request sent to a child
+        self._asked = _Memory()  # (gateway, request id) -> _Asked, until answered
+        self._seen = _Memory()  # child -> ChildInfo, for the node ids of the notifies
 
     def _ms(self) -> int:
         return int(self.clock() * 1000)
@@ -785,6 +1194,7 @@ class HuaweiPlatform:
             f"{p}shadow/get/+",
             f"{p}messages/up",
             f"{p}events/up",
+            f"{p}{_BATCH}",
         ]
 
     def decode(self, topic: str, payload: bytes) -> list[ev.PlatformUplink]:
@@ -799,25 +1209,89 @@ class HuaweiPlatform:
         kind = _PLATFORM_KINDS.get(path)
         if kind is None or (rid is None) != (kind in ("report", "message", "event")):
             return [ev.DeviceMalformed(device_id, topic, f"unknown uplink {path!r}", request_id=rid)]
-        if kind == "message":
-            return [ev.MessageUp(device_id, payload)]
+        # an answer to a request this half sent a child: the child's, unless the body says
+        sender = self._answerer(device_id, rid) if kind in ("desired", "read", "command") else device_id
         try:
+            if kind == "message":
+                return [self._message_up(device_id, payload)]
             body = loads_object(payload, limit=MAX_PAYLOAD)
+            if path == _BATCH:
+                return self._batch_report(topic, device_id, body)
+            target = self._target(device_id, body)
             if kind == "event":
-                return self._events_up(topic, device_id, body)
-            return self._decode(kind, device_id, rid, body)
+                return self._events_up(topic, device_id, target, body)
+            return self._decode(kind, sender if target == device_id else target, rid, body)
         except CodecError as exc:
-            return [ev.DeviceMalformed(device_id, topic, str(exc), kind=kind, request_id=rid)]
+            return [ev.DeviceMalformed(sender, topic, str(exc), kind=kind, request_id=rid)]
 
-    def _events_up(self, topic: str, device_id: str, body: dict[str, Any]) -> list[ev.PlatformUplink]:
-        """Each entry of an ``events/up`` body: an entry that cannot be read is malformed alone."""
+    def _answerer(self, gateway_id: str, rid: str | None) -> str:
+        """Who answers request ``rid`` on ``gateway_id``'s topics: the child it was sent to."""
+        routed = self._routed.get(rid)
+        if routed is None or routed[0] != gateway_id:
+            return gateway_id
+        del self._routed[rid]
+        return str(routed[1])
+
+    def _target(self, device_id: str, body: dict[str, Any]) -> str:
+        """The device an uplink is for: ``object_device_id`` when it names a child of
+        ``device_id``; CodecError when it names any other device."""
+        target = field(body, _OBJECT, str, required=False)
+        if not target or target == device_id:
+            return device_id
+        return self._child_of(device_id, target, f"field {_OBJECT!r}")
+
+    def _child_of(self, gateway_id: str, device_id: str, what: str) -> str:
+        _id_of(what, device_id)
+        if self.parent_of(device_id) != gateway_id:
+            raise CodecError(f"{what}: device {_short(device_id)} is not a child of gateway {gateway_id}")
+        return device_id
+
+    def _message_up(self, device_id: str, payload: bytes) -> ev.PlatformUplink:
+        """Free-form from the device itself; IoTDA's system format naming a child is the child's
+        (its ``content`` is the message)."""
+        body = _system_message(payload)
+        if body is None or body[_OBJECT] in ("", device_id):
+            return ev.MessageUp(device_id, payload)
+        return ev.MessageUp(self._child_of(device_id, body[_OBJECT], f"field {_OBJECT!r}"), _content(body))
+
+    def _batch_report(self, topic: str, gateway_id: str, body: dict[str, Any]) -> list[ev.PlatformUplink]:
+        """``gateway/sub_devices/properties/report``: a ``Reported`` for each entry; an entry that
+        cannot be read, or names a device that is not the gateway's child, is malformed alone."""
+        devices = field(body, "devices", list)
+        if not 1 <= len(devices) <= MAX_BATCH:
+            raise CodecError(f"field 'devices' must hold 1..{MAX_BATCH} devices, got {len(devices)}")
         out: list[ev.PlatformUplink] = []
-        for service_id, event_type, params in _events_from_wire(body):
+        for index, item in enumerate(devices):
+            where = f"devices[{index}]"
             try:
-                out.append(self._event(device_id, service_id, event_type, params))
+                if not isinstance(item, dict):
+                    raise CodecError(f"{where} must be an object, got {type(item).__name__}")
+                device_id = field(item, "device_id", str, where=f"{where}.")
+                if device_id != gateway_id:
+                    self._child_of(gateway_id, device_id, f"{where}.device_id")
+                out.append(ev.Reported(device_id, _services_values(item)))
+            except CodecError as exc:
+                reason = str(exc) if where in str(exc) else f"{where}: {exc}"
+                out.append(ev.DeviceMalformed(gateway_id, topic, reason, kind="report"))
+        return out
+
+    def _events_up(
+        self, topic: str, gateway_id: str, target: str, body: dict[str, Any]
+    ) -> list[ev.PlatformUplink]:
+        """Each entry of an ``events/up`` body (the ``target``'s): an entry that cannot be read
+        is malformed alone."""
+        out: list[ev.PlatformUplink] = []
+        for service_id, event_type, params, event_id in _events_from_wire(body):
+            try:
+                if service_id == SUB_DEVICES and event_type in _GATEWAY_UP:
+                    if target != gateway_id:
+                        raise CodecError(f"{SUB_DEVICES} {event_type} of child {target} (no nested gateways)")
+                    out += self._gateway_asked(topic, gateway_id, event_type, params, event_id)
+                else:
+                    out.append(self._event(target, service_id, event_type, params))
             except CodecError as exc:
                 kind: ev.RequestKind = "ota" if service_id == OTA else "event"
-                out.append(ev.DeviceMalformed(device_id, topic, str(exc), kind=kind))
+                out.append(ev.DeviceMalformed(target, topic, str(exc), kind=kind))
         return out
 
     def _decode(
@@ -860,6 +1334,104 @@ class HuaweiPlatform:
             return read(device_id, event_type, params)
         return ev.SystemEventUp(device_id, service_id, event_type, params)
 
+    # -- what a gateway asks ($sub_device_manager) -----------------------------------------------
+    def _gateway_asked(
+        self, topic: str, gateway_id: str, event_type: str, params: dict[str, Any], event_id: Any
+    ) -> list[ev.PlatformUplink]:
+        """One request of a gateway as :class:`~thingmodel.protocol.gateway.GatewayAsked`, with
+        the request id its answer carries (the ``event_id``; a new one when it has none). An
+        entry that cannot be read is a DeviceMalformed of its own and a failure in the answer."""
+        where = f"{SUB_DEVICES} {event_type} paras."
+        if event_id is None or event_id == "":
+            rid = self.new_id()
+        elif isinstance(event_id, str):
+            rid = _id_of(f"field {SUB_DEVICES} {event_type} 'event_id'", event_id)
+        else:
+            raise CodecError(f"field {SUB_DEVICES} {event_type} 'event_id' must be str")
+        if event_type == "sub_device_sync_request":
+            version = _int_in(params, "version", where, 0, 2**63 - 1, required=False)
+            return [gw.GatewayAsked(gateway_id, gw.SyncChildren(rid, version))]
+        name, most = _GATEWAY_UP[event_type]
+        items = field(params, name, list, where=where)
+        if not 1 <= len(items) <= (most or len(items)):
+            raise CodecError(f"field {where}{name!r} must hold 1..{most} entries, got {len(items)}")
+        read = _ASKED_ENTRY[event_type]
+        good: list[Any] = []
+        unreadable: list[Mapping[str, str]] = []
+        problems: list[ev.PlatformUplink] = []
+        for index, item in enumerate(items):
+            at = f"{where}{name!r}[{index}]"
+            try:
+                good.append(read(self, gateway_id, item, at))
+            except CodecError as exc:
+                problems.append(ev.DeviceMalformed(gateway_id, topic, str(exc), kind="event"))
+                named = _naming(item)
+                if named:
+                    unreadable.append({**named, "error_msg": str(exc)})
+        request: gw.GatewayUplink
+        if event_type == "add_sub_device_request":
+            request = gw.AddChildren(rid, good)
+        elif event_type == "delete_sub_device_request":
+            request = gw.RemoveChildren(rid, good)
+        else:
+            request = gw.ChildrenStatus(rid, dict(good))
+        self._asked.remember((gateway_id, rid), _Asked(request, tuple(unreadable)))
+        return [gw.GatewayAsked(gateway_id, request), *problems]
+
+    def _child_asked(self, gateway_id: str, item: Any, where: str) -> gw.ChildInfo:
+        """An ``add_sub_device_request`` entry: ``node_id`` and ``product_id`` required,
+        ``device_id`` by default ``{product_id}_{node_id}`` (IoTDA's), the gateway as parent."""
+        if not isinstance(item, dict):
+            raise CodecError(f"field {where} must be an object, got {type(item).__name__}")
+        at = f"{where}."
+        node_id = _id_of(f"field {at}'node_id'", _text(item, "node_id", at))
+        product_id = _id_of(f"field {at}'product_id'", _text(item, "product_id", at))
+        device_id = _text(item, "device_id", at, required=False) or f"{product_id}_{node_id}"
+        device_id = _id_of(f"field {at}'device_id'", device_id)
+        parent = _text(item, "parent_device_id", at, required=False)
+        if parent not in (None, gateway_id):
+            raise CodecError(
+                f"field {at}'parent_device_id' {_short(parent)} is not the gateway {gateway_id} "
+                "(children of children are not supported)"
+            )
+        extension = item.get("extension_info")
+        if extension not in (None, ""):
+            if not isinstance(extension, dict):
+                raise CodecError(f"field {at}'extension_info' must be an object")
+            try:
+                size = len(dumps(extension))
+            except ValueError as exc:
+                raise CodecError(f"field {at}'extension_info' cannot be JSON: {exc}") from None
+            if size > MAX_EXTENSION:
+                raise CodecError(f"field {at}'extension_info' takes {size} bytes (at most {MAX_EXTENSION})")
+        name = _text(item, "name", at, required=False)
+        info = gw.ChildInfo(device_id, product_id, node_id, name)
+        self._seen.remember(device_id, info)
+        return info
+
+    def _removed_asked(self, gateway_id: str, item: Any, where: str) -> str:
+        if not isinstance(item, str):
+            raise CodecError(f"field {where} must be a device id (str), got {type(item).__name__}")
+        return _id_of(f"field {where}", item)
+
+    def _status_asked(self, gateway_id: str, item: Any, where: str) -> tuple[str, bool]:
+        if not isinstance(item, dict):
+            raise CodecError(f"field {where} must be an object, got {type(item).__name__}")
+        at = f"{where}."
+        device_id = _id_of(f"field {at}'device_id'", field(item, "device_id", str, where=at))
+        status = field(item, "status", str, where=at)
+        if status not in (_ONLINE, _OFFLINE):
+            raise CodecError(f"field {at}'status' must be {_ONLINE} or {_OFFLINE}, got {_short(status)}")
+        return device_id, status == _ONLINE
+
+    def check_child(self, child: gw.ChildInfo, secret: str | None) -> str | None:
+        """Whether a registry cloud lets a gateway add ``child`` (``secret``: the registered
+        secret of that id, None when unregistered): an IoTDA child is created by its gateway,
+        with no secret of its own, so a device registered to connect by itself cannot be one."""
+        if secret is not None:
+            return f"device {child.device_id!r} is registered to connect by itself: it cannot be a child"
+        return None
+
     encoders = _PLATFORM_SENDS
     """What this half can send: ``{message class: encoder}``."""
 
@@ -870,36 +1442,63 @@ class HuaweiPlatform:
         validate_id("device_id", message.device_id)
         return _PLATFORM_SENDS.encode(self, message)
 
+    # -- where a device is reached ---------------------------------------------------------------
+    def _route(self, device_id: str) -> tuple[str, dict[str, str]]:
+        """``(topic prefix, envelope)`` of a downlink to ``device_id``: a child's goes on its
+        gateway's topics, naming it in ``object_device_id``."""
+        parent = self.parent_of(device_id)
+        if parent is None:
+            return _prefix(device_id), {}
+        return _prefix(parent), {_OBJECT: device_id}
+
+    def _request(self, device_id: str, path: str, request_id: str, body: dict[str, Any]) -> ev.Outgoing:
+        """A request the device answers; a child's answer comes on its gateway's topics."""
+        prefix, envelope = self._route(device_id)
+        out = _out(f"{prefix}{path}/{_REQUEST}{request_id}", {**envelope, **body})
+        if envelope:
+            self._routed.remember(request_id, (self.parent_of(device_id), device_id))
+        return out
+
+    def _down(self, device_id: str, path: str, body: dict[str, Any]) -> ev.Outgoing:
+        prefix, envelope = self._route(device_id)
+        return _out(f"{prefix}{path}", {**envelope, **body})
+
     @_PLATFORM_SENDS.on(ev.PushDesired)
     def _push_desired(self, m: ev.PushDesired) -> list[ev.Outgoing]:
-        topic = f"{_prefix(m.device_id)}properties/set/{_REQUEST}{m.request_id}"
-        return [_out(topic, {"services": _services_list(m.services)})]
+        return [
+            self._request(
+                m.device_id, "properties/set", m.request_id, {"services": _services_list(m.services)}
+            )
+        ]
 
     @_PLATFORM_SENDS.on(ev.AskRead)
     def _ask_read(self, m: ev.AskRead) -> list[ev.Outgoing]:
         ask = {"service_id": m.service_id} if m.service_id else {}
-        return [_out(f"{_prefix(m.device_id)}properties/get/{_REQUEST}{m.request_id}", ask)]
+        return [self._request(m.device_id, "properties/get", m.request_id, ask)]
 
     @_PLATFORM_SENDS.on(ev.SendCommand)
     def _send_command(self, m: ev.SendCommand) -> list[ev.Outgoing]:
         body: dict[str, Any] = {"command_name": m.name, "paras": dict(m.params)}
         if m.service_id:
             body["service_id"] = m.service_id
-        return [_out(f"{_prefix(m.device_id)}commands/{_REQUEST}{m.request_id}", body)]
+        return [self._request(m.device_id, "commands", m.request_id, body)]
 
     @_PLATFORM_SENDS.on(ev.MessageDown)
     def _message_down(self, m: ev.MessageDown) -> list[ev.Outgoing]:
-        return [_checked(ev.Outgoing(f"{_prefix(m.device_id)}messages/down", m.payload))]
+        prefix, envelope = self._route(m.device_id)
+        if envelope:  # IoTDA's system format names the child
+            text = _message_text(f"a message to child {m.device_id}", m.payload)
+            return [_out(f"{prefix}messages/down", {**envelope, "content": text})]
+        return [_checked(ev.Outgoing(f"{prefix}messages/down", m.payload))]
 
     @_PLATFORM_SENDS.on(ev.EventDown)
     def _event_down(self, m: ev.EventDown) -> list[ev.Outgoing]:
-        body = _events_to_wire(m.service_id, m.event_type, m.params)
-        return [_out(f"{_prefix(m.device_id)}events/down", body)]
+        return [self._system_down(m.device_id, m.service_id, m.event_type, m.params)]
 
     @_PLATFORM_SENDS.on(ev.AnswerShadow)
     def _answer_shadow(self, m: ev.AnswerShadow) -> list[ev.Outgoing]:
-        body = {"object_device_id": m.device_id, "shadow": _shadow_to_wire(m.services)}
-        return [_out(f"{_prefix(m.device_id)}shadow/get/response/{_REQUEST}{m.request_id}", body)]
+        body = {_OBJECT: m.device_id, "shadow": _shadow_to_wire(m.services)}
+        return [self._down(m.device_id, f"shadow/get/response/{_REQUEST}{m.request_id}", body)]
 
     @_PLATFORM_SENDS.on(ev.AnswerRequest)
     def _answer_request(self, m: ev.AnswerRequest) -> list[ev.Outgoing]:
@@ -907,12 +1506,12 @@ class HuaweiPlatform:
         if m.kind != "shadow":
             raise CodecError(f"{VENDOR} has no answer to a device's {m.kind!r} uplink")
         body = {
-            "object_device_id": m.device_id,
+            _OBJECT: m.device_id,
             "shadow": [],
             "result_code": m.code,
             "result_desc": m.reason or "success",
         }
-        return [_out(f"{_prefix(m.device_id)}shadow/get/response/{_REQUEST}{m.request_id}", body)]
+        return [self._down(m.device_id, f"shadow/get/response/{_REQUEST}{m.request_id}", body)]
 
     @_PLATFORM_SENDS.on(ev.AnswerTimeSync)
     def _answer_time_sync(self, m: ev.AnswerTimeSync) -> list[ev.Outgoing]:
@@ -921,13 +1520,12 @@ class HuaweiPlatform:
             "server_recv_time": m.server_recv_time,
             "server_send_time": self._ms(),
         }
-        body = _events_to_wire(TIME_SYNC, "time_sync_response", params)
-        return [_out(f"{_prefix(m.device_id)}events/down", body)]
+        return [self._system_down(m.device_id, TIME_SYNC, "time_sync_response", params)]
 
     def _system_down(
         self, device_id: str, service_id: str, event_type: str, params: Mapping[str, Any]
     ) -> ev.Outgoing:
-        return _out(f"{_prefix(device_id)}events/down", _events_to_wire(service_id, event_type, params))
+        return self._down(device_id, "events/down", _events_to_wire(service_id, event_type, params))
 
     @_PLATFORM_SENDS.on(ev.QueryVersion)
     def _query_version(self, m: ev.QueryVersion) -> list[ev.Outgoing]:
@@ -989,14 +1587,159 @@ class HuaweiPlatform:
         """IoTDA keeps rule versions in the device's shadow as the ``$device_rule`` service and
         writes them to the device like any desired property."""
         service = {"service_id": DEVICE_RULE, "properties": _versions_to_wire(m.versions)}
-        topic = f"{_prefix(m.device_id)}properties/set/{_REQUEST}{m.request_id}"
-        return [_out(topic, {"services": [service]})]
+        return [self._request(m.device_id, "properties/set", m.request_id, {"services": [service]})]
 
     @_PLATFORM_SENDS.on(ev.AnswerRules)
     def _answer_rules(self, m: ev.AnswerRules) -> list[ev.Outgoing]:
         rules = [_json_object(f"AnswerRules rules[{index}]", rule) for index, rule in enumerate(m.rules)]
         params = {"rulesInfos": rules}
         return [self._system_down(m.device_id, DEVICE_RULE, "device_rule_config_response", params)]
+
+    # -- what the cloud tells a gateway ($sub_device_manager) -----------------------------------
+    @_PLATFORM_SENDS.on(gw.TellGateway)
+    def _tell_gateway(self, m: gw.TellGateway) -> list[ev.Outgoing]:
+        """A change of the gateway's children as a delete and/or an add notify (IoTDA answers a
+        sync with those too), or the answer to one of its requests (``event_id`` its id)."""
+        if self.parent_of(m.device_id) is not None:
+            raise CodecError(f"{m.device_id} is a gateway's child: it has no children (no nested gateways)")
+        message = m.message
+        if isinstance(message, gw.ChildrenChanged):
+            entries = self._changed_to_wire(m.device_id, message)
+        elif isinstance(message, gw.ChildrenAnswered):
+            entries = [self._answered_to_wire(m.device_id, message)]
+        else:
+            raise CodecError(f"{VENDOR} has no way to tell a gateway {type(message).__name__}")
+        return [_out(f"{_prefix(m.device_id)}events/down", {"services": entries})]
+
+    def _wire_info(self, gateway_id: str, info: gw.ChildInfo) -> dict[str, Any]:
+        """A child as IoTDA's ``DeviceInfo`` (its node id by default its device id)."""
+        device_id = _id_of("child device_id", info.device_id)
+        wire: dict[str, Any] = {
+            "parent_device_id": gateway_id,
+            "node_id": info.node_id or device_id,
+            "device_id": device_id,
+        }
+        if info.name:
+            wire["name"] = info.name
+        if info.product_id:
+            wire["product_id"] = info.product_id
+        return wire
+
+    def _known(self, device_id: str) -> gw.ChildInfo:
+        known = self._seen.get(device_id)
+        return known if isinstance(known, gw.ChildInfo) else gw.ChildInfo(device_id)
+
+    def _changed_to_wire(self, gateway_id: str, m: gw.ChildrenChanged) -> list[dict[str, Any]]:
+        if isinstance(m.version, bool) or not isinstance(m.version, int) or not 0 <= m.version < 2**63:
+            raise CodecError(
+                f"ChildrenChanged version must be the list's version >= 0, got {_short(m.version)}"
+            )
+        entries = []
+        if m.removed:  # a delete notify's node_id is optional: said where it is known
+            devices = []
+            for device_id in m.removed:
+                known = self._seen.pop(device_id, None)
+                gone = {"parent_device_id": gateway_id, "device_id": _id_of("removed child", device_id)}
+                if isinstance(known, gw.ChildInfo) and known.node_id:
+                    gone["node_id"] = known.node_id
+                devices.append(gone)
+            entries.append(_notify("delete_sub_device_notify", m.version, devices))
+        if m.added or not m.removed:  # an empty list is said too (the answer to a sync)
+            for info in m.added:
+                self._seen.remember(info.device_id, info)
+            devices = [self._wire_info(gateway_id, info) for info in m.added]
+            entries.append(_notify("add_sub_device_notify", m.version, devices))
+        return entries
+
+    def _answered_to_wire(self, gateway_id: str, m: gw.ChildrenAnswered) -> dict[str, Any]:
+        if m.request_id is None:
+            raise CodecError("ChildrenAnswered needs the request_id: IoTDA's answer carries it as event_id")
+        event_id = _id_of("ChildrenAnswered request_id", m.request_id)
+        asked = self._asked.pop((gateway_id, event_id), None)
+        request = asked.request if isinstance(asked, _Asked) else None
+        unreadable = list(asked.unreadable) if isinstance(asked, _Asked) else []
+        done = [_id_of("ChildrenAnswered done", d) for d in m.done]
+        failed = [(_id_of("ChildrenAnswered failed", d), str(reason)) for d, reason in m.failed.items()]
+        if m.operation == "add":
+            asked_children = (
+                {c.device_id: c for c in request.children} if isinstance(request, gw.AddChildren) else {}
+            )
+            successful: list[Any] = [
+                self._wire_info(gateway_id, asked_children.get(d) or self._known(d)) for d in done
+            ]
+            failures = []
+            for device_id, reason in failed:
+                info = asked_children.get(device_id) or self._known(device_id)
+                failures.append(
+                    {
+                        "node_id": info.node_id or device_id,
+                        "product_id": info.product_id or "",
+                        "device_id": device_id,
+                        "error_code": CHILD_REFUSED,
+                        "error_msg": reason,
+                    }
+                )
+            event_type = "add_sub_device_response"
+        elif m.operation in ("remove", "status"):
+            if m.operation == "remove":
+                successful, event_type = list(done), "delete_sub_device_response"
+            else:
+                online = request.online if isinstance(request, gw.ChildrenStatus) else {}
+                successful = [
+                    {
+                        "device_id": d,
+                        **({"status": _ONLINE if online[d] else _OFFLINE} if d in online else {}),
+                    }
+                    for d in done
+                ]
+                event_type = "sub_device_update_status_response"
+            failures = [
+                {"device_id": d, "error_code": CHILD_REFUSED, "error_msg": reason} for d, reason in failed
+            ]
+        else:
+            raise CodecError(
+                f"{VENDOR} answers a gateway's {m.operation!r} with notifies (ChildrenChanged), "
+                "not with ChildrenAnswered"
+            )
+        failures += [{**entry, "error_code": CHILD_REFUSED} for entry in unreadable]
+        params = {"successful_devices": successful, "failed_devices": failures}
+        return {"service_id": SUB_DEVICES, "event_type": event_type, "event_id": event_id, "paras": params}
+
+
+def _notify(event_type: str, version: int, devices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "service_id": SUB_DEVICES,
+        "event_type": event_type,
+        "paras": {"version": version, "devices": devices},
+    }
+
+
+def _naming(item: Any) -> dict[str, str]:
+    """The ids that name an unreadable entry of a gateway's request, for the failure answered
+    for it (none: the entry cannot be named, and only the cloud's log tells of it)."""
+    named = {"device_id": item} if isinstance(item, str) else item if isinstance(item, dict) else {}
+    out = {}
+    for key in ("device_id", "node_id", "product_id"):
+        try:
+            out[key] = validate_id(key, named.get(key))
+        except InvalidValue:
+            continue
+    return out if "device_id" in out or "node_id" in out else {}
+
+
+#: a gateway's requests: event_type -> (the list in paras, the most entries it may hold)
+_GATEWAY_UP: dict[str, tuple[str, int | None]] = {
+    "add_sub_device_request": ("devices", MAX_ADD),
+    "delete_sub_device_request": ("devices", None),
+    "sub_device_update_status": ("device_statuses", MAX_STATUS),
+    "sub_device_sync_request": ("", None),
+}
+#: how the platform half reads one entry of each request's list
+_ASKED_ENTRY: dict[str, Callable[[HuaweiPlatform, str, Any, str], Any]] = {
+    "add_sub_device_request": HuaweiPlatform._child_asked,
+    "delete_sub_device_request": HuaweiPlatform._removed_asked,
+    "sub_device_update_status": HuaweiPlatform._status_asked,
+}
 
 
 def _file_name(url: str) -> str:
