@@ -48,19 +48,33 @@ STATUS_BATCH = 100
 ADD_BATCH = 50
 #: seconds children's reports wait to be sent together
 REPORT_WINDOW = 0.02
+#: seconds a child told online waits for the cloud's answer before it starts anyway
+STATUS_PATIENCE = 3.0
 
 
 class _ChildSession(DeviceSession):
-    """A child's session: reports go to the gateway's batch, everything else straight out."""
+    """A child's session: where the vendor batches children's reports, its reports go to the
+    gateway's batch, and anything else it sends first sends the batch (so the order holds:
+    Tencent reads a write's answer from the report before the desired values are cleared)."""
 
-    def __init__(self, *args: Any, batch: Callable[[_ChildSession, ReportProperties], None], **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        batch: Callable[[_ChildSession, ReportProperties], None] | None,
+        flush: Callable[[], None],
+        **kw: Any,
+    ):
         self._batch = batch
+        self._flush = flush
         super().__init__(*args, **kw)
 
     def send(self, message: Uplink) -> None:
-        if isinstance(message, ReportProperties):
+        if self._batch is None:
+            super().send(message)
+        elif isinstance(message, ReportProperties):
             self._batch(self, message)
         else:
+            self._flush()
             super().send(message)
 
 
@@ -77,6 +91,10 @@ class Child:
         self.online = False
         #: whether the cloud was asked to add it (or told us of it)
         self.registered = False
+        #: told online, waiting for the cloud's answer before it starts
+        self.starting = False
+        #: added again this connection because the cloud did not know it
+        self.readded = False
 
     def __repr__(self) -> str:
         return f"<Child {self.device_id!r} {'online' if self.online else 'offline'}>"
@@ -132,6 +150,10 @@ class Gateway(Device):
         self.core.feature_handlers.update({ChildrenChanged: self._changed, ChildrenAnswered: self._answered})
         #: the gateway messages this vendor has (AWS: none; its children are plain things)
         self._speaks = self.codec.encoders.kinds
+        own = getattr(self.codec, "gateway_subscriptions", None)  # Tencent: $gateway/operation/result
+        for topic_filter in own() if callable(own) else []:
+            if topic_filter not in self.transport.subscriptions:
+                self.transport.subscriptions.append(topic_filter)
 
     def __repr__(self) -> str:
         return f"<Gateway {self.device_id!r} {self.vendor} {len(self.children)} children {self.transport!r}>"
@@ -167,8 +189,10 @@ class Gateway(Device):
                 list(by_id.values()),
                 codec,
                 publish=self.transport.publish,
-                publish_now=self.transport.send_now,
-                batch=self._queue_report,
+                # a child's shadow request waits behind the gateway's gate too: after its add
+                publish_now=self.transport.publish,
+                batch=self._queue_report if self._batch_out is not None else None,
+                flush=self._flush_reports,
                 clock=self._clock,
                 on_error=lambda error: self._child_error(child_box[0], error),
                 on_schedule_change=self.worker.wake,
@@ -244,10 +268,34 @@ class Gateway(Device):
         for child in children:
             child.registered = True
         ids = [c.device_id for c in children]
+        if ChildrenStatus not in self._speaks:  # AWS: nothing to say; a child is up at once
+            self._start(children)
+            return
         for start in range(0, len(ids), STATUS_BATCH):
             self._tell(ChildrenStatus(new_id(), dict.fromkeys(ids[start : start + STATUS_BATCH], True)))
+        # Tencent lets a gateway use a child's topics only once the child is online: each child
+        # starts when the cloud says so, or after STATUS_PATIENCE if the answer never comes.
+        for child in children:
+            child.starting = True
+
+        def late() -> None:
+            waiting = [c for c in children if c.starting and self.children.get(c.device_id) is c]
+            if waiting:
+                log.warning(
+                    "%s: no online answer for %d children in %g s: starting them anyway",
+                    self.device_id,
+                    len(waiting),
+                    STATUS_PATIENCE,
+                )
+                self._start(waiting)
+
+        self.transport.loop.call_later(STATUS_PATIENCE, lambda: self.worker.submit(late))
+
+    def _start(self, children: list[Child]) -> None:
+        """Subscribe the children's own topics and sync their shadows."""
         now = self._clock()
         for child in children:
+            child.starting = False
             for topic_filter in child.session.codec.subscriptions():
                 self.transport.subscribe(topic_filter)
             child.session.connected(now)
@@ -259,6 +307,8 @@ class Gateway(Device):
             self._tell(SyncChildren(new_id(), self.children_version))
             with self._children_lock:
                 children = list(self.children.values())
+            for child in children:
+                child.readded = False
             self._bring_up(children)
 
         self.worker.submit(children_up)
@@ -299,6 +349,10 @@ class Gateway(Device):
 
     # -- what the cloud says about children (on the worker) -------------------------------------
     def _changed(self, change: ChildrenChanged) -> None:
+        acknowledge = getattr(self.codec, "acknowledge", None)  # Tencent acks a change push
+        if callable(acknowledge):
+            for out in acknowledge(change):
+                self.transport.publish(out)
         if change.version is not None:
             self.children_version = change.version
         known = {info.device_id for info in change.added}
@@ -320,13 +374,23 @@ class Gateway(Device):
             self._attach(info, services, register=False)  # brought up on the worker when connected
         gone = list(change.removed)
         if change.complete:
-            gone += [d for d, c in self.children.items() if d not in known and c.registered]
+            # A full list without some of ours: the cloud forgot them (a restart), or never had
+            # them. Only an explicit removal drops a child; these are added again.
+            missing = [c for d, c in self.children.items() if d not in known and d not in gone]
+            for child in missing:
+                child.registered = False
+            if missing and self.connected:
+                infos = [c.info for c in missing]
+                for start in range(0, len(infos), ADD_BATCH):
+                    self._tell(AddChildren(new_id(), infos[start : start + ADD_BATCH]))
+                for child in missing:
+                    child.registered = True
         for device_id in gone:
             with self._children_lock:
-                child = self.children.pop(device_id, None)
-            if child is None:
+                leaving = self.children.pop(device_id, None)
+            if leaving is None:
                 continue
-            self._detach(child)
+            self._detach(leaving)
             if self.on_child_removed is not None:
                 try:
                     self.on_child_removed(device_id)
@@ -334,15 +398,30 @@ class Gateway(Device):
                     self._record_error(DeviceError("callback", None, "on_child_removed", f"raised {exc!r}"))
 
     def _answered(self, answer: ChildrenAnswered) -> None:
+        again = []
         for device_id, reason in answer.failed.items():
+            failed = self.children.get(device_id)
+            if answer.operation == "status" and failed is not None and not failed.readded:
+                # the cloud does not know it (it restarted, or the child was removed there):
+                # add it again, once per connection
+                failed.registered, failed.readded = False, True
+                again.append(failed)
+                continue
             self._record_error(
                 DeviceError("gateway", None, device_id, f"{answer.operation} refused: {reason}")
             )
+        if again:
+            log.info("%s: the cloud did not know %d children: adding them again", self.device_id, len(again))
+            self._bring_up(again)
         if answer.operation == "status":
+            started = []
             for device_id in answer.done:
                 child = self.children.get(device_id)
                 if child is not None:
                     child.online = True
+                    if child.starting:
+                        started.append(child)
+            self._start(started)
 
     # -- downlinks: the gateway's own, or a child's ------------------------------------------------
     def _receive(self, topic: str, payload: bytes, ack: Ack) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,13 +36,14 @@ from ..features.logs import CloudLogHandler
 from ..features.ota import Ota
 from ..ids import validate_custom_topic
 from ..protocol import messages as ev
+from ..protocol.gateway import AddChildren, ChildInfo, ChildrenAnswered, ChildrenChanged, ChildrenStatus
 from ..vendors import device_codec, shadow_key
 from .broker import InMemoryBroker
 
 if TYPE_CHECKING:
     from ..cloud.ota import Upgrade
 
-__all__ = ["Ack", "CommandResult", "FakeCloud", "InMemoryBroker"]
+__all__ = ["Ack", "CommandResult", "FakeChild", "FakeCloud", "InMemoryBroker"]
 
 
 Ack = DesireOutcome
@@ -67,8 +68,12 @@ class FakeCloud:
         ota: Ota | None = None,
         info: Mapping[str, str] | None = None,
         rules: bool | None = None,
+        children: Mapping[str, Sequence[Service]] | None = None,
     ) -> None:
-        """``device_skew``: seconds the device's wall clock runs ahead of the cloud's (the fake
+        """``children``: make the device a gateway for these child devices (``{device_id:
+        services}``), each with its own engine and shadow, on the vendor's gateway protocol (see
+        :class:`thingmodel.gateway.Gateway`); :meth:`child` is the application's side of one.
+        ``device_skew``: seconds the device's wall clock runs ahead of the cloud's (the fake
         clock), so that :meth:`time_sync` has an offset to find (it measures ``-device_skew``).
         ``ota`` and ``info`` are what ``Device`` takes: the device's :class:`~thingmodel.Ota`
         and the facts of its device-info report. ``rules``: whether the device runs on-device
@@ -122,7 +127,74 @@ class FakeCloud:
             self.cloud.file_urls = self._file_url
         self.online = False
         self._offline: deque[ev.Outgoing] = deque()
+        #: the children's sessions, by device id (a gateway's; empty otherwise)
+        self.children: dict[str, DeviceSession] = {}
+        #: what the cloud told the gateway about its children, oldest first
+        self.gateway_answers: list[ChildrenAnswered | ChildrenChanged] = []
+        if children:
+            self._gateway(children)
         self.connect()
+
+    def _gateway(self, children: Mapping[str, Sequence[Service]]) -> None:
+        addressee = getattr(self.codec, "addressee", None)
+        if not callable(addressee):
+            raise NotSupported(f"{self.vendor}: thingmodel has no gateway protocol for this vendor")
+        self._addressee = addressee
+        self.core.feature_handlers.update(
+            {ChildrenAnswered: self._children_answered, ChildrenChanged: self._told}
+        )
+        own = getattr(self.codec, "gateway_subscriptions", None)
+        for topic_filter in own() if callable(own) else []:
+            self.broker.subscribe(topic_filter, self._device_receive)
+        for child_id, child_services in children.items():
+            by_id = check_services(child_services)
+            codec = device_codec(
+                self.vendor, device_id=child_id, service_ids=list(by_id), gateway_id=self.device_id
+            )
+            self.children[child_id] = DeviceSession(
+                list(by_id.values()),
+                codec,
+                publish=self._device_publish,
+                publish_now=self._device_publish_now,
+                clock=self.clock,
+                on_error=self.errors.append,
+            )
+            for topic_filter in codec.subscriptions():  # the in-memory broker keeps them
+                self.broker.subscribe(topic_filter, self._device_receive)
+
+    def _children_answered(self, answer: ChildrenAnswered) -> None:
+        self.gateway_answers.append(answer)
+        for device_id, reason in answer.failed.items():
+            self.errors.append(
+                DeviceError("gateway", None, device_id, f"{answer.operation} refused: {reason}")
+            )
+
+    def _told(self, change: ChildrenChanged) -> None:
+        self.gateway_answers.append(change)
+
+    def child(self, device_id: str) -> FakeChild:
+        """The application's side of one child of this gateway; KeyError if there is none."""
+        if device_id not in self.children:
+            raise KeyError(
+                f"{self.device_id} has no child {device_id!r} (known: {', '.join(self.children) or 'none'})"
+            )
+        return FakeChild(self, device_id)
+
+    def _children_up(self) -> None:
+        """What a gateway does on connect: add its children, say they are online, sync them."""
+        kinds = self.codec.encoders.kinds
+        infos = [
+            ChildInfo(
+                child_id, None if self.vendor.startswith("tencent") else "fake-product", secret="fake-secret"
+            )
+            for child_id in self.children
+        ]
+        if infos and AddChildren in kinds:
+            self.core.emit(AddChildren(f"add-{next(self._serial)}", infos))
+        if infos and ChildrenStatus in kinds:
+            self.core.emit(ChildrenStatus(f"status-{next(self._serial)}", dict.fromkeys(self.children, True)))
+        for session in self.children.values():
+            session.connected(self.clock())
 
     # -- connection ----------------------------------------------------------------------------
     def connect(self) -> None:
@@ -131,6 +203,8 @@ class FakeCloud:
         self.online = True
         self.session.connected(self.clock())
         self.features.announce()
+        if self.children:
+            self._children_up()
 
     def disconnect(self) -> None:
         """Take the device offline: downlinks are lost, uplinks wait in its offline queue."""
@@ -162,8 +236,16 @@ class FakeCloud:
             self.broker.publish(self._offline.popleft())
 
     def _device_receive(self, topic: str, payload: bytes) -> None:
-        if self.online:
-            self.session.receive(topic, payload)
+        if not self.online:
+            return
+        if self.children:
+            child = self._addressee(topic, payload)
+            if child is not None and child != self.device_id:
+                session = self.children.get(child)
+                if session is not None:
+                    session.receive(topic, payload)
+                return
+        self.session.receive(topic, payload)
 
     # -- what the application does -------------------------------------------------------------
     def desire(self, props: Mapping[str, Any], service: str | None = None) -> Ack:
@@ -406,16 +488,18 @@ class FakeCloud:
         """Move the clock forward, running every auto-report (and shadow request retry) that falls
         due on the way."""
         target = self.clock() + _dt.timedelta(seconds=seconds)
+        sessions = [self.session, *self.children.values()]
         while True:
-            wait = self.session.idle_seconds(self.clock)
-            if wait is None:
+            waits = [w for w in (s.idle_seconds(self.clock) for s in sessions) if w is not None]
+            if not waits:
                 break
-            due = self.clock() + _dt.timedelta(seconds=max(wait, 0.0))
+            due = self.clock() + _dt.timedelta(seconds=max(min(waits), 0.0))
             if due > target:
                 break
             self.clock.set(max(due, self.clock()))
-            self.core.run_pending()
-            self.session.tick(self.clock())
+            for session in sessions:
+                session.core.run_pending()
+                session.tick(self.clock())
         self.clock.set(target)
 
     # -- what the cloud holds ------------------------------------------------------------------
@@ -467,6 +551,65 @@ class FakeCloud:
         raise ValueError(
             f"this device has several services ({', '.join(self.core.services)}): say which with service="
         )
+
+
+class FakeChild:
+    """The application's side of one child of a gateway in a :class:`FakeCloud`."""
+
+    def __init__(self, cloud: FakeCloud, device_id: str) -> None:
+        self.cloud = cloud
+        self.device_id = device_id
+        self.session = cloud.children[device_id]
+
+    def __repr__(self) -> str:
+        return f"<FakeChild {self.device_id!r} of {self.cloud.device_id!r}>"
+
+    def _service_id(self, service: str | None) -> str:
+        services = self.session.core.services
+        if service is not None:
+            return service
+        if len(services) == 1:
+            return next(iter(services))
+        raise ValueError(
+            f"{self.device_id} has several services ({', '.join(services)}): say which with service="
+        )
+
+    def desire(self, props: Mapping[str, Any], service: str | None = None) -> Ack:
+        """Write the child's properties (wire names) and return its answer."""
+        sid = self._service_id(service)
+        rid = self.cloud.cloud.desire(self.device_id, {shadow_key(self.session.codec, sid): dict(props)})
+        return desire_outcome(rid, self.cloud.cloud.result(rid))
+
+    def command(
+        self, name: str, params: Mapping[str, Any] | None = None, service: str | None = None
+    ) -> CommandResult:
+        """Call one of the child's commands and return its response."""
+        rid = self.cloud.cloud.command(self.device_id, self._service_id(service), name, params)
+        return command_outcome(rid, self.cloud.cloud.result(rid), silence="the device is offline")
+
+    def read(self, service: str | None = None) -> dict[str, Any]:
+        """The child's service values as it answers a property get."""
+        sid = self._service_id(service)
+        rid = self.cloud.cloud.read(self.device_id, sid)
+        result = self.cloud.cloud.result(rid)
+        if not isinstance(result, ev.ReadAnswered):
+            raise RuntimeError(f"{self.device_id} did not answer the read: {result!r}")
+        return dict(result.services.get(sid, {}))
+
+    @property
+    def reported(self) -> dict[str, dict[str, Any]]:
+        """The child's shadow, reported state: ``{service_id: {wire_name: value}}``."""
+        by_key = {shadow_key(self.session.codec, sid): sid for sid in self.session.core.services}
+        shadow = self.cloud.cloud.shadow(self.device_id)
+        return {by_key.get(key, key): dict(s.reported) for key, s in shadow.items()}
+
+    @property
+    def online(self) -> bool:
+        """Whether the cloud holds the child online (its gateway said so)."""
+        book = getattr(self.cloud.cloud, "gateways", None)
+        if book is None:  # AWS: no gateway protocol; a child is up while its gateway is
+            return self.cloud.online
+        return self.device_id in book.online_children(self.cloud.device_id)
 
 
 _UNIX_EPOCH = _dt.datetime(1970, 1, 1)
