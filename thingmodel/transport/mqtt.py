@@ -89,7 +89,12 @@ try:
 except ImportError:  # paho 2.0: a malformed packet raises struct.error
     _MALFORMED = (struct.error,)
 
-_AUTH_REFUSED = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5 as paho maps them to MQTT 5 codes
+_AUTH_REFUSED = {4, 5, 134, 135}
+
+#: QoS 1 messages in flight at once. The transport keeps the rest in its own queue, not paho's:
+#: paho's queue is walked in full at every acknowledgement, and behind a busy publisher that walk
+#: held the lock the publisher needs.
+WINDOW = 100  # MQTT 3.1.1 CONNACK 4/5 as paho maps them to MQTT 5 codes
 
 
 @attrs.frozen
@@ -431,6 +436,7 @@ class MqttTransport:
         "_open",
         "_outbox_failed",
         "_queue",
+        "_refill_due",
         "_retry",
         "_send_lock",
         "_session_over",
@@ -536,6 +542,7 @@ class MqttTransport:
         self._inflight: dict[int, Outgoing | None] = {}
         self._early_acks: set[int] = set()
         self._drop_streak = 0
+        self._refill_due = False  # a _flush is scheduled on the loop
         self._open = False
         #: the durable mirror of the queue and what is in flight (None: memory only)
         self.outbox = outbox
@@ -575,7 +582,7 @@ class MqttTransport:
             reconnect_on_failure=False,
             manual_ack=self.ack_when_handled,
         )
-        client.max_inflight_messages_set(100)
+        client.max_inflight_messages_set(WINDOW)
         client.user_data_set(self.loop)  # the socket callbacks below are shared: userdata is the loop
         client.on_socket_open = _set_nodelay
         client.on_socket_close = _socket_closed
@@ -893,6 +900,11 @@ class MqttTransport:
             acked = self._inflight.pop(mid)
             if not self._inflight and not self._queue:
                 self._drained.notify_all()
+            refill = bool(self._queue) and self._open and not self._refill_due
+            if refill:
+                self._refill_due = True
+        if refill:  # not here: paho holds its lock, and publishing takes _send_lock
+            self.loop.call_soon(self._flush)
         if acked is not None and self.outbox is not None:
             self._forget([acked])
 
@@ -926,12 +938,14 @@ class MqttTransport:
         with self._send_lock:
             # Only holders of _send_lock touch the queue. _open may turn False under us (a
             # disconnect); paho then refuses the publish and _send queues the message.
-            if self._open and not self._queue:
+            if self._open and not self._queue and (not message.qos or len(self._inflight) < WINDOW):
                 self._send(message)
                 return
             with self._lock:
                 self._queue.append(message)
-                dropped = self._trim()
+                # connected, the queue holds what waits for room in the window: it drains as
+                # acknowledgements come, and only an outage bounds it to offline_limit
+                dropped = [] if self._open else self._trim()
         if dropped:
             self._report_drops(dropped)
 
@@ -993,8 +1007,11 @@ class MqttTransport:
         with self._send_lock:
             while True:
                 with self._lock:
+                    self._refill_due = False
                     if not self._open or not self._queue:
                         return
+                    if self._queue[0].qos and len(self._inflight) >= WINDOW:
+                        return  # the next acknowledgement calls _flush again
                     message = self._queue.popleft()
                 if not self._send(message, from_queue=True):
                     return
