@@ -12,13 +12,7 @@ kept or answered.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import threading
-import time
-import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,37 +24,20 @@ from thingmodel.cloud.registry import Registry
 from thingmodel.errors import UnknownDevice
 
 from ..integration.helpers import eventually
+from .huawei_peer import WAIT, Step, needs_sdk, running
+from .huawei_peer import Peer as SdkPeer
+from .huawei_peer import huawei_python as sdk_python
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK = ROOT.parent / "shared" / "peers" / "huawei"
 PEER = Path(__file__).parent / "peers" / "huawei_gateway.py"
-VENV = ROOT / ".cache" / "venv-huawei"
 SECRET = "secret-of-the-sdk-gateway"
 PRODUCT = "meter-product"
-#: how long one answer may take to reach the SDK (generous: CI machines are slow)
-WAIT = 15.0
 
-Step = dict[str, Any]
-
-pytestmark = [
-    pytest.mark.broker,
-    pytest.mark.skipif(
-        not (SDK / "iot_device_sdk_python").is_dir(), reason="../shared/peers/huawei (Huawei's SDK) is absent"
-    ),
-]
+pytestmark = needs_sdk
 
 
 @pytest.fixture(scope="session")
 def huawei_python() -> str:
-    given = os.environ.get("THINGMODEL_HUAWEI_PYTHON")
-    if given:
-        return given
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        venv.create(VENV, with_pip=True)
-        requirements = SDK / "requirements.txt"
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
-    return str(python)
+    return sdk_python()
 
 
 GATEWAY_IDS = [f"hw-sdk-gw-{n}" for n in range(10)]
@@ -85,82 +62,12 @@ def cloud(registry: Registry) -> Iterator[LocalCloud]:
         yield cloud
 
 
-class Peer:
-    """The SDK gateway in its own process, driven by :meth:`do`; ``steps`` are its JSON lines."""
+class Peer(SdkPeer):
+    """The SDK gateway, running peers/huawei_gateway.py."""
 
     def __init__(self, python: str, port: int, gateway_id: str) -> None:
         self.gateway_id = gateway_id
-        args = [python, str(PEER), "127.0.0.1", str(port), gateway_id, SECRET]
-        env = {**os.environ, "PYTHONPATH": str(SDK)}
-        self.process = subprocess.Popen(
-            args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.steps: list[Step] = []
-        self._stderr: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        for read in (self._read_stdout, self._read_stderr):
-            threading.Thread(target=read, daemon=True).start()
-        self.wait_for("ready", lambda s: s["step"] == "ready")
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                with self._changed:
-                    self.steps.append(json.loads(line))
-                    self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._stderr.append(line)
-
-    def trouble(self) -> str:
-        return f"\npeer steps: {self.steps}\npeer stderr: {''.join(self._stderr)[-3000:]}"
-
-    def do(self, what: str, **order: Any) -> Step:
-        """Have the SDK do ``what``; the ``did`` step once its call returned."""
-        count = self.count("did")
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"do": what, **order}) + "\n")
-        self.process.stdin.flush()
-        return self.wait_for(f"{what} done", lambda s: s["step"] == "did", after=count)
-
-    def count(self, kind: str) -> int:
-        with self._changed:
-            return sum(1 for s in self.steps if s["step"] == kind)
-
-    def wait_for(
-        self, what: str, match: Callable[[Step], bool], timeout: float = WAIT, after: int = 0
-    ) -> Step:
-        """The first step that ``match``es past the first ``after`` of its kind, waiting (bounded)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                seen: dict[str, int] = {}
-                for s in self.steps:
-                    if s["step"] == "failed":
-                        raise AssertionError(f"the peer failed: {s['why']}{self.trouble()}")
-                    seen[s["step"]] = seen.get(s["step"], 0) + 1
-                    if match(s) and seen[s["step"]] > after:
-                        return s
-                left = deadline - time.monotonic()
-                if self._ended or left <= 0:
-                    why = "the peer ended" if self._ended else f"timed out after {timeout:g} s"
-                    raise AssertionError(f"{why} waiting for {what}{self.trouble()}")
-                self._changed.wait(left)
-
-    def finish(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps({"do": "quit"}) + "\n")
-            self.process.stdin.flush()
-            self.process.wait(timeout=WAIT)
-        assert self.process.returncode == 0, self.trouble()
+        super().__init__(python, PEER, "127.0.0.1", str(port), gateway_id, SECRET)
 
     # -- what the tests ask of it ---------------------------------------------------------------
     def child(self, n: int) -> str:
@@ -179,14 +86,7 @@ class Peer:
 
 @pytest.fixture
 def peer(cloud: LocalCloud, huawei_python: str) -> Iterator[Peer]:
-    peer = Peer(huawei_python, cloud.port, UNUSED.pop(0))  # a gateway of its own for each test
-    try:
-        yield peer
-        peer.finish()
-    finally:
-        if peer.process.poll() is None:
-            peer.process.kill()
-            peer.process.wait()
+    yield from running(Peer(huawei_python, cloud.port, UNUSED.pop(0)))  # a gateway of its own a test
 
 
 def online(cloud: LocalCloud, device_id: str) -> bool | None:

@@ -12,12 +12,8 @@ received and on what the cloud saw it send.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import threading
 import time
-import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +23,19 @@ from thingmodel.brokers import free_port
 from thingmodel.cloud import LocalCloud
 
 from ..integration.helpers import eventually
+from .huawei_peer import WAIT, needs_sdk, running
+from .huawei_peer import Peer as SdkPeer
+from .huawei_peer import huawei_python as sdk_python
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK = ROOT.parent / "shared" / "peers" / "huawei"
 PEER = Path(__file__).parent / "peers" / "huawei_rules.py"
-VENV = ROOT / ".cache" / "venv-huawei"
 SECRET = "secret-of-the-sdk"
-WAIT = 15.0
 
-Step = dict[str, Any]
-
-pytestmark = [
-    pytest.mark.broker,
-    pytest.mark.skipif(
-        not (SDK / "iot_device_sdk_python").is_dir(), reason="../shared/peers/huawei (Huawei's SDK) is absent"
-    ),
-]
+pytestmark = needs_sdk
 
 
 @pytest.fixture(scope="module")
 def huawei_python() -> str:
-    given = os.environ.get("THINGMODEL_HUAWEI_PYTHON")
-    if given:
-        return given
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        venv.create(VENV, with_pip=True)
-        requirements = SDK / "requirements.txt"
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
-    return str(python)
+    return sdk_python()
 
 
 @pytest.fixture(scope="module")
@@ -64,87 +44,18 @@ def cloud() -> Iterator[LocalCloud]:
         yield cloud
 
 
-class Peer:
-    """The SDK device in its own process; ``steps`` are the JSON lines it printed."""
+class Peer(SdkPeer):
+    """The SDK device, running peers/huawei_rules.py."""
 
     def __init__(self, python: str, port: int, device_id: str) -> None:
         self.device_id = device_id
-        args = [python, str(PEER), "127.0.0.1", str(port), device_id, SECRET]
-        env = {**os.environ, "PYTHONPATH": str(SDK)}
-        self.process = subprocess.Popen(
-            args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.steps: list[Step] = []
-        self._stderr: list[str] = []
-        self._changed = threading.Condition()
-        self._ended = False
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-        self.wait_for("ready", lambda s: s["step"] == "ready")
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                with self._changed:
-                    self.steps.append(json.loads(line))
-                    self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        self._stderr.extend(self.process.stderr)
-
-    def trouble(self) -> str:
-        return f"\npeer steps: {self.steps}\npeer stderr: {''.join(self._stderr)[-3000:]}"
-
-    def do(self, what: str, **order: Any) -> Step:
-        done = len(self.kind("did"))
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"do": what, **order}) + "\n")
-        self.process.stdin.flush()
-        self.wait_for(f"{what} done", lambda s: s["step"] == "did" and len(self.kind("did")) > done)
-        return self.kind("did")[-1]
-
-    def kind(self, kind: str) -> list[Step]:
-        return [s for s in list(self.steps) if s["step"] == kind]
-
-    def wait_for(self, what: str, match: Callable[[Step], bool], timeout: float = WAIT) -> Step:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for s in self.steps:
-                    if s["step"] == "failed":
-                        raise AssertionError(f"the peer failed: {s['why']}{self.trouble()}")
-                    if match(s):
-                        return s
-                left = deadline - time.monotonic()
-                if self._ended or left <= 0:
-                    raise AssertionError(f"no {what} (peer ended: {self._ended}){self.trouble()}")
-                self._changed.wait(left)
-
-    def finish(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps({"do": "quit"}) + "\n")
-            self.process.stdin.flush()
-            self.process.wait(timeout=WAIT)
-        assert self.process.returncode == 0, self.trouble()
+        super().__init__(python, PEER, "127.0.0.1", str(port), device_id, SECRET)
 
 
 @pytest.fixture
 def peer(request: pytest.FixtureRequest, cloud: LocalCloud, huawei_python: str) -> Iterator[Peer]:
     device_id = "hw-rules-" + request.node.name.removeprefix("test_").replace("_", "-")[:40]
-    peer = Peer(huawei_python, cloud.port, device_id)
-    try:
-        yield peer
-        peer.finish()
-    finally:
-        if peer.process.poll() is None:
-            peer.process.kill()
-            peer.process.wait()
+    yield from running(Peer(huawei_python, cloud.port, device_id))
 
 
 def cool_when_hot(device_id: str) -> dict[str, Any]:
