@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--auto-report", type=float, default=5.0, help="report every this many seconds (0: off)")
 
-    from ..fleet import command as fleet_command
+    from . import simulate as fleet_command
 
     simulate = _parser(
         sub,
@@ -413,7 +413,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "simulate":
-        from ..fleet.command import run as simulate
+        from .simulate import run as simulate
 
         return simulate(args, load_target)
     if args.command == "registry":

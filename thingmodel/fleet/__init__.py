@@ -9,7 +9,8 @@ Modules::
     report.py    the progress line, the summary and the exit code's verdict
     clouds.py    the cloud side: the simulator's own LocalCloud, or a running one (``--cloud``)
     probe.py     the subscriber that sees reports arrive on a running cloud's broker
-    command.py   the command line: options and the run from arguments to an exit code
+
+The command line (options, printing, the exit code) is :mod:`thingmodel.cli.simulate`.
 """
 
 from .report import RunNumbers, summary_text, verdict

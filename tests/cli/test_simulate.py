@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from thingmodel.cli import load_target, main
+from thingmodel.cli.simulate import service_factory
 from thingmodel.errors import InvalidValue
-from thingmodel.fleet.command import service_factory
 
 SERVICES = """
 from thingmodel import Property, Service

@@ -17,9 +17,9 @@ from typing import Any
 from ..declare.service import Service
 from ..engine.core import check_services
 from ..errors import InvalidValue
+from ..fleet.report import summary_text, verdict
+from ..fleet.shard import Shard, check_vendor_ids, device_ids, parse_devices, parse_shard
 from ..vendors import VENDORS
-from .report import summary_text, verdict
-from .shard import Shard, check_vendor_ids, device_ids, parse_devices, parse_shard
 
 DESCRIPTION = """\
 Simulate a fleet of devices running your services: each device connects, sets its properties
@@ -174,8 +174,8 @@ def _positive(value: float, option: str) -> float:
 def run(args: argparse.Namespace, load: Callable[[str], Any]) -> int:
     """``thingmodel simulate``: build the plan (every input error first, as InvalidValue), run,
     print the summary; 0 when the run passed, 1 (and why, on stderr) when it did not."""
-    from .clouds import CloudSide, OwnCloud, RunningCloud
-    from .simulate import FleetPlan, Simulation
+    from ..fleet.clouds import CloudSide, OwnCloud, RunningCloud
+    from ..fleet.simulate import FleetPlan, Simulation
 
     devices = parse_devices(args.devices)
     shard = parse_shard(args.shard)
