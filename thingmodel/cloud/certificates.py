@@ -20,7 +20,7 @@ import attrs
 
 from ..errors import BrokerError, InvalidValue
 from ..ids import validate_id
-from .registry import write_atomically
+from ..jsonfile import write_atomically
 
 if TYPE_CHECKING:
     from cryptography import x509

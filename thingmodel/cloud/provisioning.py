@@ -58,6 +58,7 @@ import attrs
 
 from ..errors import CodecError, InvalidValue, ModelError
 from ..ids import validate_id
+from ..jsonfile import read_json_file
 from ..protocol.messages import Outgoing
 from ..provisioning import aws, huawei, tencent
 from ..provisioning.aws import ProvisioningTemplate
@@ -163,15 +164,7 @@ class ProvisioningService:
         """The service a JSON file describes (module docstring); ModelError naming the file and
         the place when it is missing or wrong."""
         source = str(path)
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError("no such file", source=source) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ModelError(f"cannot read it ({reason})", source=source) from None
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"not JSON ({exc.msg})", source=source, location=f"line {exc.lineno}") from None
+        data = read_json_file(path)
         return cls.from_json(data, source=source, ca=ca)
 
     @classmethod

@@ -30,7 +30,6 @@ import logging
 import os
 import secrets
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..errors import InvalidValue, ModelError
+from ..jsonfile import read_json_file, write_atomically
 from ..vendors import VENDORS
 from .access import vendor_rules
 
@@ -61,20 +61,6 @@ class Credential:
             return {"secret": self.secret}
         assert self.cert_sha256 is not None
         return {"cert_sha256": self.cert_sha256}
-
-
-class _Duplicate(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
-    return out
 
 
 class Registry:
@@ -109,21 +95,7 @@ class Registry:
     def load(cls, path: str | os.PathLike[str]) -> Registry:
         """The registry in ``path``; ModelError naming the file and the place when it is missing or broken."""
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ModelError("no such file (`thingmodel registry add` makes one)", source=source) from None
-        except UnicodeDecodeError:
-            raise ModelError("not UTF-8 text", source=source) from None
-        except OSError as exc:
-            raise ModelError(f"cannot read it ({exc.strerror})", source=source) from None
-        try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            location = f"line {exc.lineno}, column {exc.colno}"
-            raise ModelError(f"not JSON ({exc.msg})", source=source, location=location) from None
-        except _Duplicate as exc:
-            raise ModelError(f"key {exc.key!r} appears twice", source=source) from None
+        data = read_json_file(path, missing="no such file (`thingmodel registry add` makes one)")
         registry = cls._from_json(source, data)
         _warn_if_readable(Path(path))
         return registry
@@ -227,22 +199,6 @@ class Registry:
             write_atomically(self.path, text.encode(), mode=0o600)
         except OSError as exc:
             raise ModelError(f"cannot write it ({exc.strerror})", source=str(self.path)) from None
-
-
-def write_atomically(path: Path, data: bytes, *, mode: int) -> None:
-    """Replace ``path`` with ``data`` in one step: readers see the old file or the new, never half."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), mode)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def _warn_if_readable(path: Path) -> None:

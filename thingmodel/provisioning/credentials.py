@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..errors import InvalidValue, ModelError, NotSupported, ThingModelError
+from ..jsonfile import read_json_file, write_atomically
 from ..transport import BrokerAddress
 from ..vendors import VENDORS, vendor
 
@@ -104,7 +105,6 @@ class Provisioned:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the credentials to ``path`` atomically, mode 0600 (its directory is made, 0700)."""
-        from ..cloud.registry import write_atomically
 
         target = Path(path)
         text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -119,15 +119,7 @@ class Provisioned:
     def load(cls, path: str | os.PathLike[str]) -> Provisioned:
         """The credentials in ``path``; ModelError naming the file and what is wrong with it."""
         source = str(path)
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError("no such file (the device has not been provisioned)", source=source) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ModelError(f"cannot read it ({reason})", source=source) from None
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"not JSON ({exc.msg})", source=source, location=f"line {exc.lineno}") from None
+        data = read_json_file(path, missing="no such file (the device has not been provisioned)")
         if not isinstance(data, dict):
             raise ModelError("expected a JSON object of provisioned credentials", source=source)
         unknown = sorted(set(data) - set(_KEYS))
@@ -232,7 +224,6 @@ def stored(
 
 def write_secret_file(path: Path, data: bytes, *, private: bool) -> None:
     """Write a PEM file atomically: mode 0600 for a private key, 0644 for a certificate."""
-    from ..cloud.registry import write_atomically
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
