@@ -10,6 +10,10 @@ for keep-alive. Blocking connects (DNS, TCP, the TLS handshake) run on a few con
 never on the loop. User code never runs here: what the loop reads goes to the callbacks of
 :class:`~thingmodel.transport.mqtt.MqttTransport`, which hand it to workers.
 
+Writes: what a worker publishes is written on the worker's own thread, at once (the socket is
+non-blocking), unless the loop is using that connection just then; the loop writes what is left.
+Each connection's lock (:class:`Channel`) keeps its reads and writes one at a time.
+
 Leader and standby: two threads take turns running the loop. When what the loop read made a
 device's worker ready (a desired value, a command), the thread that read it hands the loop to
 the standby thread and runs that worker's jobs itself: the message reaches the user's setter
@@ -60,19 +64,26 @@ class Timer:
 
 class Channel:
     """One paho client as the loop sees it: its socket, and what to call when it is readable or
-    writable. Made by the transport for each connection (paho makes a new socket each time)."""
+    writable. Made by the transport for each connection (paho makes a new socket each time).
 
-    __slots__ = ("client", "fd", "sock")
+    ``lock`` is held around every paho read, write and keep-alive step of the client, whichever
+    thread makes it: paho's packet state is not made for two threads at once, nor is a TLS
+    connection."""
+
+    __slots__ = ("_pending", "client", "fd", "lock", "sock", "watching_write")
 
     def __init__(self, client: Any, sock: Any) -> None:
         self.client = client
         self.sock = sock
         self.fd: int = sock.fileno()
+        self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
+        self.lock = threading.RLock()  # re-entered when paho writes from within a read
+        self.watching_write = False  # the selector watches for room to write
 
     def pending(self) -> bool:
         """Whether bytes are already read (by TLS or by our buffered socket) and not yet handled:
         the selector will not say so."""
-        pending = getattr(self.sock, "pending", None)
+        pending = self._pending
         return bool(pending()) if pending is not None else False
 
 
@@ -97,9 +108,10 @@ class IoLoop:
         self._asleep = False
         self._closed = False
         self._thread: threading.Thread | None = None  # the one running the loop now
-        self._standby: threading.Thread | None = None  # the one waiting to take it over
+        # the one waiting to take it over, and the lock it waits on (its own: a release is for it)
+        self._standby: tuple[threading.Thread, threading.Lock] | None = None
         self._threads: list[threading.Thread] = []
-        self._lead = threading.Condition(threading.Lock())
+        self._lead = threading.Lock()  # guards _thread and _standby
         self._start_lock = threading.Lock()
         self._connectors = concurrent.futures.ThreadPoolExecutor(
             max_workers=connectors, thread_name_prefix=f"{name}-connect"
@@ -159,14 +171,16 @@ class IoLoop:
         if old is not None:  # the descriptor was closed and reused without a detach
             self._forget(old)
         self._channels[channel.fd] = channel
-        events = _READ | (_WRITE if channel.client.want_write() else 0)
+        channel.watching_write = channel.client.want_write()
         try:
-            self._selector.register(channel.fd, events, channel)
+            self._selector.register(channel.fd, _READ | (_WRITE if channel.watching_write else 0), channel)
         except (ValueError, OSError) as exc:  # closed meanwhile
             log.debug("%s: socket %d gone before it was watched: %s", self.name, channel.fd, exc)
             self._channels.pop(channel.fd, None)
             return
-        if channel.pending():
+        with channel.lock:
+            pending = channel.pending()
+        if pending:
             self._ready.append(channel)
 
     def detach(self, sock: Any) -> None:
@@ -192,32 +206,61 @@ class IoLoop:
             self._selector.unregister(channel.fd)
 
     def want_write(self, sock: Any, wanted: bool) -> None:
-        """paho has bytes to send on ``sock`` (or has sent them all)."""
+        """paho has bytes to send on ``sock`` (or has sent them all). Off the loop (a device's
+        worker publishing) they are written at once on the calling thread, unless the loop is
+        using the connection just then: no thread is woken to send a message."""
         if self.in_loop():
             self._interest(sock, wanted)
-        else:
-            self.call_soon(lambda: self._interest(sock, wanted))
+            return
+        channel = self._channel_of(sock)
+        if wanted:
+            if channel is not None and self._write_here(channel):
+                return
+        elif channel is None or not channel.watching_write:
+            return  # nothing to stop watching (a writer that left bytes behind said so itself)
+        self.call_soon(lambda: self._interest(sock, wanted))
 
-    def _interest(self, sock: Any, wanted: bool) -> None:
+    def _channel_of(self, sock: Any) -> Channel | None:
         try:
             fd = sock.fileno()
         except (OSError, ValueError):
-            return
+            return None
         channel = self._channels.get(fd)
-        if channel is None or channel.sock is not sock:
+        return channel if channel is not None and channel.sock is sock else None
+
+    def _write_here(self, channel: Channel) -> bool:
+        """Write what paho queued, on the calling thread; True when it all went (else the loop
+        takes over: it is using the connection, or the socket had no room)."""
+        if not channel.lock.acquire(blocking=False):
+            return False
+        client = channel.client
+        try:
+            client.loop_write()  # paho handles its own errors: a lost connection closes the socket
+        except Exception:
+            log.exception("%s: write on socket %d failed", self.name, channel.fd)
+            return False
+        finally:
+            channel.lock.release()
+        return not client.want_write()
+
+    def _interest(self, sock: Any, wanted: bool) -> None:
+        channel = self._channel_of(sock)
+        if channel is None:
             return  # not watched yet: attach() reads want_write() itself
         client = channel.client
         if wanted and client.want_write():
             # The socket is almost always writable: write now, and watch for room only if
             # something is left (saves a turn of the selector and two epoll_ctl calls).
-            self._step(channel, "write", client.loop_write)
-            if self._channels.get(fd) is not channel:
+            with channel.lock:
+                self._step(channel, "write", client.loop_write)
+            if self._channels.get(channel.fd) is not channel:
                 return
         # paho tells us what it wanted when it asked; what it wants now is the truth
-        events = _READ | (_WRITE if client.want_write() else 0)
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            if self._selector.get_key(fd).events != events:
-                self._selector.modify(fd, events, channel)
+        watch = client.want_write()
+        if watch != channel.watching_write:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.modify(channel.fd, _READ | (_WRITE if watch else 0), channel)
+                channel.watching_write = watch
 
     # -- the loop ------------------------------------------------------------------------------
     def _ensure_started(self) -> None:
@@ -241,7 +284,9 @@ class IoLoop:
         with contextlib.suppress(BlockingIOError, OSError):
             self._wake_w.send(b"\0")
         with self._lead:
-            self._lead.notify_all()
+            standby, self._standby = self._standby, None
+        if standby is not None:
+            standby[1].release()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(5)
@@ -250,24 +295,25 @@ class IoLoop:
     # -- leader and standby --------------------------------------------------------------------
     def _serve(self) -> None:
         """A loop thread's life: wait to lead, lead until handing over, run what it was left."""
+        baton = threading.Lock()  # released when the loop is handed to this thread
+        baton.acquire()
         while not self._closed:
-            if not self._wait_to_lead():
+            if not self._wait_to_lead(baton):
                 return
             self._run()
 
-    def _wait_to_lead(self) -> bool:
+    def _wait_to_lead(self, baton: threading.Lock) -> bool:
         """Return once this thread runs the loop; False when it should end (the loop closed, or
         another thread stands by already)."""
         me = threading.current_thread()
         with self._lead:
             if self._thread is me:
                 return True
-            if self._standby is not None:
+            if self._standby is not None or self._closed:
                 return False
-            self._standby = me
-            while self._thread is not me and not self._closed:
-                self._lead.wait()
-            return not self._closed
+            self._standby = (me, baton)
+        baton.acquire()  # released by _hand_over (this thread leads then) or by close
+        return not self._closed
 
     def _hand_over(self) -> bool:
         """Make the standby thread the loop's; False when none stands by."""
@@ -276,9 +322,9 @@ class IoLoop:
             if standby is None:
                 return False
             self._standby = None
-            self._thread = standby
-            self._lead.notify_all()
-            return True
+            self._thread = standby[0]
+        standby[1].release()
+        return True
 
     def _run(self) -> None:
         """Run the loop until the work it made ready is handed to this thread (or it closes)."""
@@ -314,7 +360,8 @@ class IoLoop:
             if mask & _READ:
                 self._read(watched)
             if mask & _WRITE and self._channels.get(watched.fd) is watched:
-                self._step(watched, "write", watched.client.loop_write)
+                with watched.lock:
+                    self._step(watched, "write", watched.client.loop_write)
         for channel in ready:
             self._read(channel)
         self._run_timers()
@@ -340,11 +387,14 @@ class IoLoop:
         next turn."""
         if self._channels.get(channel.fd) is not channel:
             return
-        self._step(channel, "read", channel.client.loop_read)
-        if self._channels.get(channel.fd) is channel and channel.pending() and channel not in self._ready:
+        with channel.lock:
+            self._step(channel, "read", channel.client.loop_read)
+            again = self._channels.get(channel.fd) is channel and channel.pending()
+        if again and channel not in self._ready:
             self._ready.append(channel)
 
     def _step(self, channel: Channel, what: str, step: Callable[[], object]) -> None:
+        """One paho step on ``channel`` (the caller holds its lock)."""
         try:
             step()  # paho handles its own errors: a lost connection closes the socket
         except Exception:

@@ -228,12 +228,14 @@ class _BufferedSocket:
     not to wait in ``select()`` while a whole packet is already read. Everything else is the
     socket's own."""
 
-    __slots__ = ("_at", "_data", "_sock")
+    __slots__ = ("_at", "_data", "_inner_pending", "_more", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
+        self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)  # TLS
         self._data = b""
         self._at = 0
+        self._more = True  # the socket may have more than was read: worth another recv
 
     def next_packet(self) -> tuple[int, bytes] | None:
         """``(first byte, the rest)`` of the next packet; None while it is not all there (the
@@ -246,15 +248,24 @@ class _BufferedSocket:
                 start, end = whole
                 self._at = end
                 return data[at], data[start:end]
+            if not self._more:  # a short read emptied the socket: its next bytes wake the loop
+                return None
             try:
                 more = self._sock.recv(_READ_SIZE)
             except (BlockingIOError, ssl.SSLWantReadError):
                 return None
             if not more:
                 return _EOF
+            # TLS reads a record at a time: what it holds decrypted is not in the kernel's count
+            inner = self._inner_pending
+            self._more = len(more) == _READ_SIZE or (inner is not None and inner() > 0)
             data = data[at:] + more if at < len(data) else more
             at = 0
             self._data, self._at = data, 0
+
+    def reading(self) -> None:
+        """The selector said the socket is readable (or bytes wait in it): recv may be called."""
+        self._more = True
 
     def has_packet(self) -> bool:
         """Whether a whole packet is read and not yet taken."""
@@ -268,8 +279,8 @@ class _BufferedSocket:
         return data[at : at + size]
 
     def pending(self) -> int:
-        inner = getattr(self._sock, "pending", None)
-        return int(self.has_packet()) + (inner() if inner is not None else 0)
+        inner = self._inner_pending
+        return (inner() if inner is not None else 0) or int(self.has_packet())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -298,6 +309,7 @@ class _Client(mqtt.Client):
         sock = self._sock
         if not self._framing or not isinstance(sock, _BufferedSocket) or self._in_packet["command"]:
             return super().loop_read(max_packets)
+        sock.reading()
         for _ in range(_PACKETS_PER_READ):
             rc = self._packet_read()
             if rc == mqtt.MQTT_ERR_AGAIN:
@@ -717,8 +729,9 @@ class MqttTransport:
                     sock.close()
                 self._session_over.set()
                 return
-            self.loop.attach(Channel(client, sock))
-            self._keep_alive(client)
+            channel = Channel(client, sock)
+            self.loop.attach(channel)
+            self._keep_alive(channel)
             return
         self._schedule_retry()
 
@@ -730,16 +743,18 @@ class MqttTransport:
         loop = self.loop
         self._retry = loop.call_later(delay, lambda: loop.run_blocking(self._attempt))
 
-    def _keep_alive(self, client: mqtt.Client) -> None:
+    def _keep_alive(self, channel: Channel) -> None:
         """paho's keep-alive (a PINGREQ when the connection is quiet, a dead one closed) runs in
         ``loop_misc``: call it when paho's next deadline falls, for as long as this client is
         current. One call per keep-alive period: 10,000 idle connections cost next to nothing."""
         keepalive = float(self.keepalive or 60)
+        client: mqtt.Client = channel.client
 
         def misc() -> None:
             if client is not self._client or client.socket() is None:
                 return
-            client.loop_misc()
+            with channel.lock:
+                client.loop_misc()
             due = _keepalive_due(client, keepalive)
             delay = keepalive / 4 if due is None else max(due - time.monotonic(), 0.5)
             self.loop.call_later(delay, misc)
