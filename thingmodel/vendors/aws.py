@@ -395,6 +395,10 @@ class AwsDevice:
         if len(set(taken)) != len(taken):
             raise InvalidValue(f"two services map to the same shadow: {self.shadows}")
         self.services = {name: sid for sid, name in self.shadows.items()}
+        #: each shadow's delta topic: the downlink that matters most, found without parsing
+        self._delta_topics = {
+            f"{shadow_prefix(self.thing, name)}/update/delta": name for name in self.services
+        }
         self.commands = commands
         self.jobs = jobs
         self.new_id = new_id
@@ -457,6 +461,11 @@ class AwsDevice:
         return None if thing == self.thing else thing
 
     def decode(self, topic: str, payload: bytes) -> list[ev.Downlink]:
+        if topic in self._delta_topics:
+            try:
+                return self._delta(self._delta_topics[topic], loads_object(payload, limit=MAX_PAYLOAD))
+            except CodecError as exc:
+                return [ev.Malformed(topic, str(exc), kind="desired")]
         command = parse_command_topic(topic)
         if command is not None and command[0] == self.thing and command[2] == "request":
             return self._command(topic, command[1], payload)
