@@ -3,8 +3,9 @@ the one function that makes request ids."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import unicodedata
-import uuid
 
 from .errors import InvalidValue
 
@@ -33,10 +34,25 @@ def validate_id(kind: str, value: object, *, max_length: int = MAX_ID_LENGTH) ->
     return value
 
 
+_id_prefix = ""
+_id_count = itertools.count()
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix, _id_count
+    _id_prefix = os.urandom(8).hex()
+    _id_count = itertools.count()
+
+
+_new_id_prefix()
+os.register_at_fork(after_in_child=_new_id_prefix)  # a forked child must not repeat the parent's ids
+
+
 def new_id() -> str:
-    """A fresh request id: 32 lowercase hex digits (a random UUID). The one id function of
-    thingmodel; codecs and clouds take it as ``new_id=`` so tests can pass a counter instead."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 lowercase hex digits, 16 drawn at random per process and 16 counting
+    (one per report: no system call, unlike a random UUID each). Unique, not secret. The one id
+    function of thingmodel; codecs and clouds take it as ``new_id=`` so tests can pass a counter."""
+    return f"{_id_prefix}{next(_id_count):016x}"
 
 
 MAX_CUSTOM_TOPIC = 128
