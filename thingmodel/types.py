@@ -134,8 +134,10 @@ class Integer(ValueType):
         low, high = INT32 if self.name == "int" else INT64
         if not low <= raw <= high:
             raise InvalidValue(f"{_show(raw)} does not fit a {self.name} ({low}..{high})")
-        _check_range(raw, self.minimum, self.maximum)
-        _check_step(raw, self.minimum, self.step)
+        if self.minimum is not None or self.maximum is not None:
+            _check_range(raw, self.minimum, self.maximum)
+        if self.step:
+            _check_step(raw, self.minimum, self.step)
         return raw
 
     def describe(self) -> str:
@@ -158,8 +160,10 @@ class Decimal(ValueType):
         value = float(raw)
         if not math.isfinite(value):
             raise InvalidValue(f"{_show(raw)} is not a finite number")
-        _check_range(value, self.minimum, self.maximum)
-        _check_step(value, self.minimum, self.step)
+        if self.minimum is not None or self.maximum is not None:
+            _check_range(value, self.minimum, self.maximum)
+        if self.step:
+            _check_step(value, self.minimum, self.step)
         return value
 
     def describe(self) -> str:

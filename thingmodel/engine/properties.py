@@ -88,8 +88,12 @@ def apply_plan(plan: list[Change], on_failure: SetterFailed) -> tuple[Service, P
     setter raises, the setters already called are called again with the values they replaced and
     those values restored; the failure is returned (and passed to ``on_failure``)."""
     done: list[Change] = []
-    states = {id(s): state_of(s) for s, _, _ in plan}
-    locks = [state.lock for state in states.values()]
+    states = {}
+    locks = []
+    for s, _, _ in plan:  # loops, not comprehensions: this runs for every desired change
+        if id(s) not in states:
+            state = states[id(s)] = state_of(s)
+            locks.append(state.lock)
     for lock in locks:
         lock.acquire()
     try:

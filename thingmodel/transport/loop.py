@@ -108,8 +108,9 @@ class IoLoop:
         self._asleep = False
         self._closed = False
         self._thread: threading.Thread | None = None  # the one running the loop now
+        self._ident: int | None = None  # its ident (in_loop is asked at every write)
         # the one waiting to take it over, and the lock it waits on (its own: a release is for it)
-        self._standby: tuple[threading.Thread, threading.Lock] | None = None
+        self._standby: tuple[threading.Thread, int, threading.Lock] | None = None
         self._threads: list[threading.Thread] = []
         self._lead = threading.Lock()  # guards _thread and _standby
         self._start_lock = threading.Lock()
@@ -135,7 +136,7 @@ class IoLoop:
 
     def in_loop(self) -> bool:
         """Whether the caller is the loop thread."""
-        return threading.current_thread() is self._thread
+        return threading.get_ident() == self._ident
 
     # -- scheduling (any thread) ---------------------------------------------------------------
     def call_soon(self, call: Callable[[], object]) -> None:
@@ -286,7 +287,7 @@ class IoLoop:
         with self._lead:
             standby, self._standby = self._standby, None
         if standby is not None:
-            standby[1].release()
+            standby[2].release()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(5)
@@ -311,7 +312,7 @@ class IoLoop:
                 return True
             if self._standby is not None or self._closed:
                 return False
-            self._standby = (me, baton)
+            self._standby = (me, threading.get_ident(), baton)
         baton.acquire()  # released by _hand_over (this thread leads then) or by close
         return not self._closed
 
@@ -322,12 +323,13 @@ class IoLoop:
             if standby is None:
                 return False
             self._standby = None
-            self._thread = standby[0]
-        standby[1].release()
+            self._thread, self._ident = standby[0], standby[1]
+        standby[2].release()
         return True
 
     def _run(self) -> None:
         """Run the loop until the work it made ready is handed to this thread (or it closes)."""
+        self._ident = threading.get_ident()
         leading.on = True
         try:
             while not self._closed:

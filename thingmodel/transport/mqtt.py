@@ -228,10 +228,12 @@ class _BufferedSocket:
     not to wait in ``select()`` while a whole packet is already read. Everything else is the
     socket's own."""
 
-    __slots__ = ("_at", "_data", "_inner_pending", "_more", "_sock")
+    __slots__ = ("_at", "_data", "_inner_pending", "_more", "_sock", "fileno", "send")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
+        self.send = sock.send  # asked for at every write: not through __getattr__
+        self.fileno = sock.fileno
         self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)  # TLS
         self._data = b""
         self._at = 0
@@ -243,7 +245,7 @@ class _BufferedSocket:
         and ValueError for a malformed remaining length."""
         data, at = self._data, self._at
         while True:
-            whole = _frame(data, at)
+            whole = _frame(data, at) if at < len(data) else None
             if whole is not None:
                 start, end = whole
                 self._at = end
@@ -263,13 +265,9 @@ class _BufferedSocket:
             at = 0
             self._data, self._at = data, 0
 
-    def reading(self) -> None:
-        """The selector said the socket is readable (or bytes wait in it): recv may be called."""
-        self._more = True
-
     def has_packet(self) -> bool:
         """Whether a whole packet is read and not yet taken."""
-        return _frame(self._data, self._at) is not None
+        return self._at < len(self._data) and _frame(self._data, self._at) is not None
 
     def recv(self, size: int) -> bytes:  # paho's own reading, if it ever does it
         data, at = self._data, self._at
@@ -309,13 +307,16 @@ class _Client(mqtt.Client):
         sock = self._sock
         if not self._framing or not isinstance(sock, _BufferedSocket) or self._in_packet["command"]:
             return super().loop_read(max_packets)
-        sock.reading()
+        buffered: _BufferedSocket = sock
+        buffered._more = True  # the selector said it is readable (or bytes wait in it)
         for _ in range(_PACKETS_PER_READ):
             rc = self._packet_read()
             if rc == mqtt.MQTT_ERR_AGAIN:
                 break
             if rc > 0:
                 return self._loop_rc_handle(rc)
+            if not buffered._more and buffered._at >= len(buffered._data):  # all read: epoll tells of more
+                break
             if self._sock is not sock:  # disconnected meanwhile
                 break
         return _SUCCESS

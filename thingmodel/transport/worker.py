@@ -172,7 +172,7 @@ class Worker:
         self._queued = False  # in the pool's ready queue, or taking its turn
         self._running = False  # between start() and stop()
         self._timer = 0  # the token of the timer that counts (older ones are stale)
-        self._thread: threading.Thread | None = None  # the pool thread taking this turn
+        self._thread: int | None = None  # the ident of the thread taking this turn
 
     @property
     def pool(self) -> WorkerPool:
@@ -199,14 +199,14 @@ class Worker:
         self._poke()
 
     def _poke(self) -> None:
-        pool = self.pool
+        pool = self._pool or self.pool
         with pool._lock:
             if self._running and not self._queued:
                 pool._schedule(self)
 
     def is_current(self) -> bool:
         """Whether the caller is running one of this worker's jobs."""
-        return self._thread is threading.current_thread()
+        return self._thread == threading.get_ident()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the queued jobs (at most ``timeout`` s), then take no more turns."""
@@ -222,7 +222,7 @@ class Worker:
             self._timer += 1  # its timer is stale now
 
     def _turn(self, pool: WorkerPool) -> None:
-        self._thread = threading.current_thread()
+        self._thread = threading.get_ident()
         jobs = self._jobs
         try:
             for _ in range(_TURN):
