@@ -13,6 +13,7 @@ was offline is lost.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import logging
 import os
@@ -538,7 +539,7 @@ class Device:
 
     # -- transport callbacks (network thread: enqueue only) -----------------------------------
     def _on_message(self, topic: str, payload: bytes, ack: Ack) -> None:
-        self.worker.submit(lambda: self._receive(topic, payload, ack))
+        self.worker.submit(functools.partial(self._receive, topic, payload, ack))
 
     def _receive(self, topic: str, payload: bytes, ack: Ack) -> None:
         try:
