@@ -366,15 +366,17 @@ class IoLoop:
                     self._step(watched, "write", watched.client.loop_write)
         for channel in ready:
             self._read(channel)
-        self._run_timers()
         pools = leading.deferred
         if not pools:
+            self._run_timers()
             return False
         leading.deferred = []
         if not self._hand_over():
             for pool in pools:
                 pool.release_deferred()
+            self._run_timers()
             return False
+        # handed over: the new leader's first turn runs the timers due (its timeout is 0 then)
         leading.on = False
         first, rest = pools[0], pools[1:]
         for pool in rest:

@@ -56,6 +56,7 @@ import collections
 import contextlib
 import ipaddress
 import logging
+import operator
 import random
 import socket
 import ssl
@@ -154,19 +155,18 @@ def _already_acked() -> None:
     """The ack of a QoS 0 message, or of one paho acknowledged on receipt: nothing to do."""
 
 
-class _Ack:
-    """The ack of one QoS 1/2 message received on ``client``. On a connection that is gone
-    paho drops it: there is nothing to answer then."""
+class _Ack(tuple):  # type: ignore[type-arg]
+    """The ack of one QoS 1/2 message received on ``client``: ``(client, mid, qos)``. A tuple:
+    one is made for every message, and a tuple is made without running Python code. On a
+    connection that is gone paho drops it: there is nothing to answer then."""
 
-    __slots__ = ("client", "mid", "qos")
-
-    def __init__(self, client: mqtt.Client, mid: int, qos: int) -> None:
-        self.client = client
-        self.mid = mid
-        self.qos = qos
+    __slots__ = ()
+    client = property(operator.itemgetter(0))
+    mid = property(operator.itemgetter(1))
+    qos = property(operator.itemgetter(2))
 
     def __call__(self) -> None:
-        self.client.ack(self.mid, self.qos)
+        self[0].ack(self[1], self[2])
 
 
 def ack_all(acks: Iterable[Ack]) -> None:
@@ -278,7 +278,10 @@ class _BufferedSocket:
 
     def pending(self) -> int:
         inner = self._inner_pending
-        return (inner() if inner is not None else 0) or int(self.has_packet())
+        if inner is not None and inner():
+            return 1
+        at = self._at  # has_packet(), inlined: asked after every read
+        return int(at < len(self._data) and _frame(self._data, at) is not None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -894,7 +897,7 @@ class MqttTransport:
     def _deliver(self, client: mqtt.Client, topic: str, payload: bytes, qos: int, mid: int) -> None:
         ack: Ack = _already_acked
         if self.ack_when_handled and qos > 0:
-            ack = _Ack(client, mid, qos)
+            ack = _Ack((client, mid, qos))
         if self.on_message is None:
             ack()
             return

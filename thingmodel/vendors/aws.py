@@ -511,8 +511,10 @@ class AwsDevice:
         return [ev.CommandRequest(execution_id, sid, name, params)]
 
     def _delta(self, shadow: str | None, body: dict[str, Any]) -> list[ev.Downlink]:
-        state = field(body, "state", dict)
-        version = field(body, "version", int)
+        state, version = body.get("state"), body.get("version")
+        if type(state) is not dict or type(version) is not int:  # the usual case, checked cheaply
+            state = field(body, "state", dict)  # these raise the error that says why
+            version = field(body, "version", int)
         last = self.applied_version.get(shadow)
         if last is not None and version <= last:
             log.debug("delta v%d of %s ignored: v%d already applied", version, shadow or "classic", last)
