@@ -28,7 +28,6 @@ The process shares one loop (:meth:`IoLoop.shared`); a component that wants its 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import heapq
 import itertools
@@ -114,9 +113,11 @@ class IoLoop:
         self._threads: list[threading.Thread] = []
         self._lead = threading.Lock()  # guards _thread and _standby
         self._start_lock = threading.Lock()
-        self._connectors = concurrent.futures.ThreadPoolExecutor(
-            max_workers=connectors, thread_name_prefix=f"{name}-connect"
-        )
+        # connects wait here for a connector thread; the threads end when none is left
+        self._connects: collections.deque[Callable[[], object]] = collections.deque()
+        self._connecting = 0  # connector threads running
+        self._max_connecting = connectors
+        self._connect_lock = threading.Lock()
 
     @classmethod
     def shared(cls) -> IoLoop:
@@ -160,7 +161,23 @@ class IoLoop:
 
     def run_blocking(self, call: Callable[[], object]) -> None:
         """Run ``call`` on a connector thread (for the blocking part of a connect)."""
-        self._connectors.submit(_logged(call, "a connect"))
+        if self._closed:
+            return
+        with self._connect_lock:
+            self._connects.append(_logged(call, "a connect"))
+            if self._connecting >= self._max_connecting:
+                return
+            self._connecting += 1
+        threading.Thread(target=self._connect_all, name=f"{self.name}-connect", daemon=True).start()
+
+    def _connect_all(self) -> None:
+        while True:
+            with self._connect_lock:
+                if not self._connects or self._closed:
+                    self._connecting -= 1
+                    return
+                call = self._connects.popleft()
+            call()
 
     # -- connections (loop thread; other threads go through call_soon) -------------------------
     def attach(self, channel: Channel) -> None:
@@ -291,7 +308,8 @@ class IoLoop:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(5)
-        self._connectors.shutdown(wait=False, cancel_futures=True)
+        with self._connect_lock:
+            self._connects.clear()
 
     # -- leader and standby --------------------------------------------------------------------
     def _serve(self) -> None:

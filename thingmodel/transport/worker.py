@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 #: jobs one worker runs before the pool thread lets another worker have a turn
 _TURN = 32
+#: seconds a pool thread without work waits for some before it ends (the last one stays while a
+#: worker's scheduled turn is pending): an idle device keeps no thread of the pool
+LINGER = 2.0
 
 
 class _Leading(threading.local):
@@ -46,7 +49,8 @@ leading = _Leading()
 
 class WorkerPool:
     """The threads workers run on: started as work comes, at most ``threads`` of them (a job
-    that blocks holds one thread; the others carry on)."""
+    that blocks holds one thread; the others carry on), ended after :data:`LINGER` idle
+    seconds."""
 
     _shared: WorkerPool | None = None
     _shared_lock = threading.Lock()
@@ -62,6 +66,7 @@ class WorkerPool:
         self._timers: list[tuple[float, int, Worker, int]] = []
         self._seq = itertools.count()
         self._threads = 0
+        self._names = itertools.count(1)
         self._idle = 0
         self._deferred = False  # workers made ready by the loop's thread wait for it
 
@@ -75,7 +80,7 @@ class WorkerPool:
 
     @property
     def threads(self) -> int:
-        """Pool threads started so far."""
+        """Pool threads running now."""
         return self._threads
 
     def _schedule(self, worker: Worker) -> None:
@@ -95,7 +100,7 @@ class WorkerPool:
             self._work.notify()
         elif self._threads < self.max_threads:
             self._threads += 1
-            threading.Thread(target=self._loop, name=f"{self.name}-{self._threads}", daemon=True).start()
+            threading.Thread(target=self._loop, name=f"{self.name}-{next(self._names)}", daemon=True).start()
 
     def take_deferred(self) -> Worker | None:
         """For the loop's thread once it handed the loop over: the first worker made ready while
@@ -128,26 +133,42 @@ class WorkerPool:
         if self._idle:
             self._work.notify()  # an idle thread may sleep past the new deadline
 
-    def _next(self) -> Worker:
+    def _next(self) -> Worker | None:
+        """The next worker to give a turn; None when this thread has idled long enough to end."""
         with self._lock:
+            idle_since = time.monotonic()
             while True:
                 timers = self._timers
                 now = time.monotonic()
+                due = 0
                 while timers and timers[0][0] <= now:
                     _, _, worker, token = heapq.heappop(timers)
                     if token == worker._timer and not worker._queued and worker._running:
-                        self._schedule(worker)
+                        worker._queued = True
+                        self._ready.append(worker)
+                        due += 1
+                for _ in range(min(due, self.max_threads) - 1):  # this thread takes the first
+                    self._wake_one()
                 if self._ready:
                     return self._ready.popleft()
+                may_end = not timers or self._threads > 1  # someone must stay for the timers
+                if may_end and now - idle_since >= LINGER:
+                    self._threads -= 1
+                    return None
+                waits = [timers[0][0] - now] if timers else []
+                if may_end:
+                    waits.append(idle_since + LINGER - now)
                 self._idle += 1
                 try:
-                    self._work.wait(timers[0][0] - now if timers else None)
+                    self._work.wait(min(waits) if waits else None)
                 finally:
                     self._idle -= 1
 
     def _loop(self) -> None:
         while True:
             worker = self._next()
+            if worker is None:
+                return
             worker._turn(self)
 
 
