@@ -103,6 +103,7 @@ class IoLoop:
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._channels: dict[int, Channel] = {}
+        self._watching = 0  # channels the selector watches for room to write
         self._ready: list[Channel] = []  # channels with bytes already read and not handled
         self._asleep = False
         self._closed = False
@@ -189,13 +190,14 @@ class IoLoop:
         if old is not None:  # the descriptor was closed and reused without a detach
             self._forget(old)
         self._channels[channel.fd] = channel
-        channel.watching_write = channel.client.want_write()
+        watch = channel.client.want_write()
         try:
-            self._selector.register(channel.fd, _READ | (_WRITE if channel.watching_write else 0), channel)
+            self._selector.register(channel.fd, _READ | (_WRITE if watch else 0), channel)
         except (ValueError, OSError) as exc:  # closed meanwhile
             log.debug("%s: socket %d gone before it was watched: %s", self.name, channel.fd, exc)
             self._channels.pop(channel.fd, None)
             return
+        self._watch(channel, watch)
         with channel.lock:
             pending = channel.pending()
         if pending:
@@ -220,8 +222,15 @@ class IoLoop:
 
     def _forget(self, channel: Channel) -> None:
         self._channels.pop(channel.fd, None)
+        self._watch(channel, False)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(channel.fd)
+
+    def _watch(self, channel: Channel, watch: bool) -> None:
+        """Note whether the selector watches ``channel`` for room to write (loop thread)."""
+        if watch != channel.watching_write:
+            channel.watching_write = watch
+            self._watching += 1 if watch else -1
 
     def want_write(self, sock: Any, wanted: bool) -> None:
         """paho has bytes to send on ``sock`` (or has sent them all). Off the loop (a device's
@@ -230,6 +239,8 @@ class IoLoop:
         if self.in_loop():
             self._interest(sock, wanted)
             return
+        if not wanted and not self._watching:
+            return  # paho wrote all it had (as after every write here) and nothing is watched
         channel = self._channel_of(sock)
         if wanted:
             if channel is not None and self._write_here(channel):
@@ -278,7 +289,7 @@ class IoLoop:
         if watch != channel.watching_write:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.modify(channel.fd, _READ | (_WRITE if watch else 0), channel)
-                channel.watching_write = watch
+                self._watch(channel, watch)
 
     # -- the loop ------------------------------------------------------------------------------
     def _ensure_started(self) -> None:
