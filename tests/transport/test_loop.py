@@ -27,6 +27,7 @@ class FakeClient:
         self.most_in_use = 0
         self.read_off_the_loop = 0
         self.loop: IoLoop | None = None
+        self.per_write: int | None = None  # how many queued items one loop_write sends (None: all)
 
     def _enter(self) -> None:
         self.in_use += 1
@@ -39,8 +40,10 @@ class FakeClient:
         self._enter()
         try:
             self.writers.append(threading.current_thread().name)
-            while self.out:
+            sent = 0
+            while self.out and (self.per_write is None or sent < self.per_write):
                 self.sock.send(self.out.popleft())
+                sent += 1
         finally:
             self.in_use -= 1
         return 0
@@ -156,3 +159,31 @@ def test_a_closed_loop_ends_both_of_its_threads() -> None:
         time.sleep(0.001)
     io.close()
     assert not [t for t in threading.enumerate() if t.name in ("test-io-close-1", "test-io-close-2")]
+
+
+def test_the_loop_stops_watching_for_room_once_another_thread_wrote_the_rest(loop: IoLoop) -> None:
+    ours, far = pair()
+    client = FakeClient(ours)
+    client.per_write = 1  # as a socket with room for one packet at a time
+    channel = attached(loop, client)
+    with channel.lock:  # the loop has the connection: the publisher leaves the write to it
+        client.out.extend([b"a", b"b", b"c"])
+        loop.want_write(ours, True)
+    assert far.recv(1) == b"a"
+    assert eventually(lambda: channel.watching_write or not client.out)
+    with channel.lock:  # meanwhile a worker writes the rest, and paho says nothing more
+        while client.out:
+            ours.send(client.out.popleft())
+    assert eventually(lambda: not channel.watching_write)
+    writes = len(client.writers)
+    time.sleep(0.1)
+    assert len(client.writers) - writes <= 1  # no turn after turn on a socket that is always writable
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True

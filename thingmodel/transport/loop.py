@@ -391,8 +391,9 @@ class IoLoop:
             if mask & _READ:
                 self._read(watched)
             if mask & _WRITE and self._channels.get(watched.fd) is watched:
-                with watched.lock:
-                    self._step(watched, "write", watched.client.loop_write)
+                # write, then watch for room only while something is left: a thread that wrote
+                # the rest meanwhile may have left nobody to say so (paho tells only once)
+                self._interest(watched.sock, True)
         for channel in ready:
             self._read(channel)
         pools = leading.deferred
