@@ -53,6 +53,17 @@ def test_with_an_external_broker_online_is_unknown_but_last_seen_is_kept() -> No
     assert presence.summary("never") is None
 
 
+def test_a_device_heard_through_another_clients_connection_is_unknown_not_offline() -> None:
+    presence = Presence(exact=True)
+    assert presence.is_online("thing") is False  # no connection under its id, nothing heard
+    presence.heard("thing")  # an AWS thing's shadow updated by a client with another client id
+    summary = presence.summary("thing")
+    assert presence.is_online("thing") is None and summary is not None and summary.online is None
+    presence.connected("thing")
+    presence.disconnected("thing")
+    assert presence.is_online("thing") is False  # seen under its own id: exact again
+
+
 def test_past_its_limit_the_offline_device_heard_from_longest_ago_is_forgotten() -> None:
     presence = Presence(exact=True, max_devices=2)
     presence.connected("online-1")

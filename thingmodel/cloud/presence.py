@@ -3,6 +3,8 @@
 The embedded broker tells :class:`Presence` of each device's connection and its end (through the
 cloud's broker policy), so ``online`` is exact there; with an external broker the cloud sees only
 uplinks, and ``online`` is None (unknown) while ``last_seen`` still says when the device spoke.
+A device heard from without ever connecting under its own id (an AWS thing's shadow updated by a
+client with another client id, as AWS allows) is unknown too, not offline.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class _Seen:
     connected_at: float | None = None
     address: str | None = None
     connections: int = 0
+    ever_connected: bool = False  # a connection under this id was seen (else online is a guess)
 
 
 class Presence:
@@ -79,6 +82,7 @@ class Presence:
         with self._lock:
             seen = self._touch(device_id)
             came = not seen.online
+            seen.ever_connected = True
             seen.connections += 1
             seen.online, seen.last_seen, seen.address = True, now, address
             if came:
@@ -119,14 +123,20 @@ class Presence:
 
     def is_online(self, device_id: str) -> bool | None:
         """True/False where connections are reported, else None."""
+        with self._lock:
+            return self._online(self._devices.get(device_id))
+
+    def _online(self, seen: _Seen | None) -> bool | None:
         if not self.exact:
             return None
-        with self._lock:
-            seen = self._devices.get(device_id)
-            return seen is not None and seen.online
+        if seen is None:
+            return False  # the broker reports connections, and none came under this id
+        if not seen.ever_connected:
+            return None  # heard from through another client's connection
+        return seen.online
 
     def _summary(self, device_id: str, seen: _Seen) -> DeviceSummary:
-        online = seen.online if self.exact else None
+        online = self._online(seen)
         return DeviceSummary(device_id, online, seen.last_seen, seen.connected_at, seen.address)
 
     def _touch(self, device_id: str) -> _Seen:
