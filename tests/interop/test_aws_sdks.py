@@ -1,4 +1,5 @@
-"""AWS's own SDKs against our local cloud in AWS mode, over mosquitto.
+"""AWS's own SDKs against our local cloud in AWS mode, on the default (embedded) broker and on
+mosquitto.
 
 Each SDK runs in its own process (awscrt and the v1 SDK keep process-wide state) and prints one
 JSON line per step; the test reads them and checks what the SDK saw and what our side holds.
@@ -10,13 +11,14 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from thingmodel.brokers import Mosquitto, free_port, wait_listening
+from thingmodel.brokers import free_port, wait_listening
 from thingmodel.cloud import LocalCloud
 from thingmodel.device import Device
 from thingmodel.vendors.aws import CLASSIC
@@ -39,10 +41,21 @@ def run_peer(script: str, *args: object, timeout: float = 90) -> dict[str, dict[
     return {s["step"]: s for s in steps}
 
 
-@pytest.fixture
-def aws_cloud(mosquitto: Mosquitto) -> Iterator[LocalCloud]:
-    with LocalCloud(vendor="aws", broker=mosquitto.url) as cloud:
+@pytest.fixture(params=["embedded", "mosquitto"])
+def aws_cloud(request: pytest.FixtureRequest) -> Iterator[LocalCloud]:
+    """The local cloud in AWS mode on the default (embedded) broker, and with mosquitto."""
+    if request.param == "embedded":
+        cloud = LocalCloud(vendor="aws", port=free_port())
+    else:
+        cloud = LocalCloud(vendor="aws", broker=request.getfixturevalue("mosquitto").url)
+    with cloud:
         yield cloud
+
+
+def broker_of(cloud: LocalCloud) -> tuple[str, int]:
+    """Host and port of the broker the cloud serves on, for the SDK peers."""
+    parts = urllib.parse.urlsplit(cloud.url)
+    return str(parts.hostname), int(parts.port or 1883)
 
 
 @pytest.fixture
@@ -54,9 +67,9 @@ def detector_device(aws_cloud: LocalCloud) -> Iterator[Detector]:
 
 
 def test_the_v2_sdk_as_an_application_drives_our_device(
-    aws_cloud: LocalCloud, detector_device: Detector, mosquitto: Mosquitto
+    aws_cloud: LocalCloud, detector_device: Detector
 ) -> None:
-    steps = run_peer("aws_v2_app.py", mosquitto.host, mosquitto.port, "sdk-thing")
+    steps = run_peer("aws_v2_app.py", *broker_of(aws_cloud), "sdk-thing")
     assert steps["update_accepted"]["desired"] == {"alarm": 1}
     assert steps["applied"]["reported"]["alarm"] == 1 and not steps["applied"]["delta"]
     assert detector_device.alarm == 1
@@ -69,23 +82,22 @@ def test_the_v2_sdk_as_an_application_drives_our_device(
 
 
 def test_the_v1_sdk_as_an_application_drives_our_device(
-    aws_cloud: LocalCloud, detector_device: Detector, mosquitto: Mosquitto
+    aws_cloud: LocalCloud, detector_device: Detector
 ) -> None:
-    steps = run_peer("aws_v1_app.py", mosquitto.host, mosquitto.port, "sdk-thing")
+    steps = run_peer("aws_v1_app.py", *broker_of(aws_cloud), "sdk-thing")
     assert steps["update"]["status"] == "accepted"
     assert steps["applied"]["reported"]["alarm"] == 1
     assert detector_device.alarm == 1
 
 
-def test_the_v2_sdk_as_a_device_follows_our_clouds_deltas(
-    aws_cloud: LocalCloud, mosquitto: Mosquitto
-) -> None:
+def test_the_v2_sdk_as_a_device_follows_our_clouds_deltas(aws_cloud: LocalCloud) -> None:
+    host, port = broker_of(aws_cloud)
     peer = subprocess.Popen(
         [
             sys.executable,
             str(PEERS / "aws_v2_device.py"),
-            mosquitto.host,
-            str(mosquitto.port),
+            host,
+            str(port),
             "v2-device",
             "6",
         ],
