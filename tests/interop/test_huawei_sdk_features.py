@@ -25,9 +25,10 @@ from thingmodel.cloud.shadows import ShadowCloud
 from thingmodel.protocol import messages as ev
 
 from ..integration.helpers import eventually
-from .huawei_peer import WAIT, needs_sdk, running
 from .huawei_peer import Peer as SdkPeer
 from .huawei_peer import huawei_python as sdk_python
+from .huawei_peer import needs_sdk, running
+from .peer_process import WAIT
 
 PEER = Path(__file__).parent / "peers" / "huawei_features.py"
 SECRET = "secret-of-the-sdk"

@@ -24,9 +24,10 @@ from thingmodel.cloud.registry import Registry
 from thingmodel.errors import UnknownDevice
 
 from ..integration.helpers import eventually
-from .huawei_peer import WAIT, Step, needs_sdk, running
 from .huawei_peer import Peer as SdkPeer
 from .huawei_peer import huawei_python as sdk_python
+from .huawei_peer import needs_sdk, running
+from .peer_process import WAIT, Step
 
 PEER = Path(__file__).parent / "peers" / "huawei_gateway.py"
 SECRET = "secret-of-the-sdk-gateway"

@@ -23,9 +23,10 @@ from thingmodel.brokers import free_port
 from thingmodel.cloud import LocalCloud
 
 from ..integration.helpers import eventually
-from .huawei_peer import WAIT, needs_sdk, running
 from .huawei_peer import Peer as SdkPeer
 from .huawei_peer import huawei_python as sdk_python
+from .huawei_peer import needs_sdk, running
+from .peer_process import WAIT
 
 PEER = Path(__file__).parent / "peers" / "huawei_rules.py"
 SECRET = "secret-of-the-sdk"

@@ -12,15 +12,12 @@ request the SDK itself sent.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
-import threading
-import time
 import urllib.parse
 import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +27,12 @@ from thingmodel.brokers import free_port
 from thingmodel.cloud import LocalCloud
 
 from ..integration.helpers import eventually
+from .peer_process import WAIT, PeerProcess, Step
 
 PEER = Path(__file__).parent / "peers" / "tencent_device.py"
 VENV = Path(__file__).resolve().parents[2] / ".cache" / "venv-tencent"
 PID, DEV = "ABCDEFGHIJ", "sdkdev"
 DEVICE = f"{PID}.{DEV}"
-#: how long one reply may take to reach the SDK (generous: CI machines are slow)
-WAIT = 15.0
-
-Step = dict[str, Any]
 
 
 @pytest.fixture(scope="session")
@@ -55,63 +49,16 @@ def tencent_python() -> str:
     return str(python)
 
 
-class Peer:
+class Peer(PeerProcess):
     """The SDK device in its own process; ``steps`` are its JSON lines, in the order they came.
 
     It starts its script at once, prints ``ready`` when it has sent all its own requests, and runs
     until :meth:`finish` closes its stdin.
     """
 
-    def __init__(self, python: str, mode: str, host: str, port: int) -> None:
-        args = [python, str(PEER), mode, host, str(port), PID, DEV, "120"]
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.steps: list[Step] = []
-        self._stderr: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                with self._changed:
-                    self.steps.append(json.loads(line))
-                    self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._stderr.append(line)
-
-    def trouble(self) -> str:
-        return f"\npeer steps: {self.steps}\npeer stderr: {''.join(self._stderr)[-3000:]}"
-
-    def wait_for(self, what: str, match: Callable[[Step], bool], timeout: float = WAIT) -> Step:
-        """The first step that ``match``es, waiting (bounded) for it to come."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for s in self.steps:
-                    if s["step"] == "failed":
-                        raise AssertionError(f"the peer failed: {s['why']}{self.trouble()}")
-                    if match(s):
-                        return s
-                left = deadline - time.monotonic()
-                if self._ended or left <= 0:
-                    why = "the peer ended" if self._ended else f"timed out after {timeout:g} s"
-                    raise AssertionError(f"{why} waiting for {what}{self.trouble()}")
-                self._changed.wait(left)
+    @classmethod
+    def device(cls, python: str, mode: str, host: str, port: int) -> Peer:
+        return cls([python, str(PEER), mode, host, str(port), PID, DEV, "120"])
 
     def sent(self, **fields: Any) -> list[Step]:
         """The payloads the SDK published that have these fields (as it built them)."""
@@ -146,16 +93,10 @@ class Peer:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(timeout=WAIT)
-        for reader in self._readers:
-            reader.join(timeout=WAIT)
+        self.join_readers()
         assert self.process.returncode == 0, self.trouble()
         assert self.steps[-1]["step"] == "done", self.trouble()
         return self.steps
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=WAIT)
 
 
 @pytest.fixture(params=["hub", "explorer"])
@@ -179,7 +120,7 @@ def tencent_cloud(request: pytest.FixtureRequest, mode: str) -> Iterator[LocalCl
 def peer(mode: str, tencent_cloud: LocalCloud, tencent_python: str) -> Iterator[Peer]:
     """The SDK device, started, with all its own requests sent (its ``ready``)."""
     parts = urllib.parse.urlsplit(tencent_cloud.url)
-    device = Peer(tencent_python, mode, str(parts.hostname), int(parts.port or 1883))
+    device = Peer.device(tencent_python, mode, str(parts.hostname), int(parts.port or 1883))
     try:
         device.wait_for("the peer's ready", lambda s: s["step"] == "ready", timeout=30)
         yield device

@@ -10,8 +10,6 @@ the SDK's calls returned and its handlers received, and on what the cloud holds.
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,8 @@ from thingmodel.cloud import LocalCloud
 from thingmodel.cloud.registry import Registry
 
 from ..integration.helpers import eventually
-from .test_tencent_sdk import WAIT, Peer, Step, tencent_python  # noqa: F401  (a fixture)
+from .peer_process import WAIT
+from .test_tencent_sdk import Peer, tencent_python  # noqa: F401  (a fixture)
 
 PEER = Path(__file__).parent / "peers" / "tencent_gateway.py"
 GW_PID, GW_DN, GW_SECRET = "ABCDEFGHIJ", "sdkgateway", "c2VjcmV0c2VjcmV0c2VjcmV0"
@@ -51,19 +50,7 @@ class GatewayPeer(Peer):
             SUB_SECRET,
             "120",
         ]
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.steps: list[Step] = []
-        self._stderr: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(args)
 
     def replies(self, kind: str) -> list[dict[str, Any]]:
         """What the SDK's gateway handler received of ``kind`` (bind, online, ...)."""
@@ -73,10 +60,6 @@ class GatewayPeer(Peer):
                 for s in self.steps
                 if s["step"] == "gateway" and s["payload"].get("type") == kind
             ]
-
-    def calls(self, name: str) -> list[Step]:
-        with self._changed:
-            return [s for s in self.steps if s["step"] == name]
 
 
 @pytest.fixture(params=["hub", "explorer"])
@@ -112,7 +95,7 @@ def test_the_sdks_gateway_binds_and_serves_its_sub_device_over_its_connection(
     mode: str, cloud: LocalCloud, gateway: GatewayPeer
 ) -> None:
     # the SDK signed both binds itself: the wrong secret's was refused (803), the right one's taken
-    assert [(c["secret"], c["rc"]) for c in gateway.calls("bind")] == [("wrong", 1), ("right", 0)]
+    assert [(c["secret"], c["rc"]) for c in gateway.kind("bind")] == [("wrong", 1), ("right", 0)]
     assert [_results(r) for r in gateway.replies("bind")] == [{OTHER: 803}, {CHILD: 0}]
     assert cloud.gateways.parent_of(OTHER) is None
     [signed, _] = gateway.sent(type="bind")
@@ -120,9 +103,9 @@ def test_the_sdks_gateway_binds_and_serves_its_sub_device_over_its_connection(
         "signmethod": "hmacsha1",
         "authtype": "psk",
     }
-    assert [c["rc"] for c in gateway.calls("online")] == [0]
+    assert [c["rc"] for c in gateway.kind("online")] == [0]
     assert [_results(r) for r in gateway.replies("online")] == [{CHILD: 0}]
-    [describe] = gateway.calls("describe")
+    [describe] = gateway.kind("describe")
     assert describe["rc"] == 0 and describe["devices"] == [CHILD]
     assert cloud.gateways.parent_of(CHILD) == GATEWAY and cloud.summary(CHILD).online is True
     # the sub-device's report, on its own topics over the gateway's connection, is in its shadow
@@ -133,12 +116,12 @@ def test_the_sdks_gateway_binds_and_serves_its_sub_device_over_its_connection(
     assert outcome.ok, (outcome, gateway.trouble())
     eventually(lambda: _reported(cloud) == {"alarm": 1}, what="the sub-device's report of the new value")
     if mode == "explorer":
-        [control] = [s for s in gateway.calls("property") if s["payload"].get("method") == "control"]
+        [control] = [s for s in gateway.kind("property") if s["payload"].get("method") == "control"]
         assert control["topic"] == f"$thing/down/property/{PID}/{DN}" and control["payload"]["params"] == {
             "alarm": 1
         }
     else:
-        [delta] = [s for s in gateway.calls("shadow") if s["payload"].get("type") == "delta"]
+        [delta] = [s for s in gateway.kind("shadow") if s["payload"].get("type") == "delta"]
         assert delta["topic"] == f"$shadow/operation/result/{PID}/{DN}"
         assert delta["payload"]["payload"]["state"] == {"alarm": 1}
     # offline when the SDK says so
