@@ -4,6 +4,7 @@ asks for them. A stand-in for paho's client on a socket pair shows what the loop
 from __future__ import annotations
 
 import collections
+import functools
 import socket
 import threading
 import time
@@ -70,9 +71,15 @@ class FakeClient:
         self.loop.want_write(self.sock, True)
 
 
-@pytest.fixture
-def loop() -> Iterator[IoLoop]:
+@pytest.fixture(params=["watched", "handed over"])
+def loop(request: pytest.FixtureRequest) -> Iterator[IoLoop]:
+    """Both ways the standby learns that the loop needs it: it watches the loop's epoll (Linux),
+    or the leader hands the loop over and wakes it (elsewhere)."""
     io = IoLoop("test-io", connectors=1)
+    if request.param == "handed over":
+        io._loop_fd = None  # as on a platform without epoll (before the loop's threads start)
+    elif io._loop_fd is None:
+        pytest.skip("no epoll here: the standby cannot watch the loop")
     yield io
     io.close()
 
@@ -80,11 +87,9 @@ def loop() -> Iterator[IoLoop]:
 def attached(io: IoLoop, client: FakeClient) -> Channel:
     client.loop = io
     channel = Channel(client, client.sock)
+    before = io.connections
     io.attach(channel)
-    deadline = time.monotonic() + 5
-    while io.connections == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert io.connections == 1
+    assert eventually(lambda: io.connections == before + 1)
     return channel
 
 
@@ -187,3 +192,146 @@ def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
             return False
         time.sleep(0.001)
     return True
+
+
+def blocking_job_on_the_reading_thread(
+    io: IoLoop,
+) -> tuple[FakeClient, socket.socket, threading.Event, list[str]]:
+    """A connection whose bytes start a job that runs until ``release`` is set; the job's thread
+    name is put in the list once it runs."""
+    pool = WorkerPool("test-pool", threads=2)
+    worker = Worker("device", pool=pool)
+    worker.start()
+    release = threading.Event()
+    running: list[str] = []
+
+    def job() -> None:
+        running.append(threading.current_thread().name)
+        release.wait(10)
+
+    def on_bytes(data: bytes) -> None:
+        if data:  # b"": the far end closed
+            worker.submit(job)
+
+    ours, far = pair()
+    client = FakeClient(ours, on_bytes=on_bytes)
+    attached(io, client)
+    return client, far, release, running
+
+
+def test_while_user_code_runs_on_the_reading_thread_another_thread_serves_the_io(loop: IoLoop) -> None:
+    _, far, release, running = blocking_job_on_the_reading_thread(loop)
+    readers: list[str] = []
+    got = threading.Event()
+    ours_b, far_b = pair()
+
+    def read_b(data: bytes) -> None:
+        readers.append(threading.current_thread().name)
+        got.set()
+
+    other = FakeClient(ours_b, on_bytes=read_b)
+    attached(loop, other)
+    try:
+        far.send(b"x")
+        assert eventually(lambda: bool(running))
+        far_b.send(b"y")
+        assert got.wait(5), "bytes on another connection waited for the user code"
+        assert readers and readers[0] != running[0]
+        assert other.read_off_the_loop == 0
+    finally:
+        release.set()
+
+
+def test_a_timer_asked_before_the_user_code_runs_on_time_beside_it(loop: IoLoop) -> None:
+    _, far, release, running = blocking_job_on_the_reading_thread(loop)
+    fired = threading.Event()
+    loop.call_later(0.2, fired.set)
+    time.sleep(0.05)  # the loop has the timer: the standby is asleep with an older view of them
+    try:
+        far.send(b"x")
+        assert eventually(lambda: bool(running))
+        assert fired.wait(3), "the timer waited for the user code"
+        assert not release.is_set()
+    finally:
+        release.set()
+
+
+def test_a_timer_asked_by_the_user_code_runs_while_it_still_runs(loop: IoLoop) -> None:
+    pool = WorkerPool("test-pool", threads=2)
+    worker = Worker("device", pool=pool)
+    worker.start()
+    fired = threading.Event()
+    release = threading.Event()
+
+    def job() -> None:
+        loop.call_later(0.05, fired.set)
+        release.wait(10)
+
+    def on_bytes(data: bytes) -> None:
+        if data:  # b"": the far end closed
+            worker.submit(job)
+
+    ours, far = pair()
+    attached(loop, FakeClient(ours, on_bytes=on_bytes))
+    try:
+        far.send(b"x")
+        assert fired.wait(3), "the timer waited for the user code that asked for it"
+    finally:
+        release.set()
+
+
+def test_once_the_user_code_ends_its_thread_stands_by_and_the_next_message_is_served(loop: IoLoop) -> None:
+    _, far, release, running = blocking_job_on_the_reading_thread(loop)
+    far.send(b"x")
+    assert eventually(lambda: len(running) == 1)
+    ours_b, far_b = pair()
+    got: list[bytes] = []
+    other = FakeClient(ours_b, on_bytes=got.append)
+    attached(loop, other)  # a call while the user code runs: the other thread takes the loop
+    release.set()
+    far.send(b"x")
+    assert eventually(lambda: len(running) == 2)
+    release.set()
+    far_b.send(b"y")
+    assert eventually(lambda: got == [b"y"])
+    assert other.read_off_the_loop == 0
+
+
+def test_with_timers_always_about_to_fall_due_every_message_still_reaches_its_job(loop: IoLoop) -> None:
+    # A timer due sooner than the standby would wake makes each read hand the loop over (the
+    # wake-up path): none of those hand-overs may be lost.
+    ticks = [0]
+    stop = threading.Event()
+
+    def tick() -> None:
+        ticks[0] += 1
+        if not stop.is_set():
+            loop.call_later(0.002, tick)
+
+    loop.call_soon(tick)
+    pool = WorkerPool("test-pool", threads=2)
+    worker = Worker("device", pool=pool)
+    worker.start()
+    ran: list[int] = []
+    done = threading.Event()
+
+    def run(n: int) -> None:
+        ran.append(n)
+        done.set()
+
+    def on_bytes(data: bytes) -> None:
+        for n in data:
+            worker.submit(functools.partial(run, n))
+
+    ours, far = pair()
+    attached(loop, FakeClient(ours, on_bytes=on_bytes))
+    try:
+        for i in range(500):
+            done.clear()
+            far.send(bytes([i % 256]))
+            assert done.wait(5), f"job {i} never ran"
+    finally:
+        stop.set()
+        worker.stop()
+    assert ran == [i % 256 for i in range(500)]
+    assert ticks[0] > 0  # and the timers went on falling due meanwhile
