@@ -59,7 +59,11 @@ class RawRoundTrip:
         self.responder = nodelay_client(f"{tag}-responder")
         self.requester = nodelay_client(f"{tag}-requester")
         self.request, self.reply = f"bench/{tag}/request", f"bench/{tag}/reply"
-        self.responder.on_message = lambda c, u, m: c.publish(self.reply, m.payload, qos=1)
+
+        def echo(c: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
+            c.publish(self.reply, m.payload, qos=1)
+
+        self.responder.on_message = echo
         self.requester.on_message = lambda c, u, m: self._got.set()
         connect(self.responder, host, port)
         connect(self.requester, host, port)

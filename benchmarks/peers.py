@@ -2,10 +2,13 @@
 devices against the same local cloud in AWS mode on the same mosquitto, each a ratio to raw paho
 doing the same thing in the same run.
 
-    python benchmarks/peers.py [--n 600]
+    python benchmarks/peers.py [--n 600] [--rounds 3]
 
 Each device runs in its own process (the SDKs keep process-wide state), all four side by side,
-taking turns; see _peer_device.py for what is timed.
+taking turns; see _peer_device.py for what is timed. Each round starts the four processes
+afresh and the samples of all rounds are pooled: where the scheduler puts a process (beside the
+broker's CPU or not) shifts its latency by tens of microseconds for the process's whole life,
+more than the differences measured here.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from thingmodel.cloud import LocalCloud
 KINDS = ("raw", "thingmodel", "v2", "v1")
 
 
-def measure(host: str, port: int, n: int, turns: int = 10) -> dict[str, dict[str, dict[str, float]]]:
+Samples = dict[str, dict[str, Any]]  # kind -> {"samples": {figure: [seconds]}, "lost": {figure: n}}
+
+
+def measure(host: str, port: int, n: int, turns: int = 10) -> Samples:
     """All four devices run side by side, each in its own process; they take turns of n/turns
     samples per figure, in rotating order, so that every kind sees the same machine."""
     script = str(Path(__file__).parent / "_peer_device.py")
@@ -60,19 +66,27 @@ def measure(host: str, port: int, n: int, turns: int = 10) -> dict[str, dict[str
                     proc.stdin.flush()
                     if proc.stdout.readline().strip() != "done":
                         raise SystemExit(f"{kind} failed during {figure}")
-        out: dict[str, dict[str, dict[str, float]]] = {}
+        out: Samples = {}
         for kind, proc in procs.items():
             stdout, _ = proc.communicate(timeout=60)
-            result = json.loads(stdout.strip().splitlines()[-1])
-            out[kind] = {
-                name: {**summary_us(values), "lost": result["lost"][name]}
-                for name, values in result["samples"].items()
-            }
+            out[kind] = json.loads(stdout.strip().splitlines()[-1])
         return out
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
+
+
+def pooled(rounds: list[Samples]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each kind's figures over all rounds: p50/p99/mean/n, and the answers lost."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for kind in rounds[0]:
+        out[kind] = {}
+        for name in rounds[0][kind]["samples"]:
+            values = [v for r in rounds for v in r[kind]["samples"][name]]
+            lost = sum(r[kind]["lost"][name] for r in rounds)
+            out[kind][name] = {**summary_us(values), "lost": lost}
+    return out
 
 
 def rows(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
@@ -107,11 +121,12 @@ def rows(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=600, help="samples per figure")
+    parser.add_argument("--n", type=int, default=600, help="samples per figure and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each with fresh processes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     with Mosquitto() as broker, LocalCloud(vendor="aws", broker=broker.url):
-        table = rows(measure(broker.host, broker.port, args.n))
+        table = rows(pooled([measure(broker.host, broker.port, args.n) for _ in range(args.rounds)]))
     print(f"| {'figure':52} | {'value':>10} | {'raw paho':>10} | {'ratio':>6} |")
     print(f"|{'-' * 54}|{'-' * 12}|{'-' * 12}|{'-' * 8}|")
     for r in table:

@@ -585,7 +585,7 @@ def main() -> None:
                 rows.extend(footprint(url))
         if want("6"):
             with LocalCloud(vendor="aws", broker=url):  # AWS's SDKs and ours, same cloud and broker
-                rows.extend(peers.rows(peers.measure(host, port, 600)))
+                rows.extend(peers.rows(peers.pooled([peers.measure(host, port, 600) for _ in range(3)])))
     print(
         f"thingmodel benchmarks: {os.uname().machine}, {os.cpu_count()} cores, Python "
         f"{sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s"
