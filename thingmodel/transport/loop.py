@@ -15,23 +15,11 @@ non-blocking), unless the loop is using that connection just then; the loop writ
 Each connection's lock (:class:`Channel`) keeps its reads and writes one at a time.
 
 Leader and standby: two threads take turns running the loop. When what the loop read made a
-device's worker ready (a desired value, a command), the thread that read it runs that worker's
-jobs itself, and the standby thread serves the I/O meanwhile: the message reaches the user's
-setter without waiting for another thread to wake, and user code still never holds up the I/O.
-How the standby is woken:
-
-- On Linux the standby sleeps in an epoll of its own that holds the loop's epoll. Before the
-  leader runs user code it arms that (one ``epoll_ctl``, no thread woken): any socket event, any
-  ``call_soon`` while the user code runs wakes the standby through the kernel, and the standby
-  takes the loop over; its sleep also ends by itself when the earliest timer falls due. Waking
-  a sleeping thread costs the waker 10-20 us on a VM (an inter-processor interrupt): that is
-  now paid only when there is I/O to serve while user code runs, not for every message.
-- Elsewhere (and on Linux when a timer is due sooner than the standby would wake by itself,
-  or bytes already read wait), the leader hands the loop over first: it makes the standby the
-  loop's thread and wakes it, then runs the work.
-
-When no standby is free (it is running user code itself), the work goes to the worker pool's
-threads as usual.
+device's worker ready (a desired value, a command), the thread that read it hands the loop to
+the standby thread and runs that worker's jobs itself: the message reaches the user's setter
+without waiting for another thread to wake, and the loop goes on at once on the other thread,
+so user code still never holds up the I/O. When no standby is free (it is running user code
+itself), the work goes to the worker pool's threads as usual.
 
 The process shares one loop (:meth:`IoLoop.shared`); a component that wants its traffic apart
 (the local cloud's own connection) makes its own.
@@ -44,8 +32,6 @@ import contextlib
 import heapq
 import itertools
 import logging
-import math
-import select
 import selectors
 import socket
 import threading
@@ -59,9 +45,6 @@ log = logging.getLogger("thingmodel.transport.loop")
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
-#: the least a watching standby sleeps when timers are pending: with thousands of connections a
-#: timer falls due every few milliseconds, and the standby need not wake for each
-_STANDBY_NAP = 0.5
 
 
 class Timer:
@@ -103,67 +86,6 @@ class Channel:
         return bool(pending()) if pending is not None else False
 
 
-class _Standby:
-    """One loop thread as it waits to lead: woken through its baton (released when the loop is
-    handed to it), or on Linux from its epoll, which holds the loop's epoll (armed only while
-    the leader runs user code) and a socket that wakes this thread alone."""
-
-    __slots__ = ("baton", "ident", "loop_fd", "nudge_r", "nudge_w", "poll", "thread")
-
-    def __init__(self, loop_fd: int | None) -> None:
-        self.thread = threading.current_thread()
-        self.ident = threading.get_ident()
-        self.baton = threading.Lock()
-        self.baton.acquire()
-        self.loop_fd = loop_fd
-        self.poll: Any = None
-        if loop_fd is not None:
-            self.poll = select.epoll()
-            self.poll.register(loop_fd, 0)
-            self.nudge_r, self.nudge_w = socket.socketpair()
-            self.nudge_r.setblocking(False)
-            self.nudge_w.setblocking(False)
-            self.poll.register(self.nudge_r.fileno(), select.EPOLLIN)
-
-    def wake(self) -> None:
-        """The loop is this thread's now, or closed."""
-        if self.poll is None:
-            self.baton.release()
-            return
-        with contextlib.suppress(OSError):
-            self.nudge_w.send(b"\0")
-
-    def sleep(self, timeout: float | None) -> bool:
-        """Wait on the epoll (Linux); False if it is closed."""
-        try:
-            woken = self.poll.poll(timeout)
-        except (OSError, ValueError):
-            return False
-        if woken:
-            with contextlib.suppress(OSError):
-                self.nudge_r.recv(4096)
-        return True
-
-    def arm(self) -> bool:
-        """Wake this thread once the loop has I/O or a call (while the leader runs user code);
-        False if its epoll is closed (the loop is closing)."""
-        try:
-            self.poll.modify(self.loop_fd, select.EPOLLIN | select.EPOLLONESHOT)
-        except (OSError, ValueError):
-            return False
-        return True
-
-    def disarm(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.poll.modify(self.loop_fd, 0)
-
-    def close(self) -> None:
-        if self.poll is not None:
-            self.poll.close()
-            self.nudge_r.close()
-            self.nudge_w.close()
-
-
 class IoLoop:
     """The loop thread, its timers, and the connector threads; see the module docstring."""
 
@@ -177,14 +99,6 @@ class IoLoop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, _READ, None)
-        # Linux: the standby watches the loop's epoll while the leader runs user code (see the
-        # module docstring); elsewhere it waits to be handed the loop
-        self._loop_fd: int | None = None
-        if isinstance(self._selector, getattr(selectors, "EpollSelector", ())):
-            self._loop_fd = self._selector.fileno()
-        self._busy = False  # the leader runs user code while the standby watches the loop
-        self._armed: _Standby | None = None  # the standby watching the loop then
-        self._standby_until = math.inf  # when the watching standby wakes by itself (monotonic)
         self._calls: collections.deque[Callable[[], object]] = collections.deque()
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
@@ -195,7 +109,8 @@ class IoLoop:
         self._closed = False
         self._thread: threading.Thread | None = None  # the one running the loop now
         self._ident: int | None = None  # its ident (in_loop is asked at every write)
-        self._standby: _Standby | None = None  # the thread waiting to take the loop over
+        # the one waiting to take it over, and the lock it waits on (its own: a release is for it)
+        self._standby: tuple[threading.Thread, int, threading.Lock] | None = None
         self._threads: list[threading.Thread] = []
         self._lead = threading.Lock()  # guards _thread and _standby
         self._start_lock = threading.Lock()
@@ -400,7 +315,7 @@ class IoLoop:
         with self._lead:
             standby, self._standby = self._standby, None
         if standby is not None:
-            standby.wake()
+            standby[2].release()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(5)
@@ -410,59 +325,25 @@ class IoLoop:
     # -- leader and standby --------------------------------------------------------------------
     def _serve(self) -> None:
         """A loop thread's life: wait to lead, lead until handing over, run what it was left."""
-        me = _Standby(self._loop_fd)
-        try:
-            while not self._closed:
-                if not self._wait_to_lead(me):
-                    return
-                self._run()
-        finally:
-            me.close()
+        baton = threading.Lock()  # released when the loop is handed to this thread
+        baton.acquire()
+        while not self._closed:
+            if not self._wait_to_lead(baton):
+                return
+            self._run()
 
-    def _wait_to_lead(self, me: _Standby) -> bool:
+    def _wait_to_lead(self, baton: threading.Lock) -> bool:
         """Return once this thread runs the loop; False when it should end (the loop closed, or
         another thread stands by already)."""
+        me = threading.current_thread()
         with self._lead:
-            if self._thread is me.thread:
+            if self._thread is me:
                 return True
             if self._standby is not None or self._closed:
                 return False
-            self._standby = me
-            self._standby_until = self._standby_deadline()
-        if me.poll is None:
-            me.baton.acquire()  # released by _hand_over (this thread leads then) or by close
-            return not self._closed
-        return self._watch_the_loop(me)
-
-    def _watch_the_loop(self, me: _Standby) -> bool:
-        """The standby's sleep on Linux: until the loop needs it while the leader runs user code
-        (I/O, a call, a timer due), or the loop is handed to it, or it closes."""
-        while True:
-            timeout = self._standby_until - time.monotonic()
-            if not me.sleep(None if timeout == math.inf else max(timeout, 0.0)):
-                return False
-            with self._lead:
-                if self._closed:
-                    return False
-                if self._thread is me.thread:
-                    return True  # handed over
-                if self._busy:  # the leader runs user code: serve the loop in its place
-                    self._standby = None
-                    self._thread, self._ident = me.thread, me.ident
-                    return True
-                self._standby_until = self._standby_deadline()  # woken for nothing: sleep again
-
-    def _next_deadline(self) -> float:
-        timers = self._timers
-        return timers[0][0] if timers else math.inf
-
-    def _standby_deadline(self) -> float:
-        """When the watching standby wakes by itself: when the earliest timer falls due, but not
-        sooner than :data:`_STANDBY_NAP` from now (the leader runs that timer, unless it runs user
-        code then; a leader about to run user code hands the loop over if a timer falls due
-        before this)."""
-        timers = self._timers
-        return max(timers[0][0], time.monotonic() + _STANDBY_NAP) if timers else math.inf
+            self._standby = (me, threading.get_ident(), baton)
+        baton.acquire()  # released by _hand_over (this thread leads then) or by close
+        return not self._closed
 
     def _hand_over(self) -> bool:
         """Make the standby thread the loop's; False when none stands by."""
@@ -471,41 +352,8 @@ class IoLoop:
             if standby is None:
                 return False
             self._standby = None
-            self._thread, self._ident = standby.thread, standby.ident
-        standby.wake()
-        return True
-
-    def _watched(self) -> bool:
-        """Linux: let the standby watch the loop while this thread runs user code; False when
-        it cannot (none stands by; a timer falls due before it would wake; bytes or calls wait)."""
-        if self._loop_fd is None or self._ready:
-            return False
-        with self._lead:
-            standby = self._standby
-            if standby is None or self._closed or self._next_deadline() < self._standby_until:
-                return False
-            # From here a call_soon writes to the wake socket, which wakes the standby; a call
-            # queued before that is seen here.
-            self._asleep = True
-            if self._calls or not standby.arm():
-                self._asleep = False
-                return False
-            self._busy = True
-            self._ident = None
-            self._armed = standby
-        return True
-
-    def _unwatched(self) -> bool:
-        """After the user code: True when this thread still leads (the standby slept through)."""
-        with self._lead:
-            self._busy = False
-            if self._armed is not None:
-                self._armed.disarm()
-                self._armed = None
-            if self._thread is not threading.current_thread():
-                return False
-            self._ident = threading.get_ident()
-            self._asleep = False
+            self._thread, self._ident = standby[0], standby[1]
+        standby[2].release()
         return True
 
     def _run(self) -> None:
@@ -521,8 +369,7 @@ class IoLoop:
             leading.deferred.clear()
 
     def _turn(self) -> bool:
-        """One turn of the loop; True when this thread no longer leads (it handed the loop over
-        and ran user work, or the standby took the loop over while it did)."""
+        """One turn of the loop; True when this thread handed the loop over and ran user work."""
         timeout = self._timeout(bool(self._ready))
         self._asleep = timeout != 0
         if self._asleep and self._calls:
@@ -554,14 +401,6 @@ class IoLoop:
             self._run_timers()
             return False
         leading.deferred = []
-        if self._watched():
-            leading.on = False
-            _run_first(pools)
-            if not self._unwatched():
-                return True  # the standby took the loop over meanwhile
-            leading.on = True
-            self._run_timers()
-            return False
         if not self._hand_over():
             for pool in pools:
                 pool.release_deferred()
@@ -569,7 +408,12 @@ class IoLoop:
             return False
         # handed over: the new leader's first turn runs the timers due (its timeout is 0 then)
         leading.on = False
-        _run_first(pools)
+        first, rest = pools[0], pools[1:]
+        for pool in rest:
+            pool.release_deferred()
+        worker = first.take_deferred()
+        if worker is not None:
+            first.run_here(worker)
         return True
 
     def _read(self, channel: Channel) -> None:
@@ -614,17 +458,6 @@ class IoLoop:
             _, _, timer = heapq.heappop(timers)
             if not timer.cancelled:
                 _logged(timer.call, "a timer")()
-
-
-def _run_first(pools: list[Any]) -> None:
-    """Run, on this thread, the first worker the loop made ready; the pools' threads take the
-    rest."""
-    first = pools[0]
-    for pool in pools[1:]:
-        pool.release_deferred()
-    worker = first.take_deferred()
-    if worker is not None:
-        first.run_here(worker)
 
 
 def _logged(call: Callable[[], object], what: str) -> Callable[[], None]:
