@@ -15,6 +15,8 @@ import pytest
 from thingmodel.transport.loop import Channel, IoLoop
 from thingmodel.transport.worker import Worker, WorkerPool
 
+from ..integration.helpers import eventually
+
 
 class FakeClient:
     """What the loop asks of a paho client: read, write, and whether there is something to write."""
@@ -83,7 +85,7 @@ def attached(io: IoLoop, client: FakeClient) -> Channel:
     channel = Channel(client, client.sock)
     before = io.connections
     io.attach(channel)
-    assert eventually(lambda: io.connections == before + 1)
+    eventually(lambda: io.connections == before + 1, what="the loop to watch the new connection")
     return channel
 
 
@@ -169,23 +171,14 @@ def test_the_loop_stops_watching_for_room_once_another_thread_wrote_the_rest(loo
         client.out.extend([b"a", b"b", b"c"])
         loop.want_write(ours, True)
     assert far.recv(1) == b"a"
-    assert eventually(lambda: channel.watching_write or not client.out)
+    eventually(lambda: channel.watching_write or not client.out, what="the loop to watch for room, or write")
     with channel.lock:  # meanwhile a worker writes the rest, and paho says nothing more
         while client.out:
             ours.send(client.out.popleft())
-    assert eventually(lambda: not channel.watching_write)
+    eventually(lambda: not channel.watching_write, what="the loop to stop watching for room")
     writes = len(client.writers)
     time.sleep(0.1)
     assert len(client.writers) - writes <= 1  # no turn after turn on a socket that is always writable
-
-
-def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 def blocking_job_on_the_reading_thread(
@@ -227,7 +220,7 @@ def test_while_user_code_runs_on_the_reading_thread_another_thread_serves_the_io
     attached(loop, other)
     try:
         far.send(b"x")
-        assert eventually(lambda: bool(running))
+        eventually(lambda: bool(running), what="the job to start")
         far_b.send(b"y")
         assert got.wait(5), "bytes on another connection waited for the user code"
         assert readers and readers[0] != running[0]
@@ -243,7 +236,7 @@ def test_a_timer_asked_before_the_user_code_runs_on_time_beside_it(loop: IoLoop)
     time.sleep(0.05)  # the loop has the timer before the user code starts
     try:
         far.send(b"x")
-        assert eventually(lambda: bool(running))
+        eventually(lambda: bool(running), what="the job to start")
         assert fired.wait(3), "the timer waited for the user code"
         assert not release.is_set()
     finally:
@@ -277,17 +270,17 @@ def test_a_timer_asked_by_the_user_code_runs_while_it_still_runs(loop: IoLoop) -
 def test_once_the_user_code_ends_its_thread_stands_by_and_the_next_message_is_served(loop: IoLoop) -> None:
     _, far, release, running = blocking_job_on_the_reading_thread(loop)
     far.send(b"x")
-    assert eventually(lambda: len(running) == 1)
+    eventually(lambda: len(running) == 1, what="the first job to start")
     ours_b, far_b = pair()
     got: list[bytes] = []
     other = FakeClient(ours_b, on_bytes=got.append)
     attached(loop, other)  # a call while the user code runs: the other thread takes the loop
     release.set()
     far.send(b"x")
-    assert eventually(lambda: len(running) == 2)
+    eventually(lambda: len(running) == 2, what="the second job to start")
     release.set()
     far_b.send(b"y")
-    assert eventually(lambda: got == [b"y"])
+    eventually(lambda: got == [b"y"], what="the other connection's bytes")
     assert other.read_off_the_loop == 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -12,14 +11,7 @@ from thingmodel.transport import worker as worker_module
 from thingmodel.transport.loop import IoLoop
 from thingmodel.transport.worker import Worker, WorkerPool
 
-
-def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
+from ..integration.helpers import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +26,10 @@ def test_a_pool_thread_without_work_ends_after_lingering() -> None:
     ran = threading.Event()
     worker.submit(ran.set)
     assert ran.wait(5)
-    assert eventually(lambda: pool.threads == 0)
+    eventually(lambda: pool.threads == 0, what="the pool's threads to end")
     assert not [t for t in threading.enumerate() if t.name.startswith("test-linger-")]
     worker.submit(ran.clear)  # work after that starts a thread again
-    assert eventually(lambda: not ran.is_set())
+    eventually(lambda: not ran.is_set(), what="the new work to run")
 
 
 def test_the_last_pool_thread_stays_for_a_scheduled_turn() -> None:
@@ -47,10 +39,11 @@ def test_the_last_pool_thread_stays_for_a_scheduled_turn() -> None:
         "device", pool=pool, idle_seconds=lambda: 0.2, run_pending=lambda: turns.append(time.monotonic())
     )
     worker.start()
-    assert eventually(lambda: len(turns) >= 3)  # a turn every 0.2 s, four times the linger
+    # a turn every 0.2 s, four times the linger
+    eventually(lambda: len(turns) >= 3, what="three scheduled turns")
     assert pool.threads == 1
     worker.stop()
-    assert eventually(lambda: pool.threads == 0)
+    eventually(lambda: pool.threads == 0, what="the pool's threads to end")
 
 
 def test_connector_threads_end_once_no_connect_waits() -> None:
@@ -58,6 +51,9 @@ def test_connector_threads_end_once_no_connect_waits() -> None:
     done: list[str] = []
     for name in ("a", "b", "c"):
         loop.run_blocking(lambda name=name: done.append(name))  # type: ignore[misc]
-    assert eventually(lambda: sorted(done) == ["a", "b", "c"])
-    assert eventually(lambda: not [t for t in threading.enumerate() if t.name == "test-connectors-connect"])
+    eventually(lambda: sorted(done) == ["a", "b", "c"], what="the three connects")
+    eventually(
+        lambda: not [t for t in threading.enumerate() if t.name == "test-connectors-connect"],
+        what="the connector threads to end",
+    )
     loop.close()
