@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600, help="samples per figure and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each with fresh processes")
     args = parser.parse_args()
+    if args.n < 1 or args.rounds < 1:
+        parser.error("--n and --rounds must be at least 1")
     logging.basicConfig(level=logging.ERROR)
     with Mosquitto() as broker, LocalCloud(vendor="aws", broker=broker.url):
         table = rows(pooled([measure(broker.host, broker.port, args.n) for _ in range(args.rounds)]))
