@@ -265,10 +265,6 @@ class _BufferedSocket:
             at = 0
             self._data, self._at = data, 0
 
-    def has_packet(self) -> bool:
-        """Whether a whole packet is read and not yet taken."""
-        return self._at < len(self._data) and _frame(self._data, self._at) is not None
-
     def recv(self, size: int) -> bytes:  # paho's own reading, if it ever does it
         data, at = self._data, self._at
         if at >= len(data):
@@ -280,7 +276,7 @@ class _BufferedSocket:
         inner = self._inner_pending
         if inner is not None and inner():
             return 1
-        at = self._at  # has_packet(), inlined: asked after every read
+        at = self._at  # a whole packet read and not yet taken (asked after every read)
         return int(at < len(self._data) and _frame(self._data, at) is not None)
 
     def __getattr__(self, name: str) -> Any:

@@ -213,16 +213,13 @@ class Worker:
     def submit(self, job: Job) -> None:
         """Run ``job`` on the pool, after the jobs already queued."""
         self._jobs.append(job)
-        pool = self._pool or self.pool  # _poke(), inlined: every message comes through here
+        pool = self._pool or self.pool  # wake(), inlined: every message comes through here
         with pool._lock:
             if self._running and not self._queued:
                 pool._schedule(self)
 
     def wake(self) -> None:
         """Re-read the schedule (call after it changed)."""
-        self._poke()
-
-    def _poke(self) -> None:
         pool = self._pool or self.pool
         with pool._lock:
             if self._running and not self._queued:
