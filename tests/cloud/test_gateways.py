@@ -206,6 +206,18 @@ def test_a_removed_child_is_answered_and_forgotten(rig: Rig) -> None:
     assert rig.cloud.gateways.parent_of(CHILD) is None
 
 
+def test_a_removed_child_is_deleted_with_its_shadow_and_the_other_children_keep_theirs(rig: Rig) -> None:
+    rig.add(CHILD, OTHER)
+    devices = [
+        {"device_id": c, "services": [{"service_id": "meter", "properties": {"kwh": 1.5}}]} for c in (CHILD, OTHER)
+    ]
+    rig.send(G + "gateway/sub_devices/properties/report", {"devices": devices})
+    assert set(rig.cloud.devices()) >= {CHILD, OTHER}
+    rig.ask("delete_sub_device_request", {"devices": [CHILD]}, "d-1")
+    assert rig.cloud.shadow(CHILD) == {} and CHILD not in rig.cloud.devices()
+    assert rig.cloud.shadow(OTHER)["meter"].reported == {"kwh": 1.5}
+
+
 def test_with_a_registry_a_child_needs_no_secret_but_a_registered_device_cannot_be_one(rig: Rig) -> None:
     registered = {"direct-1": "its-secret"}
     rig.cloud.child_secret = registered.get

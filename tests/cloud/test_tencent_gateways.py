@@ -111,6 +111,18 @@ def test_bind_online_describe_offline_unbind_each_get_their_reply(mode: str) -> 
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_an_unbound_child_keeps_its_shadow_for_it_is_a_device_of_its_own(mode: str) -> None:
+    gateway = Recorder(mode)
+    gateway.ask(bind(CHILD, SECRET))
+    gateway.cloud.desire(CHILD, {"light": {"power": 1}})
+    before = gateway.cloud.shadow(CHILD)
+    assert before
+    gateway.ask(request("unbind", CHILD))
+    assert gateway.cloud.gateways.parent_of(CHILD) is None
+    assert gateway.cloud.shadow(CHILD) == before
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_a_child_that_is_not_bound_cannot_go_online_nor_be_unbound(mode: str) -> None:
     gateway = Recorder(mode)
     assert results(gateway.ask(request("online", CHILD))) == {CHILD: -1}

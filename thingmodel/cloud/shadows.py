@@ -706,6 +706,11 @@ class ShadowCloud:
     def _gateway_asked(self, event: gw.GatewayAsked) -> None:
         """Do what the gateway asks (:func:`~.gateways.answer_gateway`) and tell it the answer."""
         told, changed = answer_gateway(self.gateways, event, self._child_check())
+        if getattr(self.codec, "deletes_removed_children", False):
+            for message in told:
+                if isinstance(message, gw.ChildrenAnswered) and message.operation == "remove":
+                    for device_id in message.done:
+                        self.delete_shadow(device_id)
         if gw.TellGateway in self._sends:
             for message in told:
                 self._send_answer(event.device_id, gw.TellGateway(event.device_id, message), None)

@@ -1424,6 +1424,10 @@ class HuaweiPlatform:
             raise CodecError(f"field {at}'status' must be {_ONLINE} or {_OFFLINE}, got {_short(status)}")
         return device_id, status == _ONLINE
 
+    #: a child its gateway removes is deleted from the platform, its shadow with it (an IoTDA
+    #: child exists only as its gateway's)
+    deletes_removed_children = True
+
     def check_child(self, child: gw.ChildInfo, secret: str | None) -> str | None:
         """Whether a registry cloud lets a gateway add ``child`` (``secret``: the registered
         secret of that id, None when unregistered): an IoTDA child is created by its gateway,
