@@ -21,10 +21,12 @@ import pytest
 
 from thingmodel.brokers import free_port
 from thingmodel.cloud import LocalCloud, ShadowCloud
+from thingmodel.cloud.gateways import BookFile, GatewayBook
 from thingmodel.cloud.registry import Registry
-from thingmodel.errors import DeviceOffline, UnknownDevice
+from thingmodel.errors import DeviceOffline, InvalidValue, UnknownDevice
 from thingmodel.gateway import Gateway
 from thingmodel.protocol import messages as ev
+from thingmodel.protocol.gateway import ChildInfo
 from thingmodel.vendors import huawei, platform_codec
 
 from ..integration.helpers import Detector, eventually, fast_backoff
@@ -209,7 +211,8 @@ def test_a_removed_child_is_answered_and_forgotten(rig: Rig) -> None:
 def test_a_removed_child_is_deleted_with_its_shadow_and_the_other_children_keep_theirs(rig: Rig) -> None:
     rig.add(CHILD, OTHER)
     devices = [
-        {"device_id": c, "services": [{"service_id": "meter", "properties": {"kwh": 1.5}}]} for c in (CHILD, OTHER)
+        {"device_id": c, "services": [{"service_id": "meter", "properties": {"kwh": 1.5}}]}
+        for c in (CHILD, OTHER)
     ]
     rig.send(G + "gateway/sub_devices/properties/report", {"devices": devices})
     assert set(rig.cloud.devices()) >= {CHILD, OTHER}
@@ -226,6 +229,40 @@ def test_with_a_registry_a_child_needs_no_secret_but_a_registered_device_cannot_
     [failed] = answer["failed_devices"]
     assert failed["device_id"] == "direct-1" and "registered to connect by itself" in failed["error_msg"]
     assert "its-secret" not in json.dumps(answer)
+
+
+def test_a_book_kept_in_a_file_is_what_a_new_book_on_that_file_starts_with(tmp_path: Path) -> None:
+    book = GatewayBook()
+    book.keep_in(tmp_path / "cloud.db")
+    for child in (CHILD, OTHER, "meter-3"):
+        book.add(GATEWAY, ChildInfo(child, product_id=PRODUCT, node_id=f"node-{child}"))
+    book.remove(GATEWAY, OTHER)
+    book.close()
+    again = GatewayBook()
+    again.keep_in(tmp_path / "cloud.db")
+    assert again.children_of(GATEWAY) == book.children_of(GATEWAY)
+    assert [c.device_id for c in again.children_of(GATEWAY)] == [CHILD, "meter-3"]
+    assert again.version_of(GATEWAY) == book.version_of(GATEWAY) == 4
+    assert again.parent_of(CHILD) == GATEWAY and again.parent_of(OTHER) is None
+
+
+def test_a_change_the_file_cannot_keep_is_refused_and_the_book_stays_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = GatewayBook()
+    book.keep_in(tmp_path / "cloud.db")
+    book.add(GATEWAY, ChildInfo(CHILD))
+
+    def full(*args: object) -> None:
+        raise OSError("database or disk is full")
+
+    monkeypatch.setattr(BookFile, "save", full)
+    monkeypatch.setattr(BookFile, "delete", full)
+    with pytest.raises(InvalidValue, match="cannot keep the change: database or disk is full"):
+        book.add(GATEWAY, ChildInfo(OTHER))
+    with pytest.raises(InvalidValue, match="cannot keep"):
+        book.remove(GATEWAY, CHILD)
+    assert [c.device_id for c in book.children_of(GATEWAY)] == [CHILD] and book.version_of(GATEWAY) == 1
 
 
 # -- the live local cloud, with thingmodel's Gateway ------------------------------------------------
@@ -283,6 +320,26 @@ def test_what_the_application_does_to_a_child_reaches_only_that_child(cloud: Loc
         assert porch.commands == [3] and own.commands == []
         assert cloud.read_properties("porch", "smokeDetector")["smokeDetector"]["alarm"] == 1
         eventually(lambda: reported(cloud, "porch").get("alarm") == 1, what="the porch's new value")
+
+
+@pytest.mark.broker
+def test_a_restarted_cloud_with_a_store_still_knows_each_gateway_s_children(tmp_path: Path) -> None:
+    store, port = str(tmp_path / "cloud.db"), free_port()
+    porch = Detector()
+    with LocalCloud(vendor="huawei", port=port, store=store) as first:
+        gateway = Gateway([Detector()], device_id=GATEWAY, broker=first.url, backoff=fast_backoff())
+        gateway.add_child("porch", [porch], product_id=PRODUCT)
+        with gateway:
+            eventually(lambda: online(first, "porch") is True, what="the porch online")
+    with LocalCloud(vendor="huawei", port=port, store=store) as second:
+        assert second.gateways.parent_of("porch") == GATEWAY and "porch" in second.devices()
+        gateway = Gateway([Detector()], device_id=GATEWAY, broker=second.url, backoff=fast_backoff())
+        gateway.add_child("porch", [porch], product_id=PRODUCT)
+        with gateway:
+            eventually(lambda: online(second, "porch") is True, what="the porch online again")
+            outcome = second.set_desired("porch", "smokeDetector", {"alarm": 1})
+            assert outcome.ok, outcome
+            assert porch.set_calls == [1]
 
 
 @pytest.mark.broker

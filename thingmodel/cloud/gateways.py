@@ -5,7 +5,9 @@ encodes what the cloud tells it; this book is what both consult. A child is an o
 of the cloud (its own shadow, its own presence); the book adds that it is reached through its
 gateway, so a command, a write or a read for the child goes out on the gateway's connection.
 Each gateway's list has a version that grows with every change (Huawei's notify and sync carry
-it). Bounded: at most :data:`MAX_CHILDREN` children a gateway.
+it). Bounded: at most :data:`MAX_CHILDREN` children a gateway. With :meth:`GatewayBook.keep_in`
+the children and versions are kept in the cloud's SQLite store as well, written before the
+gateway is answered, so a restarted cloud still knows them.
 
 It also keeps which children their gateways said are online (:meth:`GatewayBook.set_online`):
 the local cloud's presence follows it, and its broker lets a gateway use a child's own topics
@@ -15,8 +17,11 @@ cloud does with a gateway's request, whatever the vendor.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -31,6 +36,7 @@ from ..protocol.gateway import (
     GatewayDownlink,
     RemoveChildren,
 )
+from .store import SqliteFile
 
 #: children one gateway may have (IoTDA's own limit is per gateway too)
 MAX_CHILDREN = 2000
@@ -46,6 +52,26 @@ class GatewayBook:
         self._parent: dict[str, str] = {}
         self._versions: dict[str, int] = {}
         self._online: set[str] = set()
+        self._file: BookFile | None = None
+
+    def keep_in(self, path: str | os.PathLike[str]) -> None:
+        """Keep the children in the SQLite file at ``path`` from now on, starting with those it
+        holds (OSError if it cannot be opened)."""
+        book = BookFile(path)
+        children, versions = book.load()
+        with self._lock:
+            for gateway_id, child in children:
+                self._children.setdefault(gateway_id, {})[child.device_id] = child
+                self._parent[child.device_id] = gateway_id
+            self._versions.update(versions)
+            self._file = book
+
+    def close(self) -> None:
+        """Close the file the children are kept in (if any)."""
+        with self._lock:
+            book, self._file = self._file, None
+        if book is not None:
+            book.close()
 
     def add(self, gateway_id: str, child: ChildInfo) -> None:
         """Record ``child`` under ``gateway_id``; InvalidValue if another gateway has it, if it is
@@ -58,25 +84,39 @@ class GatewayBook:
                 raise InvalidValue(f"{child.device_id} is a child of gateway {parent} already")
             if child.device_id in self._children:
                 raise InvalidValue(f"{child.device_id} is a gateway: it cannot be a child")
-            children = self._children.setdefault(gateway_id, {})
+            children = self._children.get(gateway_id, {})
             if child.device_id not in children and len(children) >= self.max_children:
                 raise InvalidValue(f"gateway {gateway_id} has {self.max_children} children: no room")
-            children[child.device_id] = child
+            version = self._versions.get(gateway_id, 0) + 1
+            self._keep(lambda book: book.save(gateway_id, child, version))
+            self._children.setdefault(gateway_id, {})[child.device_id] = child
             self._parent[child.device_id] = gateway_id
-            self._versions[gateway_id] = self._versions.get(gateway_id, 0) + 1
+            self._versions[gateway_id] = version
 
     def remove(self, gateway_id: str, device_id: str) -> bool:
         """Forget ``device_id`` as ``gateway_id``'s child; whether it was one."""
         with self._lock:
             children = self._children.get(gateway_id, {})
-            if children.pop(device_id, None) is None:
+            if device_id not in children:
                 return False
+            version = self._versions.get(gateway_id, 0) + 1
+            self._keep(lambda book: book.delete(gateway_id, device_id, version))
+            del children[device_id]
             del self._parent[device_id]
             self._online.discard(device_id)
             if not children:
                 self._children.pop(gateway_id, None)
-            self._versions[gateway_id] = self._versions.get(gateway_id, 0) + 1
+            self._versions[gateway_id] = version
             return True
+
+    def _keep(self, write: Callable[[BookFile], None]) -> None:
+        """Write a change to the file before the book makes it (caller holds the lock); a
+        failed write is InvalidValue, the book unchanged."""
+        if self._file is not None:
+            try:
+                write(self._file)
+            except OSError as exc:
+                raise InvalidValue(f"the cloud cannot keep the change: {exc}") from exc
 
     def parent_of(self, device_id: str) -> str | None:
         """The gateway ``device_id`` is reached through (None: it connects itself)."""
@@ -120,6 +160,60 @@ class GatewayBook:
         """``gateway_id``'s children that are online, in the order they were added."""
         with self._lock:
             return [d for d in self._children.get(gateway_id, {}) if d in self._online]
+
+
+class BookFile(SqliteFile):
+    """A book's children and versions in a SQLite file (the local cloud's ``--store``, beside
+    its shadows); each change commits on its own."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS gateway_children (device_id TEXT PRIMARY KEY,"
+            " gateway_id TEXT NOT NULL, product_id TEXT, node_id TEXT, name TEXT,"
+            " added INTEGER NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS gateway_versions (gateway_id TEXT PRIMARY KEY,"
+            " version INTEGER NOT NULL);",
+            "gateway book",
+        )
+
+    def load(self) -> tuple[list[tuple[str, ChildInfo]], dict[str, int]]:
+        """The children (with their gateways) in the order they were added, and the versions."""
+        rows = self._checked(
+            "SELECT gateway_id, device_id, product_id, node_id, name FROM gateway_children ORDER BY added"
+        )
+        children = [(g, ChildInfo(d, product_id=p, node_id=n, name=m)) for g, d, p, n, m in rows]
+        versions = dict(self._checked("SELECT gateway_id, version FROM gateway_versions"))
+        return children, versions
+
+    def save(self, gateway_id: str, child: ChildInfo, version: int) -> None:
+        with self.transaction():
+            self._checked(
+                "INSERT INTO gateway_children VALUES (?, ?, ?, ?, ?,"
+                " (SELECT COALESCE(MAX(added), 0) + 1 FROM gateway_children))"
+                " ON CONFLICT (device_id) DO UPDATE SET product_id = excluded.product_id,"
+                " node_id = excluded.node_id, name = excluded.name",
+                (child.device_id, gateway_id, child.product_id, child.node_id, child.name),
+            )
+            self._version(gateway_id, version)
+
+    def delete(self, gateway_id: str, device_id: str, version: int) -> None:
+        with self.transaction():
+            self._checked("DELETE FROM gateway_children WHERE device_id = ?", (device_id,))
+            self._version(gateway_id, version)
+
+    def _version(self, gateway_id: str, version: int) -> None:
+        self._checked(
+            "INSERT INTO gateway_versions VALUES (?, ?)"
+            " ON CONFLICT (gateway_id) DO UPDATE SET version = excluded.version",
+            (gateway_id, version),
+        )
+
+    def _checked(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        try:
+            return self._run(sql, params)
+        except sqlite3.Error as exc:
+            raise OSError(f"gateway book {self.path}: {exc}") from exc
 
 
 #: ``(gateway_id, child)`` -> None to accept the child, else why not (a registry's check)

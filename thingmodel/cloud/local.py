@@ -255,6 +255,7 @@ class LocalCloud:
     def start(self, timeout: float = 10.0) -> LocalCloud:
         if self._store_path:
             self.platform.open_store(self._store_path)
+            self.gateways.keep_in(self._store_path)
         if self._broker_url is None:
             broker = EmbeddedBroker(self.host, self.port, self.policy, tls=self.listener_tls)
             self.embedded = broker.start(timeout)
@@ -320,6 +321,7 @@ class LocalCloud:
         if self.embedded is not None:
             self.embedded.stop()
         self.platform.close()
+        self.gateways.close()
         self.packages.close()
         self.file_store.close()
 

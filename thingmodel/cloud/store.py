@@ -92,7 +92,7 @@ class SqliteFile:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(schema)
+            self._db.executescript(schema)
         except sqlite3.Error as exc:
             raise OSError(f"cannot open the {what} {self.path}: {exc}") from exc
 
