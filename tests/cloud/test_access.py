@@ -191,6 +191,21 @@ def test_aws_things_are_checked_by_the_certificate_the_listener_passes(tmp_path:
     assert reason is not None and "no client certificate" in reason
 
 
+def test_an_aws_thing_uses_the_topics_of_the_things_it_acts_for_and_no_others(tmp_path: Path) -> None:
+    registry = Registry.new(tmp_path / "a.json", "aws")
+    registry.add("gw-1", cert_sha256="a" * 64, acts_for=["meter-1"])
+    registry.add("gw-2", cert_sha256="b" * 64)
+    aws_policy = CloudPolicy("aws", registry, CLOUD_PASSWORD)
+    gateway, other = client("gw-1"), client("gw-2")
+    assert aws_policy.may_publish(gateway, "$aws/things/meter-1/shadow/update")
+    assert aws_policy.may_subscribe(gateway, "$aws/things/meter-1/shadow/update/delta")
+    assert aws_policy.may_subscribe(gateway, "$aws/things/meter-1/shadow/name/heating/#")
+    assert not aws_policy.may_publish(gateway, "$aws/things/meter-2/shadow/update")
+    assert not aws_policy.may_subscribe(gateway, "$aws/things/+/shadow/update/delta")
+    assert not aws_policy.may_publish(other, "$aws/things/meter-1/shadow/update")
+    assert not aws_policy.may_subscribe(other, "$aws/things/meter-1/shadow/#")
+
+
 def test_a_registry_of_another_vendor_is_refused(registry: Registry) -> None:
     with pytest.raises(InvalidValue, match="registers huawei devices, not aws"):
         CloudPolicy("aws", registry, CLOUD_PASSWORD)

@@ -103,6 +103,16 @@ def test_a_missing_file_is_one_line_naming_it(tmp_path: Path) -> None:
     assert message.startswith(f"{path}: no such file") and "\n" not in message
 
 
+CERT = "a" * 64
+
+
+def aws_file(acts_for: object, **others: list[str]) -> str:
+    """An AWS registry whose gw-1 acts for ``acts_for``, and each of ``others`` for its list."""
+    devices = {"gw-1": {"cert_sha256": CERT, "acts_for": acts_for}}
+    devices.update({name: {"cert_sha256": CERT, "acts_for": things} for name, things in others.items()})
+    return json.dumps({"version": 1, "vendor": "aws", "devices": devices})
+
+
 @pytest.mark.parametrize(
     ("text", "place"),
     [
@@ -120,6 +130,14 @@ def test_a_missing_file_is_one_line_naming_it(tmp_path: Path) -> None:
             "twice",
         ),
         ('{"version": 1, "vendor": "huawei", "devices": {}, "extra": 1}', "extra: unknown key"),
+        (
+            '{"version": 1, "vendor": "huawei", "devices": {"d": {"secret": "x", "acts_for": []}}}',
+            'devices["d"]: ',
+        ),
+        (aws_file("meter-1"), 'devices["gw-1"].acts_for: expected a list of thing names'),
+        (aws_file(["gw-1"]), "acts for itself already"),
+        (aws_file(["a/b"]), 'devices["gw-1"].acts_for: '),
+        (aws_file(["meter-1"], gw2=["meter-1"]), "'meter-1' is acted for by 'gw-1' already"),
     ],
 )
 def test_a_broken_file_is_one_line_naming_the_file_and_the_place(
@@ -131,6 +149,28 @@ def test_a_broken_file_is_one_line_naming_the_file_and_the_place(
         Registry.load(path)
     message = str(caught.value)
     assert message.startswith(f"{path}") and place in message and "\n" not in message
+
+
+def test_the_things_an_aws_thing_acts_for_survive_the_file_and_name_it_as_their_actor(tmp_path: Path) -> None:
+    registry = Registry.new(tmp_path / "aws.json", "aws")
+    registry.add("gw-1", cert_sha256=CERT, acts_for=["meter-1", "meter-2"])
+    registry.save()
+    loaded = Registry.load(tmp_path / "aws.json")
+    assert loaded.get("gw-1") == registry.get("gw-1")
+    assert loaded.actor_for("meter-2") == "gw-1" and loaded.actor_for("gw-1") is None
+    assert "meter-1" not in loaded  # acted for, not registered to connect
+    with pytest.raises(InvalidValue, match="'meter-1' is acted for by 'gw-1' already"):
+        loaded.add("gw-2", cert_sha256=CERT, acts_for=["meter-1"])
+    assert "gw-2" not in loaded
+    loaded.remove("gw-1")
+    assert loaded.actor_for("meter-1") is None
+
+
+def test_acts_for_is_refused_for_vendors_whose_gateways_add_their_children(tmp_path: Path) -> None:
+    registry = Registry.new(tmp_path / "hw.json", "huawei")
+    with pytest.raises(InvalidValue, match="acts_for is for aws things: huawei gateways add their children"):
+        registry.add("gw-1", "secret", acts_for=["meter-1"])
+    assert "gw-1" not in registry
 
 
 def test_secrets_appear_in_no_repr(tmp_path: Path) -> None:

@@ -112,6 +112,24 @@ def test_make_cert_issues_an_aws_things_certificate_from_the_local_ca_and_regist
     assert f"cert_sha256={certificate_fingerprint(cert)}" in listed.stdout
 
 
+def test_acts_for_registers_the_things_an_aws_gateway_serves_and_a_huawei_one_is_exit_2(
+    tmp_path: Path,
+) -> None:
+    path, pki = str(tmp_path / "aws.json"), str(tmp_path / "pki")
+    args = ["registry", "add", "--file", path, "--vendor", "aws", "hub-1", "--make-cert", pki]
+    made = run(*args, "--acts-for", "meter-1", "--acts-for", "meter-2")
+    assert made.returncode == 0, made.stderr
+    assert "acts for: meter-1, meter-2" in made.stdout
+    assert json.loads(Path(path).read_text())["devices"]["hub-1"]["acts_for"] == ["meter-1", "meter-2"]
+    assert "\tacts_for=meter-1,meter-2" in run("registry", "list", "--file", path).stdout
+    huawei = run("registry", "add", "--file", str(tmp_path / "hw.json"), "gw-1", "--acts-for", "meter-1")
+    assert huawei.returncode == 2
+    assert huawei.stderr.strip().splitlines() == [
+        "thingmodel: acts_for is for aws things: huawei gateways add their children themselves"
+    ]
+    assert not (tmp_path / "hw.json").exists()
+
+
 def test_an_aws_cloud_with_a_registry_but_no_tls_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = str(tmp_path / "aws.json")
     run("registry", "add", "--file", path, "--vendor", "aws", "thermostat-1", "--make-cert", str(tmp_path))

@@ -20,8 +20,9 @@ from thingmodel.cloud.certificates import certificate_fingerprint, local_pki, ma
 from thingmodel.cloud.registry import Registry
 from thingmodel.device import Device
 from thingmodel.errors import AuthenticationError
+from thingmodel.gateway import Gateway
 from thingmodel.transport import TlsOptions
-from thingmodel.vendors import huawei
+from thingmodel.vendors import aws, huawei
 
 from .helpers import Detector, eventually
 
@@ -178,3 +179,42 @@ def test_an_aws_thing_signs_in_by_its_registered_certificate_and_an_unregistered
         with pytest.raises(AuthenticationError):
             intruder.connect(timeout=5)
         intruder.disconnect()
+
+
+def test_an_aws_gateway_serves_the_things_it_acts_for_and_is_kept_from_the_others(tmp_path: Path) -> None:
+    pki = local_pki(tmp_path / "pki")
+    cert, key = make_device_certificate(tmp_path / "pki", pki.ca, "hub-1")
+    registry = Registry.new(tmp_path / "aws.json", "aws")
+    registry.add("hub-1", cert_sha256=certificate_fingerprint(cert), acts_for=["meter-1"])
+    ca = str(pki.ca[0])
+    listener = ServerTls(*pki.server, cafile=ca)
+    own = TlsOptions(ca, str(pki.cloud_client[0]), str(pki.cloud_client[1]))
+    cloud = LocalCloud(vendor="aws", port=free_port(), registry=registry, listener_tls=listener, tls=own)
+    with cloud:
+        meter, stranger = Detector(), Detector()
+        meter.temperature = 20.5
+        gateway = aws.device(
+            Gateway,
+            thing_name="hub-1",
+            endpoint="127.0.0.1",
+            port=cloud.port,
+            cert_file=str(cert),
+            key_file=str(key),
+            ca_file=ca,
+            services=[Detector()],
+        )
+        gateway.add_child("meter-1", [meter])
+        gateway.add_child("meter-9", [stranger])  # not in acts_for: the broker refuses its topics
+        with gateway:
+            meter.report()
+            eventually(
+                lambda: reported(cloud, "meter-1").get("temperature") == 20.5, what="the meter's report"
+            )
+            assert cloud.set_desired("meter-1", "$classic", {"alarm": 1}).ok
+            assert meter.set_calls == [1]
+            assert cloud.set_desired("meter-9", "$classic", {"alarm": 1}, timeout=1).pending
+            assert stranger.set_calls == []
+
+
+def reported(cloud: LocalCloud, thing: str) -> dict[str, object]:
+    return dict(cloud.get_shadow(thing).get("$classic", {}).get("reported", {}))

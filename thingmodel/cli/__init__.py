@@ -312,6 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="aws: make the thing's certificate and key in DIR, signed by the local CA there "
         "(the one `thingmodel cloud --tls-dir DIR` serves with), and register it",
     )
+    add.add_argument(
+        "--acts-for",
+        metavar="THING",
+        action="append",
+        default=[],
+        help="aws: another thing this one's connection may act for, as a gateway for its child "
+        "(repeat for each; the AWS policy would grant the same topics)",
+    )
     remove = _parser(registry_sub, "remove", help="unregister a device")
     remove.add_argument("device_id", help=device_help)
     file_option(remove)
@@ -597,7 +605,8 @@ def _registry(args: argparse.Namespace) -> int:
             credential = registry.get(device_id)
             assert credential is not None
             if credential.cert_sha256 is not None:
-                print(f"{device_id}\tcert_sha256={credential.cert_sha256}")
+                acting = f"\tacts_for={','.join(credential.acts_for)}" if credential.acts_for else ""
+                print(f"{device_id}\tcert_sha256={credential.cert_sha256}{acting}")
             else:
                 print(f"{device_id}\tsecret={credential.secret if args.show_secrets else '(hidden)'}")
         return EXIT_OK
@@ -627,9 +636,11 @@ def _registry(args: argparse.Namespace) -> int:
             "give --cert PEM or --make-cert DIR"
         )
     fingerprint = certificate_fingerprint(args.cert) if args.cert else None
-    value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint)
+    value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint, acts_for=args.acts_for)
     registry.save()
     print(f"added {registry.vendor} device {args.device_id} to {path}")
+    if args.acts_for:
+        print(f"acts for: {', '.join(args.acts_for)}")
     if made is not None:
         print(f"certificate: {made[0]}\nkey: {made[1]}  (mode 0600; give both to the thing)")
     if fingerprint is not None:

@@ -361,11 +361,15 @@ class CloudPolicy:
 
     def _childs(self, client: ClientLike, topic: str) -> tuple[list[str], list[str]]:
         """The topics of the child ``topic`` names, when ``client`` is its gateway and the child
-        is bound to it and online; else none."""
-        child = None if self.gateways is None else self.rules.topic_device(topic)
-        if child is None or self.gateways is None or not self.gateways.is_online(child):
+        is bound to it and online, or when the registry says the client's thing acts for it
+        (AWS); else none."""
+        child = self.rules.topic_device(topic)
+        if child is None:
             return [], []
-        if self.gateways.parent_of(child) != self._device_of(client):
+        actor = None if self.registry is None else self.registry.actor_for(child)
+        if actor is None and self.gateways is not None and self.gateways.is_online(child):
+            actor = self.gateways.parent_of(child)
+        if actor is None or actor != self._device_of(client):
             return [], []
         topics = self._topics.get(child)
         if topics is None:

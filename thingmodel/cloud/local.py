@@ -221,8 +221,11 @@ class LocalCloud:
         )
         self.platform = make_cloud(vendor, self._publish, on_result=self._on_result, on_uplink=on_uplink)
         if registry is not None and isinstance(self.platform, ShadowCloud):
-            # a gateway's child is a device too, registered or not (Huawei's never are)
-            self.platform.known = lambda d: d in registry or self.gateways.parent_of(d) is not None
+            # a gateway's child is a device too, registered or not (Huawei's never are), and so
+            # is a thing a registered one acts for (AWS)
+            self.platform.known = lambda d: (
+                d in registry or self.gateways.parent_of(d) is not None or registry.actor_for(d) is not None
+            )
         self._serve_gateways()
         self._answered = threading.Condition()
         self._done: OrderedDict[str, None] = OrderedDict()  # answered request ids (bounded)

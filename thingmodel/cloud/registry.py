@@ -8,7 +8,8 @@ It is kept in a JSON file, written atomically with mode 0600 because it holds se
       "cloud_secret": "...",
       "devices": {
         "smoke-1": {"secret": "Zq3...16 chars"},
-        "thermostat-1": {"cert_sha256": "9f86d0...64 hex digits"}
+        "thermostat-1": {"cert_sha256": "9f86d0...64 hex digits"},
+        "gateway-1": {"cert_sha256": "...", "acts_for": ["meter-1", "meter-2"]}
       }
     }
 
@@ -18,6 +19,11 @@ by the vendor's id rules) to its one credential: ``secret`` for Huawei (any stri
 for AWS (the SHA-256 of the thing's certificate, DER, as lowercase hex). ``cloud_secret`` is the
 password of the cloud's own clients (the cloud itself, and the CLI's ``shadow`` and ``command``
 given ``--registry``): made when the file is, and added on the next save to a file without one.
+
+``acts_for`` (AWS only) lists the things whose topics the thing's connection may use besides its
+own, as an AWS IoT policy granting a gateway its children's shadows would: the local cloud's
+broker lets it publish and subscribe them, and its shadow service knows them (they need no
+entry of their own). Huawei and Tencent gateways add their children by their protocol instead.
 
 AWS things are registered by certificate: :mod:`.certificates` makes a local CA and certificates.
 """
@@ -55,11 +61,15 @@ class Credential:
 
     secret: str | None = attrs.field(default=None, repr=False)
     cert_sha256: str | None = None
+    #: the other things this one's connection may act for (AWS; see the module docstring)
+    acts_for: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         if self.secret is not None:
             return {"secret": self.secret}
         assert self.cert_sha256 is not None
+        if self.acts_for:
+            return {"cert_sha256": self.cert_sha256, "acts_for": list(self.acts_for)}
         return {"cert_sha256": self.cert_sha256}
 
 
@@ -81,6 +91,9 @@ class Registry:
         self.vendor = vendor
         self.rules = vendor_rules(vendor)
         self._devices = dict(devices)
+        self._actors: dict[str, str] = {}  # a thing acted for -> the thing acting for it
+        for device_id, credential in self._devices.items():
+            self._actors.update(dict.fromkeys(credential.acts_for, device_id))
         #: the password of the cloud's own clients (never in repr or logs)
         self.cloud_secret = cloud_secret or secrets.token_urlsafe(24)
 
@@ -124,19 +137,26 @@ class Registry:
             raise fail("expected a string of at least 16 characters", "cloud_secret")
         rules = vendor_rules(vendor)
         entries = []
+        acted: dict[str, str] = {}
         for device_id, entry in devices.items():
             where = f"devices[{json.dumps(device_id, ensure_ascii=False)}]"
             try:
                 rules.validate_device_id(device_id)
             except InvalidValue as exc:
                 raise fail(str(exc), where) from None
-            if not isinstance(entry, dict) or set(entry) != {rules.credential}:
-                raise fail(f"expected {{{rules.credential!r}: ...}} for a {vendor} device", where)
+            keys = {rules.credential, "acts_for"} if vendor == "aws" else {rules.credential}
+            if not isinstance(entry, dict) or rules.credential not in entry or not set(entry) <= keys:
+                also = " and optionally 'acts_for': [thing, ...]" if vendor == "aws" else ""
+                raise fail(f"expected {{{rules.credential!r}: ...}}{also} for a {vendor} device", where)
             try:
                 value = rules.validate_credential(entry[rules.credential])
             except InvalidValue as exc:
                 raise fail(str(exc), f"{where}.{rules.credential}") from None
-            entries.append((device_id, Credential(**{rules.credential: value})))
+            try:
+                acts_for = _acts_for(rules, device_id, entry.get("acts_for", []), acted)
+            except InvalidValue as exc:
+                raise fail(str(exc), f"{where}.acts_for") from None
+            entries.append((device_id, Credential(**{rules.credential: value}, acts_for=acts_for)))
         return cls(source, vendor, entries, cloud_secret)
 
     def __repr__(self) -> str:
@@ -154,14 +174,23 @@ class Registry:
         secret: str | None = None,
         *,
         cert_sha256: str | None = None,
+        acts_for: Iterable[str] = (),
         replace: bool = False,
     ) -> str:
         """Register ``device_id`` and return its credential: ``secret`` (a new one in the vendor's
-        format when None), or for AWS ``cert_sha256``. InvalidValue when it is registered already
-        (unless ``replace``), or when an id or credential breaks the vendor's rules."""
+        format when None), or for AWS ``cert_sha256`` and the things it ``acts_for``. InvalidValue
+        when it is registered already (unless ``replace``), or when an id or credential breaks the
+        vendor's rules."""
         self.rules.validate_device_id(device_id)
         if device_id in self._devices and not replace:
             raise InvalidValue(f"device {device_id!r} is already in {self.path}")
+        acts_for = list(acts_for)
+        if acts_for and self.vendor != "aws":
+            raise InvalidValue(
+                f"acts_for is for aws things: {self.vendor} gateways add their children themselves"
+            )
+        others = {child: actor for child, actor in self._actors.items() if actor != device_id}
+        acting = _acts_for(self.rules, device_id, acts_for, others)
         if self.rules.credential == "cert_sha256":
             if secret is not None or cert_sha256 is None:
                 raise InvalidValue(f"{self.vendor} devices are registered by their certificate's SHA-256")
@@ -171,12 +200,23 @@ class Registry:
                 raise InvalidValue(f"{self.vendor} devices are registered by a secret, not a certificate")
             assert self.rules.new_secret is not None
             value = self.rules.validate_credential(self.rules.new_secret() if secret is None else secret)
-        self._devices[device_id] = Credential(**{self.rules.credential: value})
+        self.remove(device_id)
+        self._devices[device_id] = Credential(**{self.rules.credential: value}, acts_for=acting)
+        self._actors.update(dict.fromkeys(acting, device_id))
         return value
 
     def remove(self, device_id: str) -> bool:
         """Unregister ``device_id``: True when it was registered."""
-        return self._devices.pop(device_id, None) is not None
+        credential = self._devices.pop(device_id, None)
+        if credential is None:
+            return False
+        for child in credential.acts_for:
+            self._actors.pop(child, None)
+        return True
+
+    def actor_for(self, device_id: str) -> str | None:
+        """The registered thing that acts for ``device_id`` (None: none does)."""
+        return self._actors.get(device_id)
 
     def get(self, device_id: str) -> Credential | None:
         """The credential of ``device_id``, or None when it is not registered."""
@@ -199,6 +239,27 @@ class Registry:
             write_atomically(self.path, text.encode(), mode=0o600)
         except OSError as exc:
             raise ModelError(f"cannot write it ({exc.strerror})", source=str(self.path)) from None
+
+
+#: things one thing may act for (as the cloud's book bounds a gateway's children)
+MAX_ACTS_FOR = 2000
+
+
+def _acts_for(rules: Any, device_id: str, things: object, taken: dict[str, str]) -> tuple[str, ...]:
+    """``things`` checked as what ``device_id`` acts for (``taken``: those others act for, which
+    this call adds to); InvalidValue says why not."""
+    if not isinstance(things, list) or not all(isinstance(thing, str) for thing in things):
+        raise InvalidValue("expected a list of thing names")
+    if len(things) > MAX_ACTS_FOR:
+        raise InvalidValue(f"{len(things)} things: at most {MAX_ACTS_FOR}")
+    for thing in things:
+        rules.validate_device_id(thing)
+        if thing == device_id:
+            raise InvalidValue(f"{device_id!r} acts for itself already")
+        if taken.get(thing, device_id) != device_id:
+            raise InvalidValue(f"{thing!r} is acted for by {taken[thing]!r} already")
+        taken[thing] = device_id
+    return tuple(dict.fromkeys(things))
 
 
 def _warn_if_readable(path: Path) -> None:
