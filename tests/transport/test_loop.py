@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import select
 import socket
 import threading
 import time
@@ -322,3 +323,64 @@ def test_while_timers_keep_falling_due_every_handed_over_message_reaches_its_job
         worker.stop()
     assert ran == [i % 256 for i in range(500)]
     assert ticks[0] > 0  # and the timers went on falling due meanwhile
+
+
+@pytest.mark.skipif(
+    not hasattr(select, "epoll"), reason="elsewhere stepping away wakes the standby each time"
+)
+def test_a_job_that_ends_before_the_loop_has_more_to_do_wakes_nobody(loop: IoLoop) -> None:
+    pool = WorkerPool("test-pool", threads=2)
+    worker = Worker("device", pool=pool)
+    worker.start()
+    job_threads: list[str] = []
+    read_threads: list[str] = []
+    done = threading.Event()
+
+    def job() -> None:
+        job_threads.append(threading.current_thread().name)
+        done.set()
+
+    def on_bytes(data: bytes) -> None:
+        read_threads.append(threading.current_thread().name)
+        worker.submit(job)
+
+    ours, far = pair()
+    attached(loop, FakeClient(ours, on_bytes=on_bytes))
+    for i in range(200):
+        done.clear()
+        far.send(b"x")
+        assert done.wait(5), f"job {i} never ran"
+        time.sleep(0.001)
+    worker.stop()
+    assert len(set(read_threads)) == 1  # the standby never had to take the loop over
+    assert set(job_threads) == set(read_threads)
+
+
+def test_a_long_job_that_keeps_publishing_gets_its_own_connection_read_meanwhile(loop: IoLoop) -> None:
+    pool = WorkerPool("test-pool", threads=2)
+    worker = Worker("device", pool=pool)
+    worker.start()
+    release = threading.Event()
+    acks: list[bytes] = []
+    ours, far = pair()
+    client = FakeClient(
+        ours, on_bytes=lambda data: acks.append(data) if data != b"go" else worker.submit(job)
+    )
+
+    def job() -> None:
+        for n in range(8):  # as a job publishing at QoS 1, each acknowledged by the broker
+            client.publish(bytes([n]))
+        release.wait(30)
+
+    attached(loop, client)
+    try:
+        far.send(b"go")
+        sent = b""
+        while len(sent) < 8:
+            sent += far.recv(16)
+        far.send(b"ack")
+        eventually(lambda: acks == [b"ack"], 5, "the acknowledgement read while the job still runs")
+        assert not release.is_set()
+    finally:
+        release.set()
+        worker.stop()

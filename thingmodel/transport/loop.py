@@ -15,11 +15,16 @@ non-blocking), unless the loop is using that connection just then; the loop writ
 Each connection's lock (:class:`Channel`) keeps its reads and writes one at a time.
 
 Leader and standby: two threads take turns running the loop. When what the loop read made a
-device's worker ready (a desired value, a command), the thread that read it hands the loop to
-the standby thread and runs that worker's jobs itself: the message reaches the user's setter
-without waiting for another thread to wake, and the loop goes on at once on the other thread,
-so user code still never holds up the I/O. When no standby is free (it is running user code
-itself), the work goes to the worker pool's threads as usual.
+device's worker ready (a desired value, a command), the thread that read it steps away from the
+loop and runs that worker's jobs itself: the message reaches the user's setter without waiting
+for another thread to wake. The standby thread sleeps on a selector of its own (:class:`_Lookout`)
+that holds the loop's selector, watched only while the leader is away: the moment the loop has
+something to do (bytes on another connection, a call from another thread, a timer due, at most
+:data:`NAP` s late) the standby wakes and takes the loop over, so user code never holds up the
+I/O; a job that ends first takes the watch back and goes on leading, and nobody was woken. The
+job's own connection is left out meanwhile (see :meth:`IoLoop._step_away`) until the job has
+written a few messages. When no standby is free (it is running user code itself), the work goes
+to the worker pool's threads.
 
 The process shares one loop (:meth:`IoLoop.shared`); a component that wants its traffic apart
 (the local cloud's own connection) makes its own.
@@ -32,6 +37,8 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
+import select
 import selectors
 import socket
 import threading
@@ -45,6 +52,15 @@ log = logging.getLogger("thingmodel.transport.loop")
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
+
+#: seconds the standby sleeps at least between looks at the loop's timers (a standby of a loop
+#: with many connections would otherwise wake for each keep-alive deadline the leader meets)
+NAP = 0.05
+#: connections a turn may have read for the leader to step away without the standby watching them
+_UNWATCHED = 4
+#: messages a job may write on its own unwatched connection before it is watched again (the
+#: broker's acknowledgements free the in-flight window a long, talkative job fills)
+_WRITES_UNWATCHED = 4
 
 
 class Timer:
@@ -69,7 +85,7 @@ class Channel:
     thread makes it: paho's packet state is not made for two threads at once, nor is a TLS
     connection."""
 
-    __slots__ = ("_pending", "client", "fd", "lock", "sock", "watching_write")
+    __slots__ = ("_pending", "client", "fd", "lock", "sock", "watching_write", "writes_unwatched")
 
     def __init__(self, client: Any, sock: Any) -> None:
         self.client = client
@@ -78,6 +94,7 @@ class Channel:
         self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
         self.lock = threading.RLock()  # re-entered when paho writes from within a read
         self.watching_write = False  # the selector watches for room to write
+        self.writes_unwatched = -1  # writes while the loop does not watch it (-1: it does)
 
     def pending(self) -> bool:
         """Whether bytes are already read (by TLS or by our buffered socket) and not yet handled:
@@ -109,10 +126,16 @@ class IoLoop:
         self._closed = False
         self._thread: threading.Thread | None = None  # the one running the loop now
         self._ident: int | None = None  # its ident (in_loop is asked at every write)
-        # the one waiting to take it over, and the lock it waits on (its own: a release is for it)
-        self._standby: tuple[threading.Thread, int, threading.Lock] | None = None
+        self._standby: threading.Thread | None = None  # the one waiting to take it over
+        self._away = False  # the leader stepped away to run user code: the standby may take over
+        self._standby_until = math.inf  # when the standby looks at the timers next
+        self._lookout = _Lookout(self._selector)  # what the standby sleeps on
+        # the connections a leader that stepped away read last: not watched meanwhile (see
+        # _step_away); the raw epoll under the selector, to switch their interest off
+        self._unwatched: list[Channel] = []
+        self._epoll: Any = getattr(self._selector, "_selector", None) if self._lookout.lazy else None
         self._threads: list[threading.Thread] = []
-        self._lead = threading.Lock()  # guards _thread and _standby
+        self._lead = threading.Lock()  # guards _thread, _standby and _away
         self._start_lock = threading.Lock()
         # connects wait here for a connector thread; the threads end when none is left
         self._connects: collections.deque[Callable[[], object]] = collections.deque()
@@ -136,6 +159,11 @@ class IoLoop:
         """The sockets the loop watches now."""
         return len(self._channels)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     def in_loop(self) -> bool:
         """Whether the caller is the loop thread."""
         return threading.get_ident() == self._ident
@@ -147,7 +175,9 @@ class IoLoop:
             raise RuntimeError(f"{self.name} is closed")
         self._ensure_started()
         self._calls.append(call)
-        if self._asleep:  # the loop checks _calls after it sets _asleep: no wake-up is missed
+        # the loop checks _calls after it sets _asleep, and a leader stepping away after it sets
+        # _away: no wake-up is missed
+        if self._asleep or self._away:
             with contextlib.suppress(BlockingIOError, OSError):
                 self._wake_w.send(b"\0")
 
@@ -270,6 +300,12 @@ class IoLoop:
             return False
         finally:
             channel.lock.release()
+        if channel.writes_unwatched >= 0:
+            channel.writes_unwatched += 1
+            if channel.writes_unwatched >= _WRITES_UNWATCHED:
+                with self._lead:
+                    if channel in self._unwatched:
+                        self._watch_again(channel)
         return not client.want_write()
 
     def _interest(self, sock: Any, wanted: bool) -> None:
@@ -312,27 +348,25 @@ class IoLoop:
         self._closed = True
         with contextlib.suppress(BlockingIOError, OSError):
             self._wake_w.send(b"\0")
-        with self._lead:
-            standby, self._standby = self._standby, None
-        if standby is not None:
-            standby[2].release()
+        self._lookout.ring()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(5)
+        if not any(thread.is_alive() for thread in self._threads):
+            self._lookout.close()
         with self._connect_lock:
             self._connects.clear()
 
     # -- leader and standby --------------------------------------------------------------------
     def _serve(self) -> None:
-        """A loop thread's life: wait to lead, lead until handing over, run what it was left."""
-        baton = threading.Lock()  # released when the loop is handed to this thread
-        baton.acquire()
+        """A loop thread's life: wait to lead, lead until the loop is taken over while this
+        thread runs user code, then stand by."""
         while not self._closed:
-            if not self._wait_to_lead(baton):
+            if not self._wait_to_lead():
                 return
             self._run()
 
-    def _wait_to_lead(self, baton: threading.Lock) -> bool:
+    def _wait_to_lead(self) -> bool:
         """Return once this thread runs the loop; False when it should end (the loop closed, or
         another thread stands by already)."""
         me = threading.current_thread()
@@ -341,23 +375,83 @@ class IoLoop:
                 return True
             if self._standby is not None or self._closed:
                 return False
-            self._standby = (me, threading.get_ident(), baton)
-        baton.acquire()  # released by _hand_over (this thread leads then) or by close
-        return not self._closed
+            self._standby = me
+        while True:
+            now = time.monotonic()
+            self._standby_until = self._next_look(now)
+            self._lookout.wait(None if self._standby_until == math.inf else self._standby_until - now)
+            with self._lead:
+                if self.closed:
+                    return False
+                if self._away:  # the leader still runs user code: the loop is this thread's now
+                    self._away = False
+                    self._standby = None
+                    self._thread = me
+                    self._lookout.disarm()
+                    self._watch_again()
+                    return True
+            # the leader is back, or nothing was due: stand by still
 
-    def _hand_over(self) -> bool:
-        """Make the standby thread the loop's; False when none stands by."""
+    def _next_look(self, now: float) -> float:
+        """When the standby looks at the loop's timers next: when the first is due, at least
+        NAP s from ``now`` (inf: there are none)."""
+        try:
+            when = self._timers[0][0]
+        except IndexError:
+            return math.inf
+        return max(when, now + NAP)
+
+    def _step_away(self, read: list[Channel]) -> bool:
+        """Leave the loop to the standby while this thread runs user code; False when none
+        stands by. The connections just ``read`` are not watched meanwhile: what comes on them
+        next (the broker's acknowledgement of what the job publishes) is for the job's own
+        device, whose next message waits for the job anyway; waking the standby for it would
+        have it fight the job's thread for the interpreter just as the job's answer goes out."""
         with self._lead:
-            standby = self._standby
-            if standby is None:
+            if self._standby is None:
                 return False
-            self._standby = None
-            self._thread, self._ident = standby[0], standby[1]
-        standby[2].release()
+            self._away = True
+            self._ident = None
+            if len(read) <= _UNWATCHED and self._epoll is not None:
+                for channel in read:
+                    with contextlib.suppress(OSError, ValueError):
+                        self._epoll.modify(channel.fd, 0)
+                        self._unwatched.append(channel)
+                        channel.writes_unwatched = 0
+            self._lookout.arm()
+        # asked meanwhile, read and not handled, or a timer due before the standby looks: now
+        if self._calls or self._ready or (self._timers and self._timers[0][0] < self._standby_until):
+            self._lookout.ring()
         return True
 
+    def _come_back(self) -> bool:
+        """After user code: True when this thread still leads (the standby did not take over)."""
+        with self._lead:
+            if not self._away or self._closed:
+                return False
+            self._away = False
+            self._ident = threading.get_ident()
+            self._lookout.disarm()
+            self._watch_again()
+        return True
+
+    def _watch_again(self, only: Channel | None = None) -> None:
+        """Watch the connections _step_away left unwatched (``only``: that one); the caller
+        holds _lead."""
+        for channel in self._unwatched if only is None else [only]:
+            channel.writes_unwatched = -1
+            if self._channels.get(channel.fd) is channel:
+                events = select.EPOLLIN | (select.EPOLLOUT if channel.watching_write else 0)
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.modify(channel.fd, events)
+        if only is not None:
+            self._unwatched.remove(only)
+            return
+        self._unwatched.clear()
+
     def _run(self) -> None:
-        """Run the loop until the work it made ready is handed to this thread (or it closes)."""
+        """Run the loop until the standby takes it over while this thread runs user code (or it
+        closes)."""
         self._ident = threading.get_ident()
         leading.on = True
         try:
@@ -369,7 +463,8 @@ class IoLoop:
             leading.deferred.clear()
 
     def _turn(self) -> bool:
-        """One turn of the loop; True when this thread handed the loop over and ran user work."""
+        """One turn of the loop; True when the loop was taken over while this thread ran user
+        work."""
         timeout = self._timeout(bool(self._ready))
         self._asleep = timeout != 0
         if self._asleep and self._calls:
@@ -401,12 +496,12 @@ class IoLoop:
             self._run_timers()
             return False
         leading.deferred = []
-        if not self._hand_over():
+        read = [key.data for key, mask in events if mask & _READ and key.data is not None]
+        if not self._step_away(read + ready):
             for pool in pools:
                 pool.release_deferred()
             self._run_timers()
             return False
-        # handed over: the new leader's first turn runs the timers due (its timeout is 0 then)
         leading.on = False
         first, rest = pools[0], pools[1:]
         for pool in rest:
@@ -414,7 +509,11 @@ class IoLoop:
         worker = first.take_deferred()
         if worker is not None:
             first.run_here(worker)
-        return True
+        if not self._come_back():
+            return True  # taken over: the new leader's first turn runs the timers due
+        leading.on = True
+        self._run_timers()
+        return False
 
     def _read(self, channel: Channel) -> None:
         """Let paho read; bytes left over (that the selector will not announce) are read on the
@@ -458,6 +557,64 @@ class IoLoop:
             _, _, timer = heapq.heappop(timers)
             if not timer.cancelled:
                 _logged(timer.call, "a timer")()
+
+
+class _Lookout:
+    """What the standby sleeps on: its own ring, and the loop's selector while it is armed.
+
+    On Linux the loop's epoll is itself watched by a second epoll, its interest switched on and
+    off by one system call that wakes nobody; elsewhere arming rings at once (the standby is
+    woken for every step away, as if handed the loop)."""
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        self._ring_r, self._ring_w = socket.socketpair()
+        self._ring_r.setblocking(False)
+        self._ring_w.setblocking(False)
+        self._inner = selector.fileno() if isinstance(selector, selectors.EpollSelector) else -1
+        self.lazy = self._inner >= 0  # arming wakes nobody
+        self._epoll: Any = None
+        if self._inner >= 0:
+            self._epoll = select.epoll()
+            self._epoll.register(self._ring_r.fileno(), select.EPOLLIN)
+            self._epoll.register(self._inner, 0)
+        else:
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._ring_r, _READ)
+
+    def arm(self) -> None:
+        """Wake the standby as soon as the loop has something to do."""
+        if self._epoll is not None:
+            self._epoll.modify(self._inner, select.EPOLLIN)
+        else:
+            self.ring()
+
+    def disarm(self) -> None:
+        if self._epoll is not None:
+            self._epoll.modify(self._inner, 0)
+
+    def ring(self) -> None:
+        """Wake the standby now."""
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._ring_w.send(b"\0")
+
+    def wait(self, timeout: float | None) -> None:
+        """Sleep until armed and the loop has something to do, rung, or ``timeout`` s."""
+        try:
+            if self._epoll is not None:
+                self._epoll.poll(-1 if timeout is None else timeout)
+            else:
+                self._selector.select(timeout)
+        except OSError as exc:  # EINTR is retried by Python
+            log.error("the standby's wait failed: %s", exc)
+            time.sleep(NAP)
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._ring_r.recv(4096)
+
+    def close(self) -> None:
+        for closable in (self._epoll, self._ring_r, self._ring_w):
+            if closable is not None:
+                with contextlib.suppress(OSError):
+                    closable.close()
 
 
 def _logged(call: Callable[[], object], what: str) -> Callable[[], None]:

@@ -37,7 +37,7 @@ LINGER = 2.0
 class _Leading(threading.local):
     """Per thread: whether it runs the I/O loop now, and the pools whose workers became ready
     while it did (their threads are not woken: the loop's thread takes the work itself once it
-    has handed the loop over, see :mod:`.loop`)."""
+    has stepped away from the loop, see :mod:`.loop`)."""
 
     def __init__(self) -> None:
         self.on = False
@@ -87,7 +87,7 @@ class WorkerPool:
         """Queue ``worker`` for a turn (caller holds the lock, worker not queued or running)."""
         worker._queued = True
         self._ready.append(worker)
-        if leading.on:  # the I/O loop's thread: it hands the loop over and runs this itself
+        if leading.on:  # the I/O loop's thread: it steps away from the loop and runs this itself
             if not self._deferred:
                 self._deferred = True
                 leading.deferred.append(self)
@@ -103,8 +103,8 @@ class WorkerPool:
             threading.Thread(target=self._loop, name=f"{self.name}-{next(self._names)}", daemon=True).start()
 
     def take_deferred(self) -> Worker | None:
-        """For the loop's thread once it handed the loop over: the first worker made ready while
-        it led (the others go to the pool's threads)."""
+        """For the loop's thread once it stepped away from the loop: the first worker made ready
+        while it led (the others go to the pool's threads)."""
         with self._lock:
             self._deferred = False
             worker = self._ready.popleft() if self._ready else None
@@ -113,7 +113,7 @@ class WorkerPool:
             return worker
 
     def release_deferred(self) -> None:
-        """The loop's thread could not hand the loop over: the pool's threads take the work."""
+        """The loop's thread could not step away (no standby): the pool's threads take the work."""
         with self._lock:
             self._deferred = False
             for _ in range(min(len(self._ready), self.max_threads)):
