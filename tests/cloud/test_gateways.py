@@ -114,6 +114,16 @@ def test_a_status_report_is_answered_and_tells_the_cloud_who_is_online(rig: Rig)
     assert rig.cloud.gateways.is_online(CHILD) and not rig.cloud.gateways.is_online(STRANGER)
 
 
+def test_the_cloud_knows_who_is_online_before_the_gateway_hears_its_answer(rig: Rig) -> None:
+    rig.add(CHILD)
+    published_when_told: list[int] = []
+    rig.cloud.on_children = lambda gateway, changed: published_when_told.append(len(rig.published))
+    before = len(rig.published)
+    rig.ask("sub_device_update_status", {"device_statuses": [{"device_id": CHILD, "status": "ONLINE"}]})
+    assert published_when_told == [before]  # presence first, then the answer
+    assert len(rig.published) == before + 1
+
+
 def test_a_batch_report_lands_in_each_child_s_own_shadow_and_nowhere_else(rig: Rig) -> None:
     rig.add(CHILD, OTHER)
     devices = [

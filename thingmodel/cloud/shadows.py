@@ -711,11 +711,11 @@ class ShadowCloud:
                 if isinstance(message, gw.ChildrenAnswered) and message.operation == "remove":
                     for device_id in message.done:
                         self.delete_shadow(device_id)
+        if changed and self.on_children is not None:  # before the answer: whoever the gateway
+            self.on_children(event.device_id, changed)  # tells next finds the children as it said
         if gw.TellGateway in self._sends:
             for message in told:
                 self._send_answer(event.device_id, gw.TellGateway(event.device_id, message), None)
-        if changed and self.on_children is not None:
-            self.on_children(event.device_id, changed)
 
     def _child_check(self) -> ChildCheck | None:
         """With a registry: a child must be registered, and the codec's ``check_proof`` (Tencent's
