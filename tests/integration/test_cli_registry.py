@@ -117,7 +117,7 @@ def test_acts_for_registers_the_things_an_aws_gateway_serves_and_a_huawei_one_is
 ) -> None:
     path, pki = str(tmp_path / "aws.json"), str(tmp_path / "pki")
     args = ["registry", "add", "--file", path, "--vendor", "aws", "hub-1", "--make-cert", pki]
-    made = run(*args, "--acts-for", "meter-1", "--acts-for", "meter-2")
+    made = run(*args, "--acts-for", "meter-1", "--acts-for", "meter-2", "--acts-for", "meter-1")
     assert made.returncode == 0, made.stderr
     assert "acts for: meter-1, meter-2" in made.stdout
     assert json.loads(Path(path).read_text())["devices"]["hub-1"]["acts_for"] == ["meter-1", "meter-2"]
@@ -128,6 +128,9 @@ def test_acts_for_registers_the_things_an_aws_gateway_serves_and_a_huawei_one_is
         "thingmodel: acts_for is for aws things: huawei gateways add their children themselves"
     ]
     assert not (tmp_path / "hw.json").exists()
+    bad = run("registry", "add", "--file", path, "hub-2", "--make-cert", pki, "--acts-for", "a/b")
+    assert bad.returncode == 2 and "'a/b' must be 1-128 characters" in bad.stderr
+    assert not (Path(pki) / "hub-2.crt").exists()  # refused before any certificate is made
 
 
 def test_an_aws_cloud_with_a_registry_but_no_tls_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -622,6 +622,7 @@ def _registry(args: argparse.Namespace) -> int:
     if args.device_id in registry:
         print(f"thingmodel: device {args.device_id!r} is already in {path}; remove it first", file=sys.stderr)
         return EXIT_FAILED
+    acts_for = registry.check_acts_for(args.device_id, args.acts_for)  # before a certificate is made
     made = None
     if args.make_cert:
         if registry.rules.credential != "cert_sha256" or args.cert:
@@ -636,11 +637,11 @@ def _registry(args: argparse.Namespace) -> int:
             "give --cert PEM or --make-cert DIR"
         )
     fingerprint = certificate_fingerprint(args.cert) if args.cert else None
-    value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint, acts_for=args.acts_for)
+    value = registry.add(args.device_id, args.secret, cert_sha256=fingerprint, acts_for=acts_for)
     registry.save()
     print(f"added {registry.vendor} device {args.device_id} to {path}")
-    if args.acts_for:
-        print(f"acts for: {', '.join(args.acts_for)}")
+    if acts_for:
+        print(f"acts for: {', '.join(acts_for)}")
     if made is not None:
         print(f"certificate: {made[0]}\nkey: {made[1]}  (mode 0600; give both to the thing)")
     if fingerprint is not None:

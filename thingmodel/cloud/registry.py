@@ -46,6 +46,7 @@ from ..errors import InvalidValue, ModelError
 from ..jsonfile import read_json_file, write_atomically
 from ..vendors import VENDORS
 from .access import vendor_rules
+from .gateways import MAX_CHILDREN
 
 if TYPE_CHECKING:
     pass
@@ -184,13 +185,7 @@ class Registry:
         self.rules.validate_device_id(device_id)
         if device_id in self._devices and not replace:
             raise InvalidValue(f"device {device_id!r} is already in {self.path}")
-        acts_for = list(acts_for)
-        if acts_for and self.vendor != "aws":
-            raise InvalidValue(
-                f"acts_for is for aws things: {self.vendor} gateways add their children themselves"
-            )
-        others = {child: actor for child, actor in self._actors.items() if actor != device_id}
-        acting = _acts_for(self.rules, device_id, acts_for, others)
+        acting = self.check_acts_for(device_id, acts_for)
         if self.rules.credential == "cert_sha256":
             if secret is not None or cert_sha256 is None:
                 raise InvalidValue(f"{self.vendor} devices are registered by their certificate's SHA-256")
@@ -213,6 +208,18 @@ class Registry:
         for child in credential.acts_for:
             self._actors.pop(child, None)
         return True
+
+    def check_acts_for(self, device_id: str, things: Iterable[str]) -> tuple[str, ...]:
+        """``things`` as ``device_id`` may act for them (each once, in order); InvalidValue says
+        why not: not an AWS registry, a bad thing name, the thing itself, or one another thing
+        acts for already."""
+        things = list(things)
+        if things and self.vendor != "aws":
+            raise InvalidValue(
+                f"acts_for is for aws things: {self.vendor} gateways add their children themselves"
+            )
+        others = {child: actor for child, actor in self._actors.items() if actor != device_id}
+        return _acts_for(self.rules, device_id, things, others)
 
     def actor_for(self, device_id: str) -> str | None:
         """The registered thing that acts for ``device_id`` (None: none does)."""
@@ -241,17 +248,13 @@ class Registry:
             raise ModelError(f"cannot write it ({exc.strerror})", source=str(self.path)) from None
 
 
-#: things one thing may act for (as the cloud's book bounds a gateway's children)
-MAX_ACTS_FOR = 2000
-
-
 def _acts_for(rules: Any, device_id: str, things: object, taken: dict[str, str]) -> tuple[str, ...]:
     """``things`` checked as what ``device_id`` acts for (``taken``: those others act for, which
     this call adds to); InvalidValue says why not."""
     if not isinstance(things, list) or not all(isinstance(thing, str) for thing in things):
         raise InvalidValue("expected a list of thing names")
-    if len(things) > MAX_ACTS_FOR:
-        raise InvalidValue(f"{len(things)} things: at most {MAX_ACTS_FOR}")
+    if len(things) > MAX_CHILDREN:  # as the cloud's book bounds a gateway's children
+        raise InvalidValue(f"{len(things)} things: at most {MAX_CHILDREN}")
     for thing in things:
         rules.validate_device_id(thing)
         if thing == device_id:
