@@ -35,6 +35,17 @@ def test_an_arrival_seen_before_its_send_matches_it_with_latency_zero() -> None:
     assert (t.received, t.lost, t.histogram.max) == (1, 0, 0.0)
 
 
+def test_an_arrival_waiting_for_its_send_keeps_the_run_from_settling() -> None:
+    t = tally()
+    t.arrived("d1", ["a"], at=1.0)
+    assert t.pending == 0
+    assert not t.wait_drained(0)
+    t.sent("d1", ["a"], at=1.2)
+    assert t.wait_drained(0)
+    t.finish()
+    assert (t.received, t.lost, t.unexpected) == (1, 0, 0)
+
+
 def test_arrivals_of_other_devices_and_shadows_are_not_counted() -> None:
     t = tally()
     t.sent("d1", ["a"], at=1.0)

@@ -6,10 +6,11 @@
 
 A run: the cloud side starts (:mod:`.clouds`); the shard's devices connect, at most
 ``concurrency`` connects in flight, each starting to report once connected; when every device
-has connected (or failed to) the fleet reports for ``seconds``; then reporting stops, the
-reports still on their way are awaited (at most :data:`DRAIN_SECONDS`), the cloud is asked for
-each device's shadow, and the devices disconnect. Ctrl-C (KeyboardInterrupt in the calling
-thread) skips to that end, so the summary still comes.
+has connected (or failed to) the fleet reports for ``seconds``; then reporting stops, each
+device's worker finishes the reports it was asked for, the reports still on their way are
+awaited (at most :data:`DRAIN_SECONDS`), the cloud is asked for each device's shadow, and the
+devices disconnect. Ctrl-C (KeyboardInterrupt in the calling thread) skips to that end, so the
+summary still comes.
 
 Reports: one ticker thread, not one per device. Each device reports once connected, then at
 its phase of the report period (its position in the shard, spread evenly). At each tick it sets
@@ -224,7 +225,9 @@ class Simulation:
             ticker.stop()
             seconds = self.clock() - reporting
             try:
-                self.tally.wait_drained(1.0 if interrupted else DRAIN_SECONDS)
+                drain = 1.0 if interrupted else DRAIN_SECONDS
+                self._wait_for_workers(drain)
+                self.tally.wait_drained(drain)
                 self.tally.finish()
                 self._stop_progress.set()
                 if progress.is_alive():
@@ -299,6 +302,22 @@ class Simulation:
             self._last_connect = self.clock()
         self._tick(member)  # a device reports once connected, as a real one does
         ticker.add(member)
+
+    def _wait_for_workers(self, timeout: float) -> None:
+        """Wait until each device has run the reports it was asked for: a device records a
+        send after its bytes are on their way, so the cloud may see a report before it is
+        counted as sent, and the run must not end in between."""
+        with self._connected_lock:
+            devices = [m.device for m in self._connected if m.device is not None]
+        done = []
+        for device in devices:
+            event = threading.Event()
+            device.worker.submit(event.set)
+            done.append(event)
+        deadline = self.clock() + timeout
+        for event in done:
+            if not event.wait(max(0.0, deadline - self.clock())):
+                break
 
     def _tick(self, member: _Member) -> None:
         values = member.values

@@ -5,7 +5,9 @@ whole template on Tencent (one shadow per device). The device side says when it 
 (:meth:`Tally.sent`), the cloud side when it arrived (:meth:`Tally.arrived`); each arrival
 matches the oldest unmatched report of the same device and shadow, so the latency is per
 report and nothing is counted twice. An arrival seen before its send was recorded (the two
-happen on different threads) waits for it and then matches with latency 0.
+happen on different threads, and the device records a send once its bytes are on their way)
+waits for it and then matches with latency 0; the run is settled only once no report waits for
+its arrival and no arrival for its send.
 
 Everything is bounded: latencies go into fixed-size log histograms (about 2 % resolution),
 one for the whole run and one for the reports sent once the whole fleet was connected (while
@@ -87,6 +89,8 @@ class Tally:
         self._pending: dict[tuple[str, str], deque[float]] = {}
         self._early: dict[tuple[str, str], deque[float]] = {}
         self.pending = 0
+        #: arrivals waiting for their send to be recorded
+        self.early = 0
         self.sent_count = 0
         self.received = 0
         #: reports given up on (more than MAX_PENDING waiting): lost
@@ -114,7 +118,9 @@ class Tally:
                 early = self._early.get(slot)
                 if early:
                     early.popleft()
+                    self.early -= 1
                     self._matched(now, now)
+                    self._notify_settled()
                     continue
                 pending = self._pending.get(slot)
                 if pending is None:
@@ -143,8 +149,7 @@ class Tally:
                 if pending:
                     self._matched(pending.popleft(), now)
                     self.pending -= 1
-                    if not self.pending:
-                        self._drained.notify_all()
+                    self._notify_settled()
                     continue
                 early = self._early.get(slot)
                 if early is None:
@@ -152,7 +157,13 @@ class Tally:
                 if len(early) >= MAX_PENDING:
                     early.popleft()
                     self.unexpected += 1
+                    self.early -= 1
                 early.append(now)
+                self.early += 1
+
+    def _notify_settled(self) -> None:
+        if not self.pending and not self.early:
+            self._drained.notify_all()
 
     def _matched(self, sent: float, arrived: float) -> None:
         latency = max(0.0, arrived - sent)
@@ -163,9 +174,10 @@ class Tally:
         self._window.append((arrived, latency))
 
     def wait_drained(self, timeout: float) -> bool:
-        """Wait until every report sent has arrived (or ``timeout`` passed); True if it did."""
+        """Wait until every report sent has arrived and every arrival has met its send (or
+        ``timeout`` passed); True if they did."""
         with self._drained:
-            return self._drained.wait_for(lambda: not self.pending, timeout)
+            return self._drained.wait_for(lambda: not self.pending and not self.early, timeout)
 
     def window(self, seconds: float = WINDOW_SECONDS) -> tuple[float | None, float | None]:
         """p50 and p99 of the latencies of the last ``seconds``."""
@@ -177,7 +189,8 @@ class Tally:
     def finish(self) -> None:
         """The run is over: arrivals still waiting for a send were never sent by this run."""
         with self._lock:
-            self.unexpected += sum(len(early) for early in self._early.values())
+            self.unexpected += self.early
+            self.early = 0
             self._early.clear()
 
     @property
