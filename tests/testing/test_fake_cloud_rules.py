@@ -111,6 +111,31 @@ def test_a_pushed_rule_runs_the_command_when_the_property_crosses_the_threshold(
     assert fake.errors == []
 
 
+class Meter(Service):
+    service_id = "power"
+    watts = Property(int, default=0)
+
+
+def test_a_rule_that_comes_later_sees_what_was_reported_before_any_rule_was_held() -> None:
+    thermostat, meter = Thermostat(), Meter()
+    fake = FakeCloud(thermostat, meter, device_id=DEVICE, start=START)
+    meter.update(watts=500)
+    meter.report()  # no rule held yet: the device only keeps the values
+    busy = hot()
+    busy["conditions"].append(
+        {
+            "type": "DEVICE_DATA",
+            "operator": ">",
+            "value": "100",
+            "deviceInfo": {"deviceId": DEVICE, "path": "power/watts"},
+        }
+    )
+    fake.push_rules([busy])
+    thermostat.reading = 31.5
+    thermostat.report()  # the meter is not reported again: its 500 W from before count
+    assert thermostat.runs == [("cool", 2)] and fake.rules_fired == ["hot"]
+
+
 def test_the_device_asks_for_what_it_lacks_and_answers_the_rule_write_with_success() -> None:
     fake, _ = make()
     fake.push_rules([hot(), daily("morning", "07:30")])

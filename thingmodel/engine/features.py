@@ -230,6 +230,9 @@ class RuleRunner:
             if self._firing:  # a report an action made: evaluated once the actions have run
                 self._later.append(services)
                 return
+            if not self.book.rules:  # most devices: nothing to evaluate, so no clock and no firing
+                self.book.remember(services)
+                return
             self._fire(self.book.reported(services, self._now()))
 
     def _tick(self) -> None:

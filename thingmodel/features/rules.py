@@ -560,11 +560,15 @@ class RuleBook:
         for key in [k for k in self._timers if k[0] == rule_id]:
             del self._timers[key]
 
+    def remember(self, services: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep a report's values for the rules to come, evaluating none."""
+        for sid, values in services.items():
+            self.values.setdefault(sid, {}).update(values)
+
     def reported(self, services: Mapping[str, Mapping[str, Any]], now: float) -> list[Firing]:
         """The rules a report makes fire: those whose conditions hold now and did not at the
         previous report (outside its ``timeRange`` a rule does not hold)."""
-        for sid, values in services.items():
-            self.values.setdefault(sid, {}).update(values)
+        self.remember(services)
         fired = []
         for rule in self.rules.values():
             if not rule.active or not rule.watches_values:
