@@ -311,15 +311,18 @@ def test_wait_returns_at_the_end_or_as_it_stands_when_the_time_is_up() -> None:
     book.begin(offer())
     assert book.wait("100000000001", 0.05).state == "pending"
 
+    seen = threading.Event()
+
     def finish() -> None:
         time.sleep(0.05)
         book.progress(report("downloading", percent=1))
-        time.sleep(0.05)
+        seen.wait(10)  # the end comes once the first wait has returned, however late it woke
         book.progress(report("succeeded"))
 
     threading.Thread(target=finish).start()
     began = time.monotonic()
-    assert book.wait("100000000001", 0.05 * 100, after=0).state == "downloading"
+    assert book.wait("100000000001", 5, after=0).state == "downloading"
+    seen.set()
     assert book.wait("100000000001", 5).state == "succeeded"
     assert time.monotonic() - began < 2
     with pytest.raises(InvalidValue, match="no upgrade"):

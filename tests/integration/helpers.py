@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -51,6 +52,13 @@ class AlarmDetector(Service):
 
 def fast_backoff() -> Backoff:
     return Backoff(minimum=0.05, maximum=0.5)
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child the test stops with SIGINT, as Ctrl-C does: a test run started
+    with SIGINT ignored (a script's ``cmd &``) would pass that on, and Python then never raises
+    KeyboardInterrupt in the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

@@ -19,7 +19,7 @@ import pytest
 from thingmodel.brokers import free_port
 from thingmodel.device import Device
 
-from .helpers import Detector, eventually
+from .helpers import Detector, ctrl_c_reaches_it, eventually
 
 CLI = [sys.executable, "-m", "thingmodel.cli"]
 
@@ -176,7 +176,12 @@ def test_a_command_to_an_offline_device_fails_at_once_saying_so(cloud_process: C
 
 def test_watch_prints_each_message_as_a_readable_line(cloud_process: Cloud) -> None:
     watcher = subprocess.Popen(
-        [*CLI, "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cloud_process.env
+        [*CLI, "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cloud_process.env,
+        preexec_fn=ctrl_c_reaches_it,
     )
     try:
         assert watcher.stdout is not None
@@ -465,6 +470,7 @@ def test_demo_with_console_serves_the_console_and_runs_until_interrupted(tmp_pat
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=ctrl_c_reaches_it,
     )
     try:
         assert demo.stdout is not None

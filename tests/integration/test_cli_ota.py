@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from thingmodel.device import Device
 
-from .helpers import eventually
+from .helpers import ctrl_c_reaches_it, eventually
 from .test_cli import CLI, Cloud, start_cloud, stop_cloud
 from .test_ota_cloud import Firmware, Status
 
@@ -125,7 +125,12 @@ def test_watch_prints_each_change_of_an_upgrade(cloud: Cloud, firmware: Firmware
     image = tmp_path / "fw.bin"
     image.write_bytes(b"FW" + b"\x02" * 1000)
     watcher = subprocess.Popen(
-        [*CLI, "watch", "cli-ota-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cloud.env
+        [*CLI, "watch", "cli-ota-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cloud.env,
+        preexec_fn=ctrl_c_reaches_it,
     )
     try:
         assert watcher.stdout is not None

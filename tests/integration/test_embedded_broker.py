@@ -7,6 +7,7 @@ name, a client that never answers).
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import re
 import socket
@@ -306,17 +307,20 @@ def test_a_burst_of_200_garbage_connections_logs_a_few_lines_that_count_them_all
     start_broker: Callable[..., EmbeddedBroker], lines: Callable[[], list[logging.LogRecord]]
 ) -> None:
     broker = start_broker()
+    began = time.monotonic()
     for _ in range(200):
         with raw_connection(broker) as sock:
             sock.sendall(b"\x00\x00garbage")
             read_until_closed(sock)
+    burst = time.monotonic() - began
 
     def counted() -> int:
         held = sum(int(n) for r in lines() for n in re.findall(r"(\d+) more", r.getMessage()))
         return held + sum(1 for r in lines() if "refused connection" in r.getMessage())
 
     eventually(lambda: counted() == 200, timeout=WAIT, what="every attempt counted")
-    assert len(lines()) <= 4
+    # one line, then one count a second while the burst lasts (a busy machine makes it longer)
+    assert len(lines()) <= 3 + math.ceil(burst)
     assert_no_traceback(lines())
 
 

@@ -622,9 +622,9 @@ def test_a_failed_command_and_a_silent_device_are_failed_and_timed_out(base: str
     assert failed["status"] == "FAILED" and "result" not in failed
     assert failed["statusReason"] == {"reasonCode": "COMMAND_FAILED", "reasonDescription": "not now"}
 
-    silent = start(base, "cmd-nobody", arn, executionTimeoutSeconds=1).json()["executionId"]
+    silent = start(base, "cmd-nobody", arn, executionTimeoutSeconds=2).json()["executionId"]
     assert execution(base, "cmd-nobody", silent, settled=False)["status"] == "CREATED"
-    time.sleep(1.1)
+    time.sleep(2.1)
     timed_out = execution(base, "cmd-nobody", silent)
     assert timed_out["status"] == "TIMED_OUT"
     assert timed_out["statusReason"]["reasonCode"] == "$NO_RESPONSE_FROM_DEVICE"
